@@ -1,0 +1,95 @@
+"""Run a CP-SAT model: parameters, status mapping, bounds. OR-Tools is imported lazily."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from optsched.backends.interrupt import stoppable
+from optsched.deadline import Deadline
+from optsched.errors import InputError, OptschedError
+from optsched.params import SolveParams
+from optsched.result import Result, Solution, Status
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
+
+
+@dataclass(frozen=True)
+class CpFormulation:
+    """A built CP-SAT model and how to read the family's solution from a solved solver."""
+
+    model: cp_model.CpModel
+    decode: Callable[[cp_model.CpSolver], Solution]
+    build_s: float
+    stats: Mapping[str, Any] = field(default_factory=dict)
+
+
+_STATUS = {
+    "OPTIMAL": Status.OPTIMAL,
+    "FEASIBLE": Status.FEASIBLE,
+    "INFEASIBLE": Status.INFEASIBLE,
+    "UNKNOWN": Status.NO_SOLUTION,
+    "MODEL_INVALID": Status.ERROR,
+}
+
+
+def configure(solver: cp_model.CpSolver, params: SolveParams, deadline: Deadline) -> None:
+    """Apply workers, seed, log, the time left and native options to ``solver``."""
+    p = solver.parameters
+    p.num_workers = params.workers
+    p.random_seed = params.seed
+    p.log_search_progress = params.log
+    p.log_to_stdout = params.log
+    left = deadline.remaining()
+    if left is not None:
+        p.max_time_in_seconds = left
+    for key, value in params.options.items():
+        if not hasattr(p, key) or key.startswith("_"):
+            raise InputError(f"options.{key}", "is not a CP-SAT parameter")
+        try:
+            if isinstance(value, list):  # a repeated field, e.g. subsolvers
+                getattr(p, key).clear()
+                getattr(p, key).extend(value)
+            else:
+                setattr(p, key, value)
+        except (AttributeError, TypeError, ValueError) as exc:
+            problem = " ".join(str(exc).split())[:120]
+            raise InputError(f"options.{key}", f"bad value {value!r} for CP-SAT: {problem}"
+                             ) from None
+
+
+def run(form: CpFormulation, name: str, params: SolveParams, deadline: Deadline) -> Result:
+    """Solve ``form`` within the deadline and map the outcome to a :class:`Result`."""
+    from ortools.sat.python import cp_model
+
+    problem = form.model.validate()
+    if problem:
+        raise OptschedError(f"CP-SAT rejects the model built for this instance: {problem}")
+    solver = cp_model.CpSolver()
+    configure(solver, params, deadline)
+    started = time.perf_counter()
+    with stoppable(solver.stop_search):
+        code = solver.solve(form.model)
+    solve_s = time.perf_counter() - started
+    status = _STATUS[solver.status_name(code)]
+    solution = objective = bound = None
+    if status.has_solution:
+        solution = form.decode(solver)
+        objective = _number(solver.objective_value)
+    if status in (Status.OPTIMAL, Status.FEASIBLE, Status.NO_SOLUTION):
+        bound = _number(solver.best_objective_bound)
+    stats = {**form.stats, "conflicts": solver.num_conflicts, "branches": solver.num_branches,
+             "solver_wall_s": solver.wall_time}
+    return Result(status=status, solver=name, solution=solution, objective=objective,
+                  bound=bound, build_s=form.build_s, solve_s=solve_s, stats=stats)
+
+
+def _number(value: float) -> int | float | None:
+    """An exact int for integral values; None for the infinities CP-SAT uses as 'unknown'."""
+    if not math.isfinite(value):
+        return None
+    return int(value) if float(value).is_integer() else value

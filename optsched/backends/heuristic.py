@@ -1,0 +1,26 @@
+"""The runner of a family's own algorithms (heuristics and native exact methods)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from optsched.deadline import Deadline
+from optsched.family import NativeSolver
+from optsched.params import SolveParams
+from optsched.result import Result, Solution, Status
+
+
+def found(solution: Solution, objective: int | float, **stats: Any) -> Result:
+    """The result of a heuristic: a solution and the objective it claims for it."""
+    return Result(status=Status.FEASIBLE, solver="", solution=solution, objective=objective,
+                  stats=stats)
+
+
+def run(native: NativeSolver, name: str, instance: Any, params: SolveParams,
+        deadline: Deadline) -> Result:
+    """Run ``native`` and stamp its result with the solver name and the time it took."""
+    started = time.perf_counter()
+    result = native.run(instance, params, deadline)
+    return replace(result, solver=name, solve_s=time.perf_counter() - started)

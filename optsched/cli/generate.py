@@ -1,0 +1,52 @@
+"""``optsched generate FAMILY``: seeded instances, one subcommand per family's generator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from optsched.family import Family
+from optsched.io import instance_to_dict, write_instance
+from optsched.registry import FAMILIES
+
+
+def _command(family: Family) -> click.Command:
+    assert family.generator is not None
+    generator = family.generator
+
+    def run(out: Path | None, **values: Any) -> int:
+        instances = generator.make(**values)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        for instance in instances:
+            if out is None:
+                click.echo(json.dumps(instance_to_dict(instance)))
+            else:
+                path = out / f"{instance.name}.json"
+                write_instance(instance, path)
+                click.echo(str(path))
+        return 0
+
+    params: list[click.Parameter] = [
+        click.Option([f"--{p.name.replace('_', '-')}", p.name], is_flag=p.is_flag,
+                     type=None if p.is_flag else p.type, default=p.default,
+                     show_default=True, help=p.help)
+        for p in generator.params]
+    params.append(click.Option(["--out"], type=click.Path(file_okay=False, path_type=Path),
+                               default=None, help="Write DIR/<name>.json files instead of "
+                                                  "printing JSON lines."))
+    return click.Command(family.name, callback=run, params=params,
+                         help=f"Generate {family.name} instances: {family.summary}")
+
+
+@click.group()
+def generate() -> None:
+    """Generate seeded instances of a family."""
+
+
+for _family in FAMILIES.values():
+    if _family.generator is not None:
+        generate.add_command(_command(_family))

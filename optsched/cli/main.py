@@ -1,0 +1,52 @@
+"""The ``optsched`` command: a click group whose errors are one line and exit status 2."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from optsched.cli.generate import generate
+from optsched.cli.info import families, solvers
+from optsched.cli.solve import solve
+from optsched.cli.validate import validate
+from optsched.errors import InputError, OptschedError
+
+EXIT_BAD_INPUT = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="optsched")
+def cli() -> None:
+    """Verified CP-SAT, MILP and heuristic solutions for scheduling and placement problems.
+
+    Exit status: 0 a solution was found or infeasibility proven; 1 a solution
+    was checked and violates the instance (validate); 2 bad input or usage;
+    3 no solution within the limit.
+    """
+
+
+for command in (solve, validate, generate, families, solvers):
+    cli.add_command(command)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line; never print a traceback for bad input."""
+    try:
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="optsched",
+                        standalone_mode=False)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), EXIT_BAD_INPUT if exc.exit_code in (1, 2) else exc.exit_code)
+    except click.Abort:
+        _fail("aborted", 130)
+    except InputError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    except OptschedError as exc:
+        _fail(str(exc), 1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"optsched: error: {' '.join(message.split())}", err=True)
+    sys.exit(code)

@@ -1,0 +1,80 @@
+"""``optsched solve``: solve instance files and print one result per instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from optsched.cli.options import key_values
+from optsched.io import read_instances, result_to_json, write_result
+from optsched.params import SolveParams, available_cores
+from optsched.registry import AUTO, family_of, get_solver
+from optsched.result import Result
+from optsched.solve import solve as solve_instance
+
+EXIT_NO_SOLUTION = 3
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--solver", "-s", default=AUTO, show_default=True,
+              help="Solver name (see `optsched solvers`); auto picks the family's default.")
+@click.option("--time-limit", "-t", type=float, default=None,
+              help="Seconds per instance, hint and model building included. Default: none.")
+@click.option("--workers", "-w", type=int, default=None,
+              help="Solver threads. Default: the cores available.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
+              help="Native solver parameter, passed straight through (repeatable).")
+@click.option("--model", "-m", "model", multiple=True, metavar="KEY=VALUE",
+              help="Formulation option, e.g. formulation=linear-ordering (repeatable).")
+@click.option("--no-fallback", is_flag=True, help="Do not fall back to the heuristic solution.")
+@click.option("--log", is_flag=True, help="Show the solver's log.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON result per line.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write each result to DIR/<instance>.<solver>.json.")
+def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, workers: int | None,
+          seed: int, options: tuple[str, ...], model: tuple[str, ...], no_fallback: bool,
+          log: bool, as_json: bool, out: Path | None) -> int:
+    """Solve each instance in FILE... (JSON instances or a family's own formats).
+
+    Every input is read and checked before anything is solved or written.
+    """
+    params = SolveParams(time_limit=time_limit,
+                         workers=available_cores() if workers is None else workers,
+                         seed=seed, log=log, options=key_values(options, "--option"),
+                         model=key_values(model, "--model"), fallback=not no_fallback)
+    instances = [inst for path in files for inst in read_instances(path)]
+    for instance in instances:
+        get_solver(solver, family_of(instance))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    code = 0
+    written: set[Path] = set()
+    for instance in instances:
+        result = solve_instance(instance, solver, params)
+        click.echo(result_to_json(result) if as_json else _line(result))
+        if out is not None:
+            write_result(result, _unique(out / f"{result.instance}.{result.solver}.json", written))
+        if not result.status.is_success:
+            code = EXIT_NO_SOLUTION
+    return code
+
+
+def _line(result: Result) -> str:
+    gap = "-" if result.gap is None else f"{100 * result.gap:.2f}%"
+    fallback = result.stats.get("fallback")
+    note = f"  (fallback: {fallback})" if fallback else ""
+    return (f"{result.instance}  {result.solver}  {result.status.value}  "
+            f"objective={result.objective}  bound={result.bound}  gap={gap}  "
+            f"time={result.build_s + result.solve_s:.2f}s{note}")
+
+
+def _unique(path: Path, taken: set[Path]) -> Path:
+    candidate, k = path, 1
+    while candidate in taken:
+        k += 1
+        candidate = path.with_name(f"{path.stem}-{k}{path.suffix}")
+    taken.add(candidate)
+    return candidate

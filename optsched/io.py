@@ -1,0 +1,124 @@
+"""Reading and writing instances, solutions and results.
+
+Instance files are JSON objects with ``"family"`` and ``"format"`` keys
+(``formats.md``); a family may also read its field's own formats, which are
+recognised by file name. Every error names the file and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from optsched.errors import InputError, InstanceError
+from optsched.family import Family, Instance
+from optsched.fields import is_int, type_name
+from optsched.registry import FAMILIES, family_of, get_family
+from optsched.result import Result, Solution
+
+
+def load_json(path: str | Path, error: type[InputError] = InputError) -> Any:
+    """Parse a JSON file; a missing file or bad JSON is one line naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise error(str(path), "is a directory, not a file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(str(path), f"cannot be read: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(str(path), f"is not valid JSON: {exc.msg} at line {exc.lineno} "
+                               f"column {exc.colno}") from None
+
+
+def instance_from_dict(obj: object) -> Instance:
+    """Validate a JSON object and build the instance of its family."""
+    if not isinstance(obj, Mapping):
+        raise InstanceError("", f"an instance must be a JSON object, got {type_name(obj)}")
+    if "family" not in obj:
+        raise InstanceError("family", f"is missing (one of {', '.join(FAMILIES)})")
+    name = obj["family"]
+    if not isinstance(name, str) or name not in FAMILIES:
+        raise InstanceError("family", f"unknown family {name!r} (one of {', '.join(FAMILIES)})")
+    family = FAMILIES[name]
+    version = obj.get("format")
+    if version is None:
+        raise InstanceError("format", f"is missing ({name} reads format {family.format})")
+    if not is_int(version) or version != family.format:
+        raise InstanceError("format", f"{name} reads format {family.format}, got {version!r}")
+    instance: Instance = family.read_instance(obj)
+    return instance
+
+
+def instance_to_dict(instance: Instance) -> dict[str, Any]:
+    """The JSON object of an instance, ``family`` and ``format`` first."""
+    family = family_of(instance)
+    return {"family": family.name, "format": family.format, **instance.to_dict()}
+
+
+def read_instances(path: str | Path) -> list[Instance]:
+    """Read every instance in a file: one for JSON, possibly many for outside formats."""
+    path = Path(path)
+    for family in FAMILIES.values():
+        for fmt in family.outside_formats:
+            if fmt.claims(path):
+                if not path.is_file():
+                    raise InstanceError(str(path), "no such file")
+                return fmt.read(path)
+    obj = load_json(path, InstanceError)
+    try:
+        instance = instance_from_dict(obj)
+    except InstanceError as exc:
+        raise exc.within(str(path)) from None
+    if not instance.name:
+        instance = replace(instance, name=path.stem)  # type: ignore[type-var]
+    return [instance]
+
+
+def read_instance(path: str | Path) -> Instance:
+    """Read a file holding exactly one instance."""
+    instances = read_instances(path)
+    if len(instances) != 1:
+        raise InstanceError(str(path), f"holds {len(instances)} instances, expected one")
+    return instances[0]
+
+
+def write_instance(instance: Instance, path: str | Path) -> None:
+    """Write an instance as a JSON file."""
+    Path(path).write_text(json.dumps(instance_to_dict(instance)) + "\n", encoding="utf-8")
+
+
+def solution_from_dict(obj: object, family: Family) -> Solution:
+    """A solution object, or a whole result object whose ``solution`` is taken."""
+    if isinstance(obj, Mapping) and "status" in obj and "solution" in obj:
+        if obj.get("family", family.name) != family.name:
+            raise InputError("family", f"the result is for {obj['family']!r}, "
+                                       f"the instance is {family.name}")
+        obj = obj["solution"]
+    return family.read_solution(obj)
+
+
+def read_solution(path: str | Path, family: Family | str) -> Solution:
+    """Read a solution file (or a result file) of ``family``."""
+    fam = get_family(family) if isinstance(family, str) else family
+    try:
+        return solution_from_dict(load_json(path), fam)
+    except InputError as exc:
+        raise exc.within(str(path)) from None
+
+
+def result_to_json(result: Result) -> str:
+    """One line of JSON, as ``optsched solve --json`` prints it."""
+    return json.dumps(result.to_dict(), separators=(", ", ": "))
+
+
+def write_result(result: Result, path: str | Path) -> None:
+    """Write a result as a JSON file."""
+    Path(path).write_text(result_to_json(result) + "\n", encoding="utf-8")

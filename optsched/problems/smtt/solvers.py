@@ -1,0 +1,96 @@
+"""The table of smtt's own solvers: constructive rules and local searches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from optsched.backends.heuristic import found
+from optsched.deadline import Deadline
+from optsched.errors import InputError
+from optsched.family import Kind, NativeSolver
+from optsched.fields import require_int
+from optsched.params import SolveParams
+from optsched.problems.smtt import heuristics as h
+from optsched.problems.smtt import local_search as ls
+from optsched.problems.smtt.instance import SmttInstance
+from optsched.problems.smtt.solution import SmttSolution
+from optsched.result import Result
+
+Rule = Callable[[SmttInstance], list[int]]
+
+RULES: dict[str, tuple[Rule, str]] = {
+    "edd": (h.edd, "earliest due date"),
+    "spt": (h.spt, "shortest processing time"),
+    "wspt": (h.wspt, "weighted shortest processing time (Smith)"),
+    "mdd": (h.mdd, "modified due date (Baker & Bertrand)"),
+    "wmdd": (h.wmdd, "weighted modified due date (Kanet & Li)"),
+    "atc": (h.atc_best, "apparent tardiness cost, best look-ahead of a grid"),
+}
+
+
+def best_rule(instance: SmttInstance) -> tuple[list[int], int, str]:
+    """The cheapest sequence of all constructive rules: (sequence, cost, rule name)."""
+    scored = [(h.cost(instance, seq), name, seq)
+              for name, (rule, _) in RULES.items() for seq in (rule(instance),)]
+    value, name, seq = min(scored, key=lambda item: item[0])
+    return seq, value, name
+
+
+def _options(params: SolveParams, allowed: Mapping[str, int]) -> dict[str, int]:
+    unknown = sorted(set(params.options) - set(allowed))
+    if unknown:
+        known = ", ".join(allowed) or "none"
+        raise InputError(f"options.{unknown[0]}", f"is not an option of this heuristic "
+                                                  f"(known: {known})")
+    return {k: require_int(params.options.get(k, v), f"options.{k}", 1, InputError)
+            for k, v in allowed.items()}
+
+
+def _rule(rule: Rule, name: str) -> Callable[[Any, SolveParams, Deadline], Result]:
+    def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
+        _options(params, {})
+        seq = rule(instance)
+        return found(SmttSolution(tuple(seq)), h.cost(instance, seq), rule=name)
+
+    return run
+
+
+Search = Callable[[SmttInstance, list[int], Deadline], tuple[list[int], int]]
+
+
+def _search(search: Search) -> Callable[[Any, SolveParams, Deadline], Result]:
+    def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
+        _options(params, {})
+        start, start_cost, name = best_rule(instance)
+        seq, value = search(instance, start, deadline)
+        return found(SmttSolution(tuple(seq)), value, start=name, start_objective=start_cost)
+
+    return run
+
+
+def _ils(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
+    opts = _options(params, {"iterations": 200})
+    start, start_cost, name = best_rule(instance)
+    seq, value = ls.iterated_local_search(instance, start, deadline, opts["iterations"],
+                                          params.seed)
+    return found(SmttSolution(tuple(seq)), value, start=name, start_objective=start_cost)
+
+
+def table() -> dict[str, NativeSolver]:
+    """Name -> solver, for the family's entry in the registry."""
+    out = {name: NativeSolver(_rule(rule, name), Kind.HEURISTIC, summary)
+           for name, (rule, summary) in RULES.items()}
+    out["best-rule"] = NativeSolver(
+        _rule(lambda inst: best_rule(inst)[0], "best-rule"), Kind.HEURISTIC,
+        "the best sequence of all constructive rules")
+    out["ai"] = NativeSolver(_search(ls.adjacent_interchange), Kind.HEURISTIC,
+                             "best rule + adjacent interchange descent")
+    out["insertion"] = NativeSolver(_search(ls.insertion), Kind.HEURISTIC,
+                                    "best rule + insertion descent")
+    out["vnd"] = NativeSolver(_search(ls.vnd), Kind.HEURISTIC,
+                              "best rule + variable neighbourhood descent")
+    out["ils"] = NativeSolver(_ils, Kind.HEURISTIC,
+                              "iterated local search: VND with random kicks "
+                              "(option iterations, default 200)")
+    return out

@@ -1,0 +1,40 @@
+"""ortools, highspy and pulp must import together in either order (solvers.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+ORDERS = [
+    ("ortools.sat.python.cp_model", "highspy", "pulp"),
+    ("highspy", "pulp", "ortools.sat.python.cp_model"),
+    ("pulp", "ortools.sat.python.cp_model", "highspy"),
+]
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["->".join(o) for o in ORDERS])
+def test_solver_libraries_import_in_any_order(order: tuple[str, ...]) -> None:
+    """Each order imports in a fresh interpreter and both solvers then solve a tiny model.
+
+    x + y >= 3 over integers in [0, 10], minimise x + 2y: optimum x=3, y=0, value 3.
+    """
+    code = "\n".join(f"import {m}" for m in order) + """
+from ortools.sat.python import cp_model
+import highspy, pulp
+m = cp_model.CpModel(); x = m.new_int_var(0, 10, "x"); y = m.new_int_var(0, 10, "y")
+m.add(x + y >= 3); m.minimize(x + 2 * y)
+s = cp_model.CpSolver(); s.parameters.num_workers = 1; s.solve(m)
+assert s.objective_value == 3, s.objective_value
+p = pulp.LpProblem("t", pulp.LpMinimize)
+a = pulp.LpVariable("a", 0, 10, cat="Integer"); b = pulp.LpVariable("b", 0, 10, cat="Integer")
+p += a + 2 * b; p += a + b >= 3
+p.solve(pulp.HiGHS(msg=False))
+assert pulp.value(p.objective) == 3
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -1,0 +1,168 @@
+"""solve(): verification, bounds, hints and fallback, with backends replaced by fakes."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from optsched import (
+    InputError,
+    InvalidSolutionError,
+    NotSupportedError,
+    Result,
+    SmttInstance,
+    SmttSolution,
+    SolveParams,
+    SolverUnavailableError,
+    Status,
+    UnknownSolverError,
+    solve,
+)
+from optsched.family import Kind
+from optsched.registry import SOLVERS, SolverSpec
+
+EXAMPLE = SmttInstance((3, 5, 2), (4, 6, 3), (1, 2, 1), name="example")
+"""Optimum 8 by order 2,1,0; order 0,1,2 costs 0 + 2*2 + 7 = 11; family lower bound 7."""
+
+PARAMS = SolveParams(time_limit=5, workers=1)
+
+
+def fake(monkeypatch: pytest.MonkeyPatch, outcome: Callable[[], Result]) -> None:
+    """Replace the cpsat backend by one that returns ``outcome()``."""
+    def run(*_args: Any) -> Result:
+        return outcome()
+
+    monkeypatch.setitem(SOLVERS, "cpsat", dataclasses.replace(SOLVERS["cpsat"], run=run))
+
+
+def answer(status: Status, sequence: tuple[int, ...] | None, objective: int | None,
+           bound: int | None = None) -> Result:
+    return Result(status=status, solver="cpsat",
+                  solution=None if sequence is None else SmttSolution(sequence),
+                  objective=objective, bound=bound)
+
+
+def test_wrong_objective_is_loud(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The solver claims 7 for order 2,1,0, whose cost is 8: InvalidSolutionError."""
+    fake(monkeypatch, lambda: answer(Status.FEASIBLE, (2, 1, 0), 7))
+    with pytest.raises(InvalidSolutionError, match="claims objective 7.*computes 8"):
+        solve(EXAMPLE, "cpsat", PARAMS)
+
+
+def test_invalid_sequence_is_loud(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sequence repeating job 1 is rejected."""
+    fake(monkeypatch, lambda: answer(Status.FEASIBLE, (1, 1, 0), 11))
+    with pytest.raises(InvalidSolutionError, match="appears more than once"):
+        solve(EXAMPLE, "cpsat", PARAMS)
+
+
+def test_bound_above_objective_is_loud(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bound of 9 above the verified objective 8 is a solver bug."""
+    fake(monkeypatch, lambda: answer(Status.FEASIBLE, (2, 1, 0), 8, bound=9))
+    with pytest.raises(InvalidSolutionError, match="bound 9 above"):
+        solve(EXAMPLE, "cpsat", PARAMS)
+
+
+def test_unproven_optimum_is_downgraded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """'Optimal' for order 0,1,2 (cost 11) with bound 7 is reported as feasible."""
+    fake(monkeypatch, lambda: answer(Status.OPTIMAL, (0, 1, 2), 11, bound=7))
+    result = solve(EXAMPLE, "cpsat", PARAMS)
+    assert result.status is Status.FEASIBLE
+    assert (result.objective, result.bound) == (11, 7)
+    assert result.gap == pytest.approx(4 / 11)
+
+
+def test_closed_gap_is_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Feasible 8 with a fractional bound 7.4 rounds up to 8 (integral objective): optimal."""
+    fake(monkeypatch, lambda: dataclasses.replace(answer(Status.FEASIBLE, (2, 1, 0), 8),
+                                                  bound=7.4))
+    result = solve(EXAMPLE, "cpsat", PARAMS)
+    assert result.status is Status.OPTIMAL and result.bound == 8
+
+
+def test_optimal_without_bound_gets_the_objective(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CBC proves optimality but reports no bound: the bound becomes the objective."""
+    fake(monkeypatch, lambda: answer(Status.OPTIMAL, (2, 1, 0), 8))
+    result = solve(EXAMPLE, "cpsat", PARAMS)
+    assert result.status is Status.OPTIMAL and result.bound == 8 and result.verified
+
+
+@pytest.mark.parametrize("status", [Status.NO_SOLUTION, Status.ERROR])
+def test_fallback_to_the_hint(monkeypatch: pytest.MonkeyPatch, status: Status) -> None:
+    """Nothing found: the verified VND hint (cost 8) is returned, marked as the fallback.
+
+    The solver's bound 5 is weaker than the family's bound 7, so the bound is 7
+    and the status feasible (8 > 7).
+    """
+    fake(monkeypatch, lambda: answer(status, None, None, bound=5))
+    result = solve(EXAMPLE, "cpsat", PARAMS)
+    assert result.status is Status.FEASIBLE
+    assert (result.objective, result.bound, result.stats["fallback"]) == (8, 7, "vnd")
+    assert result.solver == "cpsat" and result.verified
+
+
+def test_no_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With fallback off, nothing found stays no_solution, with the solver's bound."""
+    fake(monkeypatch, lambda: answer(Status.NO_SOLUTION, None, None, bound=5))
+    result = solve(EXAMPLE, "cpsat", dataclasses.replace(PARAMS, fallback=False))
+    assert result.status is Status.NO_SOLUTION
+    assert result.solution is None and result.objective is None and result.bound == 5
+
+
+def test_crash_becomes_error_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backend exception is a status with the message, not a traceback."""
+    def boom() -> Result:
+        raise RuntimeError("solver exploded")
+
+    fake(monkeypatch, boom)
+    result = solve(EXAMPLE, "cpsat", dataclasses.replace(PARAMS, fallback=False))
+    assert result.status is Status.ERROR
+    assert "solver exploded" in result.stats["error"]
+
+
+def test_infeasible_claim_contradicting_the_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every order is feasible, so 'infeasible' is a solver bug."""
+    fake(monkeypatch, lambda: answer(Status.INFEASIBLE, None, None))
+    with pytest.raises(InvalidSolutionError, match="infeasible"):
+        solve(EXAMPLE, "cpsat", PARAMS)
+
+
+def test_user_hint_is_checked() -> None:
+    """A hint that repeats a job is bad input naming 'hint'."""
+    bad = dataclasses.replace(PARAMS, hint=SmttSolution((0, 0, 1)))
+    with pytest.raises(InputError, match="^hint: "):
+        solve(EXAMPLE, "cpsat", bad)
+
+
+def test_user_hint_is_used() -> None:
+    """A user hint replaces the heuristic one (no 'hint' solver named in stats)."""
+    params = dataclasses.replace(PARAMS, hint=SmttSolution((0, 1, 2)))
+    result = solve(EXAMPLE, "cpsat", params)
+    assert result.objective == 8 and result.stats["hint_objective"] == 11
+    assert "hint" not in result.stats
+
+
+def test_unknown_solver_lists_the_choices() -> None:
+    """An unknown name is bad input that lists the known solvers."""
+    with pytest.raises(UnknownSolverError, match="unknown solver 'gurobi'.*cpsat"):
+        solve(EXAMPLE, "gurobi")
+
+
+def test_solver_of_another_family(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A solver that does not support smtt is refused, listing those that do."""
+    spec = SolverSpec("only-elsewhere", Kind.HEURISTIC, "x", lambda _family: False,
+                      lambda *_args: Result(Status.ERROR, "x"))
+    monkeypatch.setitem(SOLVERS, "only-elsewhere", spec)
+    with pytest.raises(NotSupportedError, match="does not solve smtt.*cpsat"):
+        solve(EXAMPLE, "only-elsewhere")
+
+
+def test_unavailable_solver_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A solver whose package is missing names the package to install."""
+    spec = dataclasses.replace(SOLVERS["highs"], packages=("no_such_package_xyz",))
+    monkeypatch.setitem(SOLVERS, "highs", spec)
+    with pytest.raises(SolverUnavailableError, match="no_such_package_xyz.*pip install"):
+        solve(EXAMPLE, "highs")
