@@ -108,3 +108,103 @@ def atc_best(instance: SmttInstance, ks: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0
              ) -> list[int]:
     """ATC with the best look-ahead ``k`` of a small grid (a common way to set ``k``)."""
     return min((atc(instance, k) for k in ks), key=lambda seq: cost(instance, seq))
+
+
+def mddc(instance: SmttInstance) -> list[int]:
+    """MDDC, the seed paper's LLM-discovered dispatching rule (unweighted).
+
+    At time ``t`` over the unscheduled set ``U``, smallest
+    ``max(1.1 p_j + t, d_j) * (1 + r^2 / (1 + r^2)) + p_j / (t + mean_U p)`` with
+    ``r = min(1, p_j / (t + max_U p))``.
+    """
+    p, d, _ = instance.arrays
+
+    def priority(t: int, jobs: IntArray) -> FloatArray:
+        pj = p[jobs].astype(np.float64)
+        r = np.minimum(1.0, pj / (t + pj.max()))
+        r2 = r * r
+        value: FloatArray = (np.maximum(1.1 * pj + t, d[jobs]) * (1 + r2 / (1 + r2))
+                             + pj / (t + pj.mean()))
+        return value
+
+    return dispatch(instance, priority)
+
+
+def eddc(instance: SmttInstance) -> list[int]:
+    """EDDC, the seed paper's LLM-discovered sequence rule (unweighted).
+
+    Start from SPT order (ties by due date). Left to right, each job bubbles
+    forward past its predecessor while the predecessor is due later and stays
+    early when it is passed. Each such move lowers or keeps the tardiness: the
+    passed job stays early and the moved job finishes sooner.
+    """
+    p, d = instance.processing_times, instance.due_dates
+    seq = spt(instance)
+    completion = list(np.cumsum([p[j] for j in seq]))
+    for i in range(1, len(seq)):
+        k = i
+        while k > 0:
+            job, ahead = seq[k], seq[k - 1]
+            if not (d[ahead] > d[job] and completion[k - 1] + p[job] <= d[ahead]):
+                break
+            seq[k - 1], seq[k] = job, ahead
+            completion[k - 1] = completion[k] - p[ahead]
+            k -= 1
+    return seq
+
+
+def psk(instance: SmttInstance) -> list[int]:
+    """Panwalkar, Smith & Koulamas (1993) for ``1||sum T_j``.
+
+    Jobs are kept in SPT order (ties by due date). The first unscheduled job is
+    active; if it is tardy when started now it is scheduled. Otherwise the list
+    is scanned and any job with an earlier due date than the active one becomes
+    active, scheduled at once if it is tardy now; at the end of the scan the
+    active job is scheduled.
+    """
+    p, d = instance.processing_times, instance.due_dates
+    pending = spt(instance)
+    t = 0
+    out: list[int] = []
+    while pending:
+        active = 0
+        if t + p[pending[0]] <= d[pending[0]]:
+            for k in range(1, len(pending)):
+                job = pending[k]
+                if d[job] < d[pending[active]]:
+                    active = k
+                    if t + p[job] > d[job]:
+                        break
+        job = pending.pop(active)
+        out.append(job)
+        t += p[job]
+    return out
+
+
+def wilkerson_irwin(instance: SmttInstance) -> list[int]:
+    """Wilkerson & Irwin's (1971) pairwise rule with backtracking, for ``1||sum T_j``.
+
+    Jobs are taken in EDD order and appended; the new job moves ahead of its
+    predecessor ``a`` (started at ``s``) while the pair rule prefers it: the
+    earlier-due job goes first when ``s + max(p_a, p_b) <= max(d_a, d_b)``,
+    otherwise the shorter job goes first (ties keep the current order).
+    """
+    p, d = instance.processing_times, instance.due_dates
+    seq: list[int] = []
+    starts: list[int] = []
+    for job in edd(instance):
+        seq.append(job)
+        starts.append(starts[-1] + p[seq[-2]] if len(seq) > 1 else 0)
+        k = len(seq) - 1
+        while k > 0:
+            a, s = seq[k - 1], starts[k - 1]
+            if s + max(p[a], p[job]) <= max(d[a], d[job]):
+                first_job = d[job] < d[a]
+            else:
+                first_job = p[job] < p[a]
+            if not first_job:
+                break
+            seq[k - 1], seq[k] = job, a
+            starts[k] = s + p[job]
+            k -= 1
+    return seq

@@ -26,6 +26,10 @@ RULES: dict[str, tuple[Rule, str]] = {
     "mdd": (h.mdd, "modified due date (Baker & Bertrand)"),
     "wmdd": (h.wmdd, "weighted modified due date (Kanet & Li)"),
     "atc": (h.atc_best, "apparent tardiness cost, best look-ahead of a grid"),
+    "psk": (h.psk, "Panwalkar, Smith & Koulamas"),
+    "wi": (h.wilkerson_irwin, "Wilkerson & Irwin pairwise rule with backtracking"),
+    "eddc": (h.eddc, "EDDC of the LLM-discovered heuristics paper"),
+    "mddc": (h.mddc, "MDDC of the LLM-discovered heuristics paper"),
 }
 
 

@@ -1,0 +1,107 @@
+"""The command line on good input: solve, validate, generate, families, solvers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from optsched.registry import SOLVERS
+from optsched.result import Result, Status
+
+from .helpers import EXAMPLE, run, write_json
+
+
+def test_solve_json_prints_one_verified_result_per_instance(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two files, the example (optimum 8) and a 2-job instance p=(2,1), d=(1,1).
+
+    Second: 1 then 0 gives C = 1, 3 and T = 0 + 2 = 2; 0 then 1 gives 1 + 2 = 3.
+    """
+    a = write_json(tmp_path / "a.json", EXAMPLE)
+    b = write_json(tmp_path / "b.json", {"family": "smtt", "format": 1,
+                                         "processing_times": [2, 1], "due_dates": [1, 1]})
+    res = run(capsys, "solve", a, b, "--solver", "cpsat", "-t", "10", "-w", "1", "--json",
+              "--out", tmp_path / "out")
+    assert res.code == 0, res.err
+    rows = [json.loads(line) for line in res.out.splitlines()]
+    assert [(r["instance"], r["status"], r["objective"], r["verified"]) for r in rows] == [
+        ("example", "optimal", 8, True), ("b", "optimal", 2, True)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "b.cpsat.json", "example.cpsat.json"]
+
+
+def test_solve_text_line_and_heuristic(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    a = write_json(tmp_path / "a.json", EXAMPLE)
+    res = run(capsys, "solve", a, "--solver", "wspt")
+    assert res.code == 0
+    assert res.out.startswith("example  wspt  feasible  objective=8  bound=")
+
+
+def test_solve_orlib_file_reads_every_instance(data_dir: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = data_dir / "smtt" / "orlib" / "wt40.txt"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    res = run(capsys, "solve", path, "--solver", "edd", "--json")
+    rows = [json.loads(line) for line in res.out.splitlines()]
+    assert res.code == 0 and len(rows) == 125
+    assert rows[0]["instance"] == "wt40-001" and all(r["verified"] for r in rows)
+
+
+def test_exit_3_when_nothing_is_found(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = SOLVERS["cpsat"]
+
+    def nothing(*_: object) -> Result:
+        return Result(status=Status.NO_SOLUTION, solver="cpsat")
+
+    monkeypatch.setitem(SOLVERS, "cpsat", type(spec)(**{**spec.__dict__, "run": nothing}))
+    a = write_json(tmp_path / "a.json", EXAMPLE)
+    res = run(capsys, "solve", a, "--solver", "cpsat", "--no-fallback")
+    assert res.code == 3 and "no_solution" in res.out
+    res = run(capsys, "solve", a, "--solver", "cpsat")
+    assert res.code == 0 and "fallback" in res.out
+
+
+def test_validate_good_solution_and_result_file(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    inst = write_json(tmp_path / "i.json", EXAMPLE)
+    sol = write_json(tmp_path / "s.json", {"sequence": [2, 1, 0]})
+    res = run(capsys, "validate", inst, sol)
+    assert res.code == 0 and "objective=8" in res.out
+    run(capsys, "solve", inst, "--solver", "edd", "--out", tmp_path)
+    res = run(capsys, "validate", inst, tmp_path / "example.edd.json", "--json")
+    assert res.code == 0 and json.loads(res.out)["feasible"] is True
+
+
+@pytest.mark.parametrize(("sequence", "word"), [
+    ([0, 0, 1], "more than once"), ([0, 1], "missing"), ([2, 1, 5], "out of range"),
+    ([2, 1, -1], "out of range")])
+def test_validate_lists_violations_with_exit_1(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str],
+                                               sequence: list[int], word: str) -> None:
+    inst = write_json(tmp_path / "i.json", EXAMPLE)
+    sol = write_json(tmp_path / "s.json", sequence)
+    res = run(capsys, "validate", inst, sol)
+    assert res.code == 1
+    assert res.out.startswith("violation:") and word in res.out.lower()
+
+
+def test_generate_writes_readable_instances(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    res = run(capsys, "generate", "smtt", "--n", "6", "--count", "2", "--seed", "3",
+              "--out", tmp_path / "gen")
+    assert res.code == 0, res.err
+    files = sorted((tmp_path / "gen").iterdir())
+    assert len(files) == 2
+    res = run(capsys, "solve", *files, "--solver", "mdd", "--json")
+    assert res.code == 0 and len(res.out.splitlines()) == 2
+
+
+def test_families_and_solvers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "smtt" in run(capsys, "families").out
+    out = run(capsys, "solvers").out
+    assert all(name in out for name in ("cpsat", "highs", "cbc", "vnd", "mddc"))
