@@ -54,6 +54,7 @@ def test_solver_contract(family: str, solver: str) -> None:
     for instance in SAMPLES[family]():
         result = solve(instance, solver, PARAMS)
         assert result.verified and result.status.is_success, result
+        assert result.objective is not None
         assert (result.family, result.instance, result.solver) == (family, instance.name, solver)
         assert result.bound is None or result.bound <= result.objective
         if result.bound is not None:
