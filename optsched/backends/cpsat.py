@@ -26,6 +26,8 @@ class CpFormulation:
     decode: Callable[[cp_model.CpSolver], Solution]
     build_s: float
     stats: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    """Parameters the family suggests for this model; the caller's options override them."""
 
 
 _STATUS = {
@@ -37,8 +39,9 @@ _STATUS = {
 }
 
 
-def configure(solver: cp_model.CpSolver, params: SolveParams, deadline: Deadline) -> None:
-    """Apply workers, seed, log, the time left and native options to ``solver``."""
+def configure(solver: cp_model.CpSolver, params: SolveParams, deadline: Deadline,
+              suggested: Mapping[str, Any] | None = None) -> None:
+    """Apply workers, seed, log, the time left, suggested then native options to ``solver``."""
     p = solver.parameters
     p.num_workers = params.workers
     p.random_seed = params.seed
@@ -47,7 +50,7 @@ def configure(solver: cp_model.CpSolver, params: SolveParams, deadline: Deadline
     left = deadline.remaining()
     if left is not None:
         p.max_time_in_seconds = left
-    for key, value in params.options.items():
+    for key, value in {**(suggested or {}), **params.options}.items():
         if not hasattr(p, key) or key.startswith("_"):
             raise InputError(f"options.{key}", "is not a CP-SAT parameter")
         try:
@@ -70,7 +73,7 @@ def run(form: CpFormulation, name: str, params: SolveParams, deadline: Deadline)
     if problem:
         raise OptschedError(f"CP-SAT rejects the model built for this instance: {problem}")
     solver = cp_model.CpSolver()
-    configure(solver, params, deadline)
+    configure(solver, params, deadline, form.parameters)
     started = time.perf_counter()
     with stoppable(solver.stop_search):
         code = solver.solve(form.model)

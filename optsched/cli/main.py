@@ -7,8 +7,10 @@ from collections.abc import Sequence
 
 import click
 
+from optsched.cli.bench import bench
 from optsched.cli.generate import generate
 from optsched.cli.info import families, solvers
+from optsched.cli.report import report
 from optsched.cli.solve import solve
 from optsched.cli.validate import validate
 from optsched.errors import InputError, OptschedError
@@ -27,7 +29,7 @@ def cli() -> None:
     """
 
 
-for command in (solve, validate, generate, families, solvers):
+for command in (solve, validate, generate, families, solvers, bench, report):
     cli.add_command(command)
 
 

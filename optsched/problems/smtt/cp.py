@@ -56,4 +56,15 @@ def build(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Cp
         return SmttSolution(tuple(sorted(jobs, key=lambda j: solver.value(starts[j]))))
 
     return CpFormulation(model=model, decode=decode, build_s=time.perf_counter() - started,
-                         stats={"precedences": len(pairs)})
+                         stats={"precedences": len(pairs)}, parameters=_parameters(params))
+
+
+def _parameters(params: SolveParams) -> dict[str, list[str]]:
+    """With 2 or 3 workers CP-SAT's default portfolio has no core-based bound search.
+
+    On OR-Library wt40 (10 s, 2 workers) adding ``core`` proved 3-5 of 8 hard
+    instances where the default proved 1 (see benchmarks/README.md).
+    """
+    if 2 <= params.workers <= 3 and "subsolvers" not in params.options:
+        return {"subsolvers": ["quick_restart_no_lp", "core"]}
+    return {}

@@ -1,0 +1,158 @@
+"""Run one job in a child process under a watchdog.
+
+The watchdog gives the solver its own limit plus a grace period, then sends
+SIGTERM (the child asks every running solve to stop and reports the best
+solution it has), then SIGKILL. The solve runs in a thread of the child so
+that its main thread can take the signal while a solver is inside C++.
+Whatever happens, the job ends as exactly one row.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from optsched.bench.jobs import Job
+
+KILL_AFTER = 5.0
+"""Seconds between SIGTERM and SIGKILL."""
+
+
+def grace(time_limit: float) -> float:
+    """Seconds a job may overrun its limit before it is asked to stop."""
+    return 2.0 + 0.1 * time_limit
+
+
+def _context() -> Any:
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["optsched.bench.warm"])
+    return ctx
+
+
+def _solve(job: Job) -> dict[str, Any]:
+    from optsched.io import instance_from_dict
+    from optsched.params import SolveParams
+    from optsched.solve import solve
+
+    params = SolveParams(time_limit=job.time_limit, workers=job.workers, seed=job.seed,
+                         options=job.options, model=job.model)
+    result = solve(instance_from_dict(job.data), job.solver, params)
+    row = result.to_dict()
+    return {k: row[k] for k in ("status", "objective", "bound", "gap", "verified",
+                                "build_s", "solve_s", "solution", "stats")}
+
+
+def _child(job: Job, conn: Connection) -> None:
+    from optsched.backends.interrupt import stop_all
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, lambda *_: stop_all())
+    out: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            out.update(_solve(job))
+        except Exception as exc:
+            out.update(status="error", error=f"{type(exc).__name__}: {exc}",
+                       trace=traceback.format_exc(limit=8))
+
+    thread = threading.Thread(target=work, name="solve", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.05)
+    conn.send(out)
+    conn.close()
+
+
+@dataclass
+class Running:
+    """A job in its child process, and what the watchdog has done to it."""
+
+    job: Job
+    process: BaseProcess
+    conn: Connection
+    started: float = field(default_factory=time.monotonic)
+    stopped_at: float | None = None
+    killed: bool = False
+    message: dict[str, Any] | None = None
+
+    @property
+    def waitables(self) -> list[Any]:
+        """What :func:`multiprocessing.connection.wait` should watch."""
+        return [self.conn, self.process.sentinel]
+
+    def next_event(self) -> float:
+        """Monotonic time of the watchdog's next step."""
+        if self.stopped_at is None:
+            return self.started + self.job.time_limit + grace(self.job.time_limit)
+        return self.stopped_at + KILL_AFTER
+
+    def poll(self) -> dict[str, Any] | None:
+        """Advance the watchdog; return the job's row once it has ended."""
+        if self.message is None and self.conn.poll():
+            try:
+                self.message = self.conn.recv()
+            except (EOFError, OSError):
+                self.message = None
+        if self.process.is_alive():
+            now = time.monotonic()
+            if now >= self.next_event():
+                if self.stopped_at is None:
+                    self.stopped_at = now
+                    self.process.terminate()
+                else:
+                    self.killed = True
+                    self.process.kill()
+            return None
+        self.process.join()
+        self.conn.close()
+        return self._row()
+
+    def _row(self) -> dict[str, Any]:
+        row = self.job.describe()
+        wall = time.monotonic() - self.started
+        if self.message is not None:
+            row.update(self.message)
+            outcome = "stopped" if self.stopped_at is not None else "finished"
+        else:
+            outcome = "killed" if self.killed else "crashed"
+            how = (f"killed {KILL_AFTER:g} s after SIGTERM" if self.killed
+                   else f"child exited with code {self.process.exitcode}")
+            row.update(status="error", objective=None, bound=None, gap=None, verified=False,
+                       error=how)
+        row.update(outcome=outcome, wall_s=round(wall, 3))
+        return row
+
+    def stop(self) -> None:
+        """Ask the child to stop now (SIGTERM); the watchdog kills it if it lingers."""
+        if self.stopped_at is None and self.process.is_alive():
+            self.stopped_at = time.monotonic()
+            self.process.terminate()
+
+
+def start(job: Job) -> Running:
+    """Start ``job`` in a new child process."""
+    ctx = _context()
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child, args=(job, sender), name=f"optsched-{job.key}",
+                          daemon=True)
+    process.start()
+    sender.close()
+    return Running(job, process, receiver)
+
+
+def run_blocking(job: Job) -> dict[str, Any]:
+    """Run one job to its row in the calling process (used by Ray tasks)."""
+    running = start(job)
+    while True:
+        row = running.poll()
+        if row is not None:
+            return row
+        wait(running.waitables, timeout=max(0.01, running.next_event() - time.monotonic()))
