@@ -23,6 +23,8 @@ from optsched.bench.jobs import Job
 
 KILL_AFTER = 5.0
 """Seconds between SIGTERM and SIGKILL."""
+STARTUP_LIMIT = 120.0
+"""Seconds a child may take to start (imports on a loaded machine) before its clock runs."""
 
 
 def grace(time_limit: float) -> float:
@@ -54,6 +56,7 @@ def _child(job: Job, conn: Connection) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, lambda *_: stop_all())
+    conn.send({"ready": True})  # the job's clock starts now, not when the process was made
     out: dict[str, Any] = {}
 
     def work() -> None:
@@ -78,7 +81,8 @@ class Running:
     job: Job
     process: BaseProcess
     conn: Connection
-    started: float = field(default_factory=time.monotonic)
+    created: float = field(default_factory=time.monotonic)
+    started: float | None = None
     stopped_at: float | None = None
     killed: bool = False
     message: dict[str, Any] | None = None
@@ -90,17 +94,23 @@ class Running:
 
     def next_event(self) -> float:
         """Monotonic time of the watchdog's next step."""
-        if self.stopped_at is None:
-            return self.started + self.job.time_limit + grace(self.job.time_limit)
-        return self.stopped_at + KILL_AFTER
+        if self.stopped_at is not None:
+            return self.stopped_at + KILL_AFTER
+        if self.started is None:
+            return self.created + STARTUP_LIMIT
+        return self.started + self.job.time_limit + grace(self.job.time_limit)
 
     def poll(self) -> dict[str, Any] | None:
         """Advance the watchdog; return the job's row once it has ended."""
-        if self.message is None and self.conn.poll():
+        while self.message is None and self._readable():
             try:
-                self.message = self.conn.recv()
+                got = self.conn.recv()
             except (EOFError, OSError):
-                self.message = None
+                break
+            if got.get("ready"):
+                self.started = time.monotonic()
+            else:
+                self.message = got
         if self.process.is_alive():
             now = time.monotonic()
             if now >= self.next_event():
@@ -115,15 +125,23 @@ class Running:
         self.conn.close()
         return self._row()
 
+    def _readable(self) -> bool:
+        try:
+            return bool(self.conn.poll())
+        except (EOFError, OSError):
+            return False
+
     def _row(self) -> dict[str, Any]:
         row = self.job.describe()
-        wall = time.monotonic() - self.started
+        wall = time.monotonic() - (self.started or self.created)
         if self.message is not None:
             row.update(self.message)
             outcome = "stopped" if self.stopped_at is not None else "finished"
         else:
-            outcome = "killed" if self.killed else "crashed"
+            outcome = "killed" if self.stopped_at is not None else "crashed"
             how = (f"killed {KILL_AFTER:g} s after SIGTERM" if self.killed
+                   else f"stopped by the watchdog (exit code {self.process.exitcode})"
+                   if self.stopped_at is not None
                    else f"child exited with code {self.process.exitcode}")
             row.update(status="error", objective=None, bound=None, gap=None, verified=False,
                        error=how)

@@ -90,6 +90,7 @@ def _collect(ray: Any, ref: Any, job: Job) -> dict[str, Any]:
 def _cancel_overdue(ray: Any, flying: dict[Any, tuple[Job, float]]) -> None:
     now = time.monotonic()
     for ref, (job, submitted) in flying.items():
-        limit = job.time_limit + child.grace(job.time_limit) + child.KILL_AFTER
+        limit = (child.STARTUP_LIMIT + job.time_limit + child.grace(job.time_limit)
+                 + child.KILL_AFTER)
         if now - submitted > limit + DRIVER_MARGIN:
             ray.cancel(ref, force=True)

@@ -69,6 +69,7 @@ def test_watchdog_stops_then_kills_a_stuck_child(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     job = make_jobs(load_suite(write_suite(tmp_path, limit=0.1)))[0]
     monkeypatch.setattr(child, "KILL_AFTER", 0.5)
+    monkeypatch.setattr(child, "STARTUP_LIMIT", 0.5)  # the sleeper never reports ready
     ctx = child._context()
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=sleeper, args=(60,), daemon=True)
