@@ -102,15 +102,7 @@ class Running:
 
     def poll(self) -> dict[str, Any] | None:
         """Advance the watchdog; return the job's row once it has ended."""
-        while self.message is None and self._readable():
-            try:
-                got = self.conn.recv()
-            except (EOFError, OSError):
-                break
-            if got.get("ready"):
-                self.started = time.monotonic()
-            else:
-                self.message = got
+        self._drain()
         if self.process.is_alive():
             now = time.monotonic()
             if now >= self.next_event():
@@ -122,8 +114,20 @@ class Running:
                     self.process.kill()
             return None
         self.process.join()
+        self._drain()  # the child may have sent its result just before it ended
         self.conn.close()
         return self._row()
+
+    def _drain(self) -> None:
+        while self.message is None and self._readable():
+            try:
+                got = self.conn.recv()
+            except (EOFError, OSError):
+                return
+            if got.get("ready"):
+                self.started = time.monotonic()
+            else:
+                self.message = got
 
     def _readable(self) -> bool:
         try:
