@@ -13,6 +13,7 @@ from optsched.io import instance_from_dict, instance_to_dict, result_to_json, so
 from optsched.registry import FAMILIES, SOLVERS
 from optsched.result import Status
 
+from .conftest import solve_unless_declined
 from .samples import SAMPLES
 
 PAIRS = [(f, s.name) for f in FAMILIES for s in SOLVERS.values()
@@ -49,10 +50,18 @@ def _optimum(family: str, instance: Any) -> Any:
 
 @pytest.mark.parametrize(("family", "solver"), PAIRS, ids=[f"{f}-{s}" for f, s in PAIRS])
 def test_solver_contract(family: str, solver: str) -> None:
-    """Verified, bound <= objective, exact solvers optimal and agreeing, results round-trip."""
+    """Verified, bound <= objective, exact solvers optimal and agreeing, results round-trip.
+
+    A solver may decline the weighted samples (see ``solve_unless_declined``)
+    but must solve the others.
+    """
     fam = FAMILIES[family]
+    solved = 0
     for instance in SAMPLES[family]():
-        result = solve(instance, solver, PARAMS)
+        result = solve_unless_declined(instance, solver, PARAMS)
+        if result is None:
+            continue
+        solved += 1
         assert result.verified and result.status.is_success, result
         assert result.objective is not None
         assert (result.family, result.instance, result.solver) == (family, instance.name, solver)
@@ -69,3 +78,4 @@ def test_solver_contract(family: str, solver: str) -> None:
         solution = solution_from_dict(back, fam)
         assert solution == result.solution
         assert fam.evaluate(instance, solution).objective == result.objective
+    assert solved, f"{solver} solved none of the {family} samples"

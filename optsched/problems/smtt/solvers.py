@@ -1,4 +1,4 @@
-"""The table of smtt's own solvers: constructive rules and local searches."""
+"""The table of smtt's own solvers: constructive rules, local searches and smtt-bb."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from optsched.errors import InputError
 from optsched.family import Kind, NativeSolver
 from optsched.fields import require_int
 from optsched.params import SolveParams
+from optsched.problems.smtt import bb
 from optsched.problems.smtt import heuristics as h
 from optsched.problems.smtt import local_search as ls
 from optsched.problems.smtt.instance import SmttInstance
@@ -97,4 +98,7 @@ def table() -> dict[str, NativeSolver]:
     out["ils"] = NativeSolver(_ils, Kind.HEURISTIC,
                               "iterated local search: VND with random kicks "
                               "(option iterations, default 200)")
+    out["smtt-bb"] = NativeSolver(bb.run, Kind.EXACT,
+                                  "Lawler decomposition with memorised subproblems, unweighted "
+                                  "(or equal weights) only (options memo_mb=128, sets_mb=512)")
     return out
