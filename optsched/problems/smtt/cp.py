@@ -62,8 +62,9 @@ def build(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Cp
 def _parameters(params: SolveParams) -> dict[str, list[str]]:
     """With 2 or 3 workers CP-SAT's default portfolio has no core-based bound search.
 
-    On OR-Library wt40 (10 s, 2 workers) adding ``core`` proved 3-5 of 8 hard
-    instances where the default proved 1 (see benchmarks/README.md).
+    On 8 hard OR-Library wt40 instances (10 s, 2 workers) this set proved 3-5
+    where the default portfolio proved 1 (an ad-hoc comparison on a loaded
+    machine; the full wt40 run is in benchmarks/results/smtt-orlib-cpsat.md).
     """
     if 2 <= params.workers <= 3 and "subsolvers" not in params.options:
         return {"subsolvers": ["quick_restart_no_lp", "core"]}
