@@ -93,3 +93,18 @@ def type_name(value: object) -> str:
 
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
+
+
+def int_options(options: Mapping[str, Any], defaults: Mapping[str, int], owner: str
+                ) -> dict[str, int]:
+    """A native solver's integer options (each >= 1), with ``defaults`` for those not given.
+
+    An option not in ``defaults`` raises :class:`InputError` naming it and the known ones.
+    """
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        known = ", ".join(defaults) or "none"
+        raise InputError(f"options.{unknown[0]}", f"is not an option of {owner} "
+                                                  f"(known: {known})")
+    return {k: require_int(options.get(k, v), f"options.{k}", 1, InputError)
+            for k, v in defaults.items()}

@@ -136,21 +136,16 @@ class Running:
             return False
 
     def _row(self) -> dict[str, Any]:
-        row = self.job.describe()
-        wall = time.monotonic() - (self.started or self.created)
+        wall = round(time.monotonic() - (self.started or self.created), 3)
         if self.message is not None:
-            row.update(self.message)
             outcome = "stopped" if self.stopped_at is not None else "finished"
-        else:
-            outcome = "killed" if self.stopped_at is not None else "crashed"
-            how = (f"killed {KILL_AFTER:g} s after SIGTERM" if self.killed
-                   else f"stopped by the watchdog (exit code {self.process.exitcode})"
-                   if self.stopped_at is not None
-                   else f"child exited with code {self.process.exitcode}")
-            row.update(status="error", objective=None, bound=None, gap=None, verified=False,
-                       error=how)
-        row.update(outcome=outcome, wall_s=round(wall, 3))
-        return row
+            return {**self.job.describe(), **self.message, "outcome": outcome, "wall_s": wall}
+        how = (f"killed {KILL_AFTER:g} s after SIGTERM" if self.killed
+               else f"stopped by the watchdog (exit code {self.process.exitcode})"
+               if self.stopped_at is not None
+               else f"child exited with code {self.process.exitcode}")
+        outcome = "killed" if self.stopped_at is not None else "crashed"
+        return {**self.job.failed(outcome, how), "wall_s": wall}
 
     def stop(self) -> None:
         """Ask the child to stop now (SIGTERM); the watchdog kills it if it lingers."""

@@ -38,6 +38,11 @@ class Job:
                 "rep": self.rep, "seed": self.seed, "time_limit": self.time_limit,
                 "workers": self.workers, "reference": self.reference}
 
+    def failed(self, outcome: str, error: str) -> dict[str, Any]:
+        """The row of this job when it ended without a result (crashed, killed, lost)."""
+        return {**self.describe(), "status": "error", "objective": None, "bound": None,
+                "gap": None, "verified": False, "outcome": outcome, "error": error}
+
 
 def make_jobs(suite: Suite) -> list[Job]:
     """Expand a suite, instances outermost, so that partial runs cover whole instances."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from optsched.bench.report import SOLVED, gap, references
+from optsched.bench.report import gap, references, row_time, solved
 from optsched.errors import InputError
 
 
@@ -17,10 +17,8 @@ def _gaps(rows: Sequence[dict[str, Any]]) -> dict[str, list[tuple[float, float]]
     out: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for row in rows:
         ref = refs.get((row["family"], row["instance"]))
-        if ref is None or row["status"] not in SOLVED or not row.get("verified"):
-            continue
-        time = row.get("wall_s") or row.get("build_s", 0) + row.get("solve_s", 0)
-        out[row["solver"]].append((float(time), max(0.0, gap(row["objective"], ref))))
+        if ref is not None and solved(row):
+            out[row["solver"]].append((row_time(row), max(0.0, gap(row["objective"], ref))))
     return out
 
 

@@ -81,10 +81,7 @@ def _collect(ray: Any, ref: Any, job: Job) -> dict[str, Any]:
         row: dict[str, Any] = ray.get(ref)
         return row
     except Exception as exc:
-        row = job.describe()
-        row.update(status="error", objective=None, bound=None, gap=None, verified=False,
-                   outcome="lost", error=f"ray: {type(exc).__name__}: {exc}"[:500])
-        return row
+        return job.failed("lost", f"ray: {type(exc).__name__}: {exc}"[:500])
 
 
 def _cancel_overdue(ray: Any, flying: dict[Any, tuple[Job, float]]) -> None:

@@ -62,7 +62,13 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def _time(row: dict[str, Any]) -> float:
+def solved(row: dict[str, Any]) -> bool:
+    """A verified solution: the rows gaps are computed for."""
+    return row["status"] in SOLVED and bool(row.get("verified"))
+
+
+def row_time(row: dict[str, Any]) -> float:
+    """Wall seconds of a job (build plus solve when the wall time is missing)."""
     return float(row.get("wall_s") or (row.get("build_s") or 0) + (row.get("solve_s") or 0))
 
 
@@ -83,9 +89,9 @@ def summarize(rows: Sequence[dict[str, Any]], by: Sequence[str]) -> list[dict[st
 
 def _line(rows: list[dict[str, Any]], refs: dict[tuple[str, str], Reference]
           ) -> dict[str, Any]:
-    solved = [r for r in rows if r["status"] in SOLVED and r.get("verified")]
+    done = [r for r in rows if solved(r)]
     gaps, nonzero, objs, ref_sum, flagged = [], [], 0.0, 0.0, 0
-    for row in solved:
+    for row in done:
         ref = refs.get((row["family"], row["instance"]))
         if ref is None:
             continue
@@ -97,11 +103,11 @@ def _line(rows: list[dict[str, Any]], refs: dict[tuple[str, str], Reference]
         ref_sum += ref.value
         if ref.value > 0:
             nonzero.append((row["objective"] - ref.value) / ref.value)
-    times = [_time(r) for r in rows]
+    times = [row_time(r) for r in rows]
     return {
         "rows": len(rows),
-        "solved": len(solved),
-        "optimal": sum(r["status"] == "optimal" for r in solved),
+        "solved": len(done),
+        "optimal": sum(r["status"] == "optimal" for r in done),
         "errors": sum(r["status"] == "error" for r in rows),
         "flagged": flagged,
         "mean_gap_pct": _pct(statistics.fmean(gaps)) if gaps else None,

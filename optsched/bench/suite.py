@@ -114,12 +114,12 @@ def _suite(path: Path, raw: dict[str, Any], data_dir: str | Path | None) -> Suit
     sources = _list(raw, "instances")
     instances = [inst for i, src in enumerate(sources)
                  for inst in _source(path, src, f"instances[{i}]", data)]
-    names: dict[str, int] = {}
+    names: set[str] = set()
     for inst in instances:
         if inst.instance.name in names:
             raise InputError("instances", f"two instances are named {inst.instance.name!r}; "
                                           "names identify rows, so they must be unique")
-        names[inst.instance.name] = 1
+        names.add(inst.instance.name)
     solvers = [_solver(s, f"solvers[{i}]") for i, s in enumerate(_list(raw, "solvers"))]
     labels = [s.label for s in solvers]
     if len(set(labels)) != len(labels):

@@ -56,8 +56,8 @@ import numpy as np
 
 from optsched.backends.interrupt import stop_requested
 from optsched.deadline import Deadline
-from optsched.errors import InputError, InvalidSolutionError, NotSupportedError
-from optsched.fields import require_int
+from optsched.errors import InvalidSolutionError, NotSupportedError
+from optsched.fields import int_options
 from optsched.params import SolveParams
 from optsched.problems.smtt.bounds import lower_bound
 from optsched.problems.smtt.heuristics import cost
@@ -89,12 +89,7 @@ def check_supported(instance: SmttInstance) -> int:
 
 def options(params: SolveParams) -> dict[str, int]:
     """The solver's options, checked (integers >= 1, see :data:`OPTIONS`)."""
-    unknown = sorted(set(params.options) - set(OPTIONS))
-    if unknown:
-        raise InputError(f"options.{unknown[0]}",
-                         f"is not an option of smtt-bb (known: {', '.join(OPTIONS)})")
-    return {k: require_int(params.options.get(k, v), f"options.{k}", 1, InputError)
-            for k, v in OPTIONS.items()}
+    return int_options(params.options, OPTIONS, "smtt-bb")
 
 
 def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:

@@ -7,9 +7,8 @@ from typing import Any
 
 from optsched.backends.heuristic import found
 from optsched.deadline import Deadline
-from optsched.errors import InputError
 from optsched.family import Kind, NativeSolver
-from optsched.fields import require_int
+from optsched.fields import int_options
 from optsched.params import SolveParams
 from optsched.problems.smtt import bb
 from optsched.problems.smtt import heuristics as h
@@ -42,14 +41,8 @@ def best_rule(instance: SmttInstance) -> tuple[list[int], int, str]:
     return seq, value, name
 
 
-def _options(params: SolveParams, allowed: Mapping[str, int]) -> dict[str, int]:
-    unknown = sorted(set(params.options) - set(allowed))
-    if unknown:
-        known = ", ".join(allowed) or "none"
-        raise InputError(f"options.{unknown[0]}", f"is not an option of this heuristic "
-                                                  f"(known: {known})")
-    return {k: require_int(params.options.get(k, v), f"options.{k}", 1, InputError)
-            for k, v in allowed.items()}
+def _options(params: SolveParams, defaults: Mapping[str, int]) -> dict[str, int]:
+    return int_options(params.options, defaults, "this heuristic")
 
 
 def _rule(rule: Rule, name: str) -> Callable[[Any, SolveParams, Deadline], Result]:
