@@ -42,7 +42,7 @@ class Evaluation:
 
     objective: int | float | None
     violations: tuple[str, ...] = ()
-    metrics: Mapping[str, int | float] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def feasible(self) -> bool:
@@ -80,6 +80,7 @@ class Generator:
 
     make: Callable[..., list[Any]]
     params: tuple[GeneratorParam, ...]
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,4 +116,11 @@ class Family:
     cp_model: str | None = None
     milp_model: str | None = None
     generator: Generator | None = None
+    variants: Mapping[str, Generator] = field(default_factory=dict)
+    """Further generators, called ``<family>-<variant>`` in suites and on the command line."""
     outside_formats: Sequence[OutsideFormat] = ()
+    compare: Callable[[Any, Any], Mapping[str, Any]] | None = None
+    """Measures a verified solution against the field's own baselines (``vs_<name>`` keys
+    say ``better``, ``equal`` or ``worse``); benchmark rows and ``solve --compare`` carry it."""
+    manifests: Callable[[Any, Any], str] | None = None
+    """The text that applies a solution in the field's own system (``solve --manifests``)."""

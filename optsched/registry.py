@@ -20,12 +20,13 @@ from optsched.errors import (
     SolverUnavailableError,
     UnknownSolverError,
 )
-from optsched.family import Family, Kind
+from optsched.family import Family, Generator, Kind
 from optsched.params import SolveParams
+from optsched.problems.pods import FAMILY as PODS
 from optsched.problems.smtt import FAMILY as SMTT
 from optsched.result import Result
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (SMTT,)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (SMTT, PODS)}
 
 Run = Callable[[Family, Any, SolveParams, Deadline], Result]
 
@@ -106,6 +107,16 @@ def family_of(instance: object) -> Family:
             return family
     raise InputError("instance", f"{type(instance).__name__} is not an instance of any family "
                                  f"({', '.join(FAMILIES)})")
+
+
+def generators() -> dict[str, tuple[Family, Generator]]:
+    """Every instance generator by name: the family's own, then ``<family>-<variant>``."""
+    out: dict[str, tuple[Family, Generator]] = {}
+    for family in FAMILIES.values():
+        if family.generator is not None:
+            out[family.name] = (family, family.generator)
+        out.update({f"{family.name}-{k}": (family, g) for k, g in family.variants.items()})
+    return out
 
 
 def get_family(name: str) -> Family:

@@ -119,8 +119,9 @@ def verify(family: Family, instance: Any, result: Result) -> Result:
         status = Status.FEASIBLE
     elif status is Status.FEASIBLE and closed:
         status = Status.OPTIMAL
+    stats = {**result.stats, "metrics": dict(evaluation.metrics)}
     return replace(result, family=family.name, instance=instance.name, status=status,
-                   objective=objective, bound=bound, verified=True)
+                   objective=objective, bound=bound, verified=True, stats=stats)
 
 
 def _tidy_bound(family: Family, bound: int | float | None) -> int | float | None:

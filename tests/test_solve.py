@@ -100,7 +100,7 @@ def test_fallback_to_the_hint(monkeypatch: pytest.MonkeyPatch, status: Status) -
     fake(monkeypatch, lambda: answer(status, None, None, bound=5))
     result = solve(EXAMPLE, "cpsat", PARAMS)
     assert result.status is Status.FEASIBLE
-    assert (result.objective, result.bound, result.stats["fallback"]) == (8, 7, "vnd")
+    assert (result.objective, result.bound, result.stats["fallback"]) == (8, 7, "dynasearch")
     assert result.solver == "cpsat" and result.verified
 
 

@@ -41,14 +41,22 @@ def _context() -> Any:
 def _solve(job: Job) -> dict[str, Any]:
     from optsched.io import instance_from_dict
     from optsched.params import SolveParams
+    from optsched.registry import FAMILIES
     from optsched.solve import solve
 
     params = SolveParams(time_limit=job.time_limit, workers=job.workers, seed=job.seed,
                          options=job.options, model=job.model)
-    result = solve(instance_from_dict(job.data), job.solver, params)
+    instance = instance_from_dict(job.data)
+    started = time.perf_counter()
+    result = solve(instance, job.solver, params)
     row = result.to_dict()
-    return {k: row[k] for k in ("status", "objective", "bound", "gap", "verified",
-                                "build_s", "solve_s", "solution", "stats")}
+    out = {k: row[k] for k in ("status", "objective", "bound", "gap", "verified",
+                               "build_s", "solve_s", "solution", "stats")}
+    out["solve_wall_s"] = round(time.perf_counter() - started, 6)
+    compare = FAMILIES[job.family].compare
+    if compare is not None and result.solution is not None:
+        out["compare"] = dict(compare(instance, result.solution))
+    return out
 
 
 def _child(job: Job, conn: Connection) -> None:

@@ -68,8 +68,12 @@ def solved(row: dict[str, Any]) -> bool:
 
 
 def row_time(row: dict[str, Any]) -> float:
-    """Wall seconds of a job (build plus solve when the wall time is missing)."""
-    return float(row.get("wall_s") or (row.get("build_s") or 0) + (row.get("solve_s") or 0))
+    """Wall seconds of the solve: ``solve()`` as the child timed it, else the job's wall time.
+
+    Rows without either (older files) take build plus solve time.
+    """
+    return float(row.get("solve_wall_s") or row.get("wall_s")
+                 or (row.get("build_s") or 0) + (row.get("solve_s") or 0))
 
 
 def summarize(rows: Sequence[dict[str, Any]], by: Sequence[str]) -> list[dict[str, Any]]:
@@ -81,9 +85,25 @@ def summarize(rows: Sequence[dict[str, Any]], by: Sequence[str]) -> list[dict[st
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[tuple(row.get(k) for k in by)].append(row)
+    baselines = sorted({k[3:] for r in rows for k in r.get("compare") or {}
+                        if k.startswith("vs_")})
     out = []
     for key in sorted(groups, key=lambda k: tuple(str(x) for x in k)):
-        out.append({**dict(zip(by, key, strict=True)), **_line(groups[key], refs)})
+        out.append({**dict(zip(by, key, strict=True)), **_line(groups[key], refs),
+                    **_versus(groups[key], baselines)})
+    return out
+
+
+def _versus(rows: list[dict[str, Any]], baselines: Sequence[str]) -> dict[str, Any]:
+    """Per baseline: the share of rows whose solution is better, and how many are worse.
+
+    A row without a comparison (no solution) counts as not better.
+    """
+    out: dict[str, Any] = {}
+    for name in baselines:
+        verdicts = [(r.get("compare") or {}).get(f"vs_{name}") for r in rows]
+        out[f"better_vs_{name}_pct"] = _pct(verdicts.count("better") / len(rows))
+        out[f"worse_vs_{name}"] = verdicts.count("worse")
     return out
 
 

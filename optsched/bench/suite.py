@@ -22,7 +22,8 @@ Example (``benchmarks/suites/smtt-orlib.toml``)::
     options = {num_workers = 1}        # optional native options, also `model`, `label`
 
 ``${data}`` is the data directory: ``--data-dir``, else ``$OPTSCHED_DATA``, else
-the suite's ``data`` key. Other relative paths are relative to the suite file.
+the suite's ``data`` key; it may appear in file patterns and in a generator's
+string parameters. Other relative paths are relative to the suite file.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import Any
 from optsched.errors import InputError
 from optsched.fields import require_int, require_keys, require_str, type_name
 from optsched.io import read_instances
-from optsched.registry import family_of, get_family, get_solver
+from optsched.registry import family_of, generators, get_solver
 
 DATA_ENV = "OPTSCHED_DATA"
 _TOP = ("name", "time_limit")
@@ -155,7 +156,7 @@ def _data_dir(path: Path, raw: Mapping[str, Any], given: str | Path | None) -> P
 
 def _source(path: Path, src: object, where: str, data: Path) -> list[SuiteInstance]:
     if isinstance(src, Mapping) and "generator" in src:
-        return _generated(src, where)
+        return _generated(src, where, data)
     obj = require_keys(src, where, ("files",), ("class",), InputError)
     files = obj["files"]
     if not isinstance(files, list) or not files:
@@ -177,13 +178,17 @@ def _source(path: Path, src: object, where: str, data: Path) -> list[SuiteInstan
     return out
 
 
-def _generated(src: Mapping[str, Any], where: str) -> list[SuiteInstance]:
+def _generated(src: Mapping[str, Any], where: str, data: Path) -> list[SuiteInstance]:
     obj = require_keys(src, where, ("generator",), ("params", "grid", "class"), InputError)
-    family = get_family(require_str(obj["generator"], f"{where}.generator", InputError))
-    if family.generator is None:
-        raise InputError(f"{where}.generator", f"family {family.name} has no generator")
-    known = {p.name for p in family.generator.params}
-    params = dict(obj.get("params", {}))
+    name = require_str(obj["generator"], f"{where}.generator", InputError)
+    table = generators()
+    if name not in table:
+        raise InputError(f"{where}.generator", f"unknown generator {name!r} "
+                                               f"(known: {', '.join(table)})")
+    family, generator = table[name]
+    known = {p.name for p in generator.params}
+    params = {k: v.replace("${data}", str(data)) if isinstance(v, str) else v
+              for k, v in dict(obj.get("params", {})).items()}
     grid = dict(obj.get("grid", {}))
     for key in [*params, *grid]:
         if key not in known:
@@ -200,7 +205,7 @@ def _generated(src: Mapping[str, Any], where: str) -> list[SuiteInstance]:
             [f"{k}{v:g}" if isinstance(v, float) else f"{k}{v}"
              for k, v in {**params, **chosen}.items() if k not in ("count", "seed")])
         try:
-            made = family.generator.make(**params, **chosen)
+            made = generator.make(**params, **chosen)
         except InputError as exc:
             raise exc.within(where) from None
         except TypeError as exc:

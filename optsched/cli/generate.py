@@ -8,15 +8,12 @@ from typing import Any
 
 import click
 
-from optsched.family import Family
+from optsched.family import Family, Generator
 from optsched.io import instance_to_dict, write_instance
-from optsched.registry import FAMILIES
+from optsched.registry import generators
 
 
-def _command(family: Family) -> click.Command:
-    assert family.generator is not None
-    generator = family.generator
-
+def _command(name: str, family: Family, generator: Generator) -> click.Command:
     def run(out: Path | None, **values: Any) -> int:
         instances = generator.make(**values)
         if out is not None:
@@ -38,8 +35,9 @@ def _command(family: Family) -> click.Command:
     params.append(click.Option(["--out"], type=click.Path(file_okay=False, path_type=Path),
                                default=None, help="Write DIR/<name>.json files instead of "
                                                   "printing JSON lines."))
-    return click.Command(family.name, callback=run, params=params,
-                         help=f"Generate {family.name} instances: {family.summary}")
+    return click.Command(name, callback=run, params=params,
+                         help=f"Generate {family.name} instances: "
+                              f"{generator.summary or family.summary}")
 
 
 @click.group()
@@ -47,6 +45,5 @@ def generate() -> None:
     """Generate seeded instances of a family."""
 
 
-for _family in FAMILIES.values():
-    if _family.generator is not None:
-        generate.add_command(_command(_family))
+for _name, (_family, _generator) in generators().items():
+    generate.add_command(_command(_name, _family, _generator))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from optsched.cli.options import key_values
+from optsched.errors import InputError
 from optsched.io import read_instances, result_to_json, write_result
 from optsched.params import SolveParams, available_cores
 from optsched.registry import AUTO, family_of, get_solver
@@ -34,9 +36,16 @@ EXIT_NO_SOLUTION = 3
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result per line.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write each result to DIR/<instance>.<solver>.json.")
+@click.option("--compare", is_flag=True,
+              help="Add the family's baseline comparison to the result (pods: kube-scheduler "
+                   "with and without preemption).")
+@click.option("--manifests", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write what applies each solution to DIR/<instance>.<solver>.yaml "
+                   "(pods: Kubernetes Eviction and Binding objects).")
 def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, workers: int | None,
           seed: int, options: tuple[str, ...], model: tuple[str, ...], no_fallback: bool,
-          log: bool, as_json: bool, out: Path | None) -> int:
+          log: bool, as_json: bool, out: Path | None, compare: bool,
+          manifests: Path | None) -> int:
     """Solve each instance in FILE... (JSON instances or a family's own formats).
 
     Every input is read and checked before anything is solved or written.
@@ -47,16 +56,31 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
                          model=key_values(model, "--model"), fallback=not no_fallback)
     instances = [inst for path in files for inst in read_instances(path)]
     for instance in instances:
-        get_solver(solver, family_of(instance))
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        family = family_of(instance)
+        get_solver(solver, family)
+        for flag, wanted, hook in (("--compare", compare, family.compare),
+                                   ("--manifests", manifests, family.manifests)):
+            if wanted and hook is None:
+                raise InputError(flag, f"the {family.name} family has nothing to offer here")
+    for folder in (out, manifests):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
     code = 0
     written: set[Path] = set()
     for instance in instances:
+        family = family_of(instance)
         result = solve_instance(instance, solver, params)
+        if compare and result.solution is not None and family.compare is not None:
+            result = replace(result, stats={**result.stats,
+                                            "compare": dict(family.compare(instance,
+                                                                           result.solution))})
         click.echo(result_to_json(result) if as_json else _line(result))
+        stem = f"{result.instance}.{result.solver}"
         if out is not None:
-            write_result(result, _unique(out / f"{result.instance}.{result.solver}.json", written))
+            write_result(result, _unique(out / f"{stem}.json", written))
+        if manifests is not None and result.solution is not None and family.manifests:
+            path = _unique(manifests / f"{stem}.yaml", written)
+            path.write_text(family.manifests(instance, result.solution), encoding="utf-8")
         if not result.status.is_success:
             code = EXIT_NO_SOLUTION
     return code

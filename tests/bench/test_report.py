@@ -45,3 +45,20 @@ def test_gaps_flags_and_times() -> None:
 def test_unknown_grouping_is_bad_input() -> None:
     with pytest.raises(InputError, match="--by"):
         summarize([], ["colour"])
+
+
+def test_comparison_with_baselines() -> None:
+    """Three rows compared with baselines d and p: d says better, better, equal -> 66.667 %
+    better, 0 worse; p says better, worse, and one row has no comparison -> 33.333 %
+    better, 1 worse. ``solve_wall_s`` (the solve alone) is the time when present: 0.5.
+    """
+    rows = [{**_row("a", "s", 1), "compare": {"vs_d": "better", "vs_p": "better"}},
+            {**_row("b", "s", 1), "compare": {"vs_d": "better", "vs_p": "worse"}},
+            {**_row("c", "s", 1), "compare": {"vs_d": "equal"}, "solve_wall_s": 0.5}]
+    (line,) = summarize(rows, ["solver"])
+    assert line["better_vs_d_pct"] == pytest.approx(66.667, abs=1e-3)
+    assert (line["worse_vs_d"], line["worse_vs_p"]) == (0, 1)
+    assert line["better_vs_p_pct"] == pytest.approx(33.333, abs=1e-3)
+    by_instance = {ln["instance"]: ln for ln in summarize(rows, ["instance"])}
+    assert (by_instance["a"]["time_median_s"], by_instance["c"]["time_median_s"]) == (1.0, 0.5)
+    assert "better_vs_d_pct" not in summarize([_row("a", "s", 1)], ["solver"])[0]

@@ -1,4 +1,4 @@
-"""The table of smtt's own solvers: constructive rules, local searches and smtt-bb."""
+"""The table of smtt's own solvers: constructive rules, local searches, smtt-bb and smtt-ssdp."""
 
 from __future__ import annotations
 
@@ -10,12 +10,17 @@ from optsched.deadline import Deadline
 from optsched.family import Kind, NativeSolver
 from optsched.fields import int_options
 from optsched.params import SolveParams
-from optsched.problems.smtt import bb
+from optsched.problems.smtt import bb, ssdp
 from optsched.problems.smtt import heuristics as h
 from optsched.problems.smtt import local_search as ls
+from optsched.problems.smtt.bounds import lower_bound
 from optsched.problems.smtt.instance import SmttInstance
 from optsched.problems.smtt.solution import SmttSolution
 from optsched.result import Result
+
+DYNASEARCH_KICKS = 1000
+"""Default of option ``kicks``: equals ``dynasearch.KICKS``, which is imported only when
+used (it loads numba)."""
 
 Rule = Callable[[SmttInstance], list[int]]
 
@@ -75,6 +80,17 @@ def _ils(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Res
     return found(SmttSolution(tuple(seq)), value, start=name, start_objective=start_cost)
 
 
+def _dynasearch(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
+    opts = _options(params, {"kicks": DYNASEARCH_KICKS})
+    from optsched.problems.smtt import dynasearch  # compiles or loads numba code
+
+    start, start_cost, name = best_rule(instance)
+    seq, value, counts = dynasearch.iterated_dynasearch(
+        instance, start, deadline, opts["kicks"], params.seed, lower_bound(instance))
+    return found(SmttSolution(tuple(seq)), value, start=name, start_objective=start_cost,
+                 **counts)
+
+
 def table() -> dict[str, NativeSolver]:
     """Name -> solver, for the family's entry in the registry."""
     out = {name: NativeSolver(_rule(rule, name), Kind.HEURISTIC, summary)
@@ -91,7 +107,17 @@ def table() -> dict[str, NativeSolver]:
     out["ils"] = NativeSolver(_ils, Kind.HEURISTIC,
                               "iterated local search: VND with random kicks "
                               "(option iterations, default 200)")
+    out["dynasearch"] = NativeSolver(_dynasearch, Kind.HEURISTIC,
+                                     "iterated dynasearch: best sets of independent swaps and "
+                                     "insertions, with random kicks (option kicks: stop after "
+                                     "that many in a row without a gain, default "
+                                     f"{DYNASEARCH_KICKS})")
     out["smtt-bb"] = NativeSolver(bb.run, Kind.EXACT,
                                   "Lawler decomposition with memorised subproblems, unweighted "
                                   "(or equal weights) only (options memo_mb=128, sets_mb=512)")
+    out["smtt-ssdp"] = NativeSolver(ssdp.run, Kind.EXACT,
+                                    "successive sublimation dynamic programming (Tanaka, "
+                                    "Fujikuma & Araki) for weighted tardiness, partial: "
+                                    "Lagrangian time-indexed relaxation with job memory and "
+                                    "state elimination")
     return out

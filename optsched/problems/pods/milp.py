@@ -1,0 +1,93 @@
+"""MILP model of pods (PuLP): the count model of :mod:`.counts`, as in :mod:`.cp`.
+
+Integer ``x[c, n]`` per pair; capacity rows per node and resource and summed
+over the nodes; ``sum <= 1`` per anti-affinity key and node; at most
+``size`` pods of a class placed (exactly ``size`` for running classes when
+evictions are off); the same symmetry breaking as the CP model
+(``SolveParams.model["symmetry"]``). The objective is the one weighted sum of
+:attr:`PodsInstance.weights`.
+
+A MILP solver computes in doubles: the objective is exact only while its
+largest value stays below :data:`OBJECTIVE_LIMIT` (2^53), so a wider one
+(many priority levels with many pods) raises :class:`NotSupportedError`
+rather than return a rounded optimum; CP-SAT solves those staged. PuLP
+passes no start to HiGHS, so the hint is not used here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pulp
+
+from optsched.backends.milp import MilpFormulation
+from optsched.deadline import Deadline
+from optsched.errors import NotSupportedError
+from optsched.params import SolveParams
+from optsched.problems.pods.counts import Counts, build_counts, options
+from optsched.problems.pods.instance import PodsInstance
+from optsched.problems.pods.solution import PodsSolution
+
+OBJECTIVE_LIMIT = 2**53
+"""Largest objective value a double holds exactly (with every integer below it)."""
+
+
+def formulate(counts: Counts, symmetry: str
+              ) -> tuple[pulp.LpProblem, Callable[[], PodsSolution]]:
+    """The count model as a PuLP problem and its decoder."""
+    prob = pulp.LpProblem("pods_counts", pulp.LpMinimize)
+    ub = counts.pair_ub.copy()
+    if symmetry == "fix":
+        ub[counts.fixed_to_zero()] = 0
+    x = [prob.add_variable(f"x_{p}", lowBound=0, upBound=int(u), cat=pulp.LpInteger)
+         for p, u in enumerate(ub.tolist())]
+    bounds = np.searchsorted(counts.pair_class, np.arange(len(counts.classes) + 1)).tolist()
+    placed = [pulp.lpSum(x[bounds[c]:bounds[c + 1]]) for c in range(len(counts.classes))]
+    for c, klass in enumerate(counts.classes):
+        if bounds[c + 1] - bounds[c] > 1 or counts.min_placed[c]:
+            prob += placed[c] <= klass.size, f"size_{c}"
+        if counts.min_placed[c]:
+            prob += placed[c] >= counts.min_placed[c], f"stay_{c}"
+    for n, r in counts.rows:
+        pairs = counts.by_node[n].tolist()
+        coeffs = counts.need[counts.pair_class[pairs], r].tolist()
+        prob += (pulp.LpAffineExpression(zip([x[p] for p in pairs], coeffs, strict=True))
+                 <= int(counts.capacity[n, r])), f"cap_{n}_{r}"
+    for r, total in counts.aggregate:
+        prob += pulp.lpSum(int(counts.need[c, r]) * placed[c]
+                           for c in range(len(counts.classes))) <= total, f"all_{r}"
+    for i, conflict in enumerate(counts.conflicts):
+        prob += pulp.lpSum(x[p] for p in conflict) <= 1, f"anti_{i}"
+    if symmetry == "load":
+        for i, (pairs_, coeffs_) in enumerate(counts.load_cuts()):
+            prob += pulp.LpAffineExpression(zip([x[p] for p in pairs_.tolist()],
+                                                coeffs_.tolist(), strict=True)) >= 0, f"sym_{i}"
+    constant, on_placed, on_stay = counts.objective()
+    objective = pulp.lpSum(k * placed[c] for c, k in enumerate(on_placed) if k)
+    objective += pulp.lpSum(on_stay[c] * x[p] for c, p in counts.stay_pair.items()
+                            if on_stay[c])
+    prob += objective + constant
+
+    def decode() -> PodsSolution:
+        values = np.array([round(v.value() or 0) for v in x], dtype=np.int64)
+        return counts.decode(values)
+
+    return prob, decode
+
+
+def build(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> MilpFormulation:
+    """Build the MILP; raise :class:`NotSupportedError` for an objective too wide for doubles."""
+    started = time.perf_counter()
+    objective, symmetry = options(params)
+    counts = build_counts(instance)
+    if objective == "staged" or counts.top >= OBJECTIVE_LIMIT:
+        why = ("the MILP models solve the weighted objective only" if objective == "staged"
+               else f"the lexicographic objective reaches {counts.top}, beyond the 2^53 a "
+                    "MILP solver's doubles hold exactly")
+        raise NotSupportedError("objective", f"{why}; use cpsat (it solves it staged)")
+    prob, decode = formulate(counts, symmetry)
+    return MilpFormulation(problem=prob, decode=decode, build_s=time.perf_counter() - started,
+                           stats={"classes": len(counts.classes),
+                                  "pairs": len(counts.pair_class), "symmetry": symmetry})

@@ -1,0 +1,115 @@
+"""``smtt-ssdp``: successive sublimation dynamic programming for 1 || sum w_j T_j.
+
+Method
+------
+After Tanaka, Fujikuma & Araki (2009), "An exact algorithm for
+single-machine scheduling without machine idle time", J. Scheduling 12.
+
+1. *Incumbent.* The best of a due-date order, the hint and the constructive
+   rules, improved by a compiled iterated local search
+   (:mod:`optsched.problems.smtt.ssdp_ls`); every relaxed path met later is
+   repaired into a permutation and descended too.
+2. *Lagrangian relaxation of the time-indexed model*
+   (:mod:`optsched.problems.smtt.ssdp_lr`): the constraints "each job once"
+   get multipliers ``mu``; what is left is a shortest path over time
+   ``0..T`` whose arcs are jobs, without a job twice in a row. Subgradient
+   steps raise the bound; (job, completion time) nodes whose bound through
+   them exceeds ``UB - 1`` are eliminated as they go.
+3. *Successive sublimation* (:mod:`optsched.problems.smtt.ssdp_graph`):
+   with ``mu`` fixed, the relaxation is tightened level by level. Level 0
+   adds adjacency rules (a pair whose interchange is cheaper is never
+   adjacent); each later level memorises the jobs that the previous level's
+   best path repeats or misses, so that they occur exactly once. States of
+   a level are generated only where the previous level's bound leaves room
+   below the incumbent, and eliminated again by their own bound.
+4. The search ends when the best path of a level is a permutation (its cost
+   is then optimal) or no state survives (the incumbent is optimal).
+
+Every bound is a float sum of integers and multipliers; it is rounded to
+the integer ``ceil(bound - eps)`` and compared with ``UB - 1 + eps``, ``eps``
+far above the rounding error, so a proof is never lost to rounding.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from optsched.backends.interrupt import stop_requested
+from optsched.deadline import Deadline
+from optsched.errors import InvalidSolutionError, NotSupportedError
+from optsched.fields import int_options
+from optsched.params import SolveParams
+from optsched.problems.smtt.bounds import lower_bound
+from optsched.problems.smtt.heuristics import cost
+from optsched.problems.smtt.instance import SmttInstance
+from optsched.problems.smtt.solution import SmttSolution
+from optsched.result import Result, Status
+
+OPTIONS = {"states_mb": 1024, "iterations": 600, "level_iterations": 30,
+           "ils_iterations": 100, "add": 3}
+"""Options and defaults: ``states_mb`` caps the state tables (MB; the search stops
+at the cap, like a time limit); ``iterations`` caps the first-stage subgradient
+steps, ``level_iterations`` those on each level with memory; ``ils_iterations``
+the kicks of the first local search; ``add`` the jobs memorised per level."""
+MAX_VALUE = 2**52
+"""Every cost the search forms must stay below this to be exact in a double."""
+
+
+def check_supported(instance: SmttInstance) -> None:
+    """Raise :class:`NotSupportedError` if the costs are too large for exact doubles."""
+    _, d, w = instance.arrays
+    if int(w.sum()) * (instance.horizon + max(0, -int(d.min()))) >= MAX_VALUE:
+        raise NotSupportedError("processing_times", "sum of weights times the horizon must "
+                                                    "stay below 2^52 for smtt-ssdp")
+
+
+def options(params: SolveParams) -> dict[str, int]:
+    """The solver's options, checked (integers >= 1, see :data:`OPTIONS`)."""
+    return int_options(params.options, OPTIONS, "smtt-ssdp")
+
+
+def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
+    """Solve ``instance`` to optimality, or return the best sequence and bound at the deadline.
+
+    Returns
+    -------
+    Result
+        ``optimal`` with ``bound == objective``; or, when the deadline passes,
+        a stop is requested or the state tables reach ``states_mb``,
+        ``feasible`` with the best sequence found (never worse than a valid
+        hint), the best proven lower bound and the reason in ``stats["stopped"]``.
+
+    Raises
+    ------
+    NotSupportedError
+        The costs are too large for exact double arithmetic.
+    InputError
+        An unknown or invalid option.
+    """
+    check_supported(instance)
+    opts = options(params)
+    from optsched.problems.smtt.solvers import best_rule  # solvers imports this module
+    from optsched.problems.smtt.ssdp_search import Search  # compiles or loads numba code
+
+    started = time.perf_counter()
+    p, d, w = instance.arrays
+    search = Search(p, d, w, lambda: deadline.expired() or stop_requested(),
+                    opts["states_mb"] << 20, opts)
+    starts = [np.asarray(best_rule(instance)[0], dtype=np.int64)]
+    hint = params.hint
+    if isinstance(hint, SmttSolution) and sorted(hint.sequence) == list(range(instance.n)):
+        starts.append(np.asarray(hint.sequence, dtype=np.int64))
+    search.solve(starts)
+    seq = [int(j) for j in search.best]
+    value = cost(instance, seq)
+    if value != search.ub:
+        raise InvalidSolutionError(f"smtt-ssdp priced its sequence at {search.ub}, "
+                                   f"but it costs {value}")
+    bound = max(search.bound(), lower_bound(instance))
+    stats: dict[str, Any] = {**search.stats, "search_s": round(time.perf_counter() - started, 6)}
+    status = Status.OPTIMAL if bound >= value else Status.FEASIBLE
+    return Result(status=status, solver="", solution=SmttSolution(tuple(seq)), objective=value,
+                  bound=min(bound, value), stats=stats)

@@ -1,0 +1,240 @@
+"""Drive ``smtt-ssdp``: incumbent, multipliers, then relaxations with growing memory.
+
+Every compiled call does a bounded amount of work, and ``stop()`` is asked
+between calls; the search keeps its best sequence and its best bound at all
+times, so stopping anywhere still leaves a valid answer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from optsched.problems.smtt import ssdp_graph as gr
+from optsched.problems.smtt import ssdp_lr as lr
+from optsched.problems.smtt import ssdp_ls as ls
+from optsched.problems.smtt.ssdp_graph import FloatArray, IntArray
+from optsched.problems.smtt.ssdp_level import Level
+
+SLICE = 2_000_000
+"""Arcs scanned by one compiled call between two looks at the clock."""
+FIRST_STATES = 1 << 12
+MAX_MEMORY = 128
+STOPPED, MEMORY_LIMIT = "time limit or stop request", "memory limit of the state tables"
+ADJUST_STATES = 300_000
+"""Levels with more surviving states than this keep their multipliers."""
+
+
+class StopSearchError(Exception):
+    """Raised inside the search when ``stop()`` says so or a cap is reached."""
+
+
+class Search:
+    """One exact solve of ``1 || sum w_j T_j``; see :mod:`optsched.problems.smtt.ssdp`.
+
+    Parameters
+    ----------
+    p, d, w
+        The jobs, int64 arrays.
+    stop
+        Asked between slices of work; True ends the search.
+    max_bytes
+        Cap on the memory of the state tables (two levels live at once).
+    opts
+        The options of :data:`optsched.problems.smtt.ssdp.OPTIONS`.
+    """
+
+    def __init__(self, p: IntArray, d: IntArray, w: IntArray, stop: Callable[[], bool],
+                 max_bytes: int, opts: dict[str, int]) -> None:
+        self.p, self.d, self.w, self.stop, self.max_bytes = p, d, w, stop, max_bytes
+        self.opts, self.n, self.horizon = opts, int(p.shape[0]), int(p.sum())
+        self.best = np.argsort(d, kind="mergesort").astype(np.int64)
+        self.ub = int(ls.seq_cost(p, d, w, self.best))
+        self.lb = 0.0
+        self.mu = np.zeros(self.n)
+        self.stats: dict[str, Any] = {"levels": 0, "memory": 0, "states": 0,
+                                      "subgradient_iterations": 0, "lb1": 0.0, "stopped": None}
+
+    @property
+    def eps(self) -> float:
+        """Tolerance of float sums of the Lagrangian values."""
+        return 1e-6 + 1e-9 * (abs(self.ub) + float(np.abs(self.mu).sum()))
+
+    @property
+    def closed(self) -> bool:
+        """True once the bound proves the incumbent optimal."""
+        return self.bound() >= self.ub
+
+    def bound(self) -> int:
+        """The best valid lower bound (integer, rounded safely)."""
+        return min(self.ub, max(0, math.ceil(self.lb - self.eps)))
+
+    def check(self) -> None:
+        """Raise :class:`StopSearchError` if the caller wants to stop."""
+        if self.stop():
+            self.stats["stopped"] = STOPPED
+            raise StopSearchError
+
+    def offer(self, seq: IntArray, iterations: int = 0) -> None:
+        """Improve the incumbent from ``seq`` (a permutation) by local search."""
+        current, best = seq.copy(), seq.copy()
+        value = int(ls.ils(self.p, self.d, self.w, current, best, iterations, self.n))
+        if value < self.ub:
+            self.ub, self.best = value, best
+
+    def solve(self, start: list[IntArray]) -> None:
+        """Run all stages; ``self.closed`` says whether optimality was proven."""
+        try:
+            for seq in start:
+                self.offer(seq)
+            self.offer(self.best, self.opts["ils_iterations"])
+            self.check()
+            self.base = self._multipliers()
+            level: Level | None = None
+            while not self.closed:
+                level = self._level(self.base, level)
+        except StopSearchError:
+            return
+
+    def _multipliers(self) -> FloatArray:
+        """First stage: subgradient optimisation; the first-stage completion bounds."""
+        p, d, w, n, horizon = self.p, self.d, self.w, self.n, self.horizon
+        if 33 * (horizon + 1) * n > self.max_bytes:  # f, g, pred, base and alive
+            self.stats["stopped"] = MEMORY_LIMIT
+            raise StopSearchError
+        self.alive = np.arange(horizon + 1)[:, None] >= p[None, :]
+        self.f, self.g = np.full((horizon + 1, n), np.inf), np.full((horizon + 1, n), np.inf)
+        self.pred = np.zeros((horizon + 1, n), dtype=np.int64)
+        alive, f, g, pred = self.alive, self.f, self.g, self.pred
+        self.mu = w * np.maximum(0, np.cumsum(p[self.best]) - d[self.best])[
+            np.argsort(self.best)].astype(np.float64)
+        best_mu, direction = self.mu.copy(), np.zeros(n)
+        state = np.array([1.0, -np.inf, 0.0, 0.0])
+        outcome = lr.GOING
+        while state[lr.RUNS] < self.opts["iterations"] and state[lr.STEP] > 1e-2:
+            self.check()
+            outcome = lr.subgradient(p, d, w, self.mu, best_mu, direction, alive, f, g, pred,
+                                     self.ub, self.eps, state, 20, True)
+            self.lb = max(self.lb, float(state[lr.BEST_LB]))
+            self.stats["subgradient_iterations"] = int(state[lr.RUNS])
+            if outcome != lr.GOING:
+                break
+            self.offer(ls.repair(lr.path(p, f, pred), n, d))
+        self.stats["lb1"] = round(float(state[lr.BEST_LB]), 2)
+        if outcome == lr.CLOSED:
+            self.lb = float(self.ub)
+        elif outcome == lr.PERMUTATION:
+            self.offer(lr.path(p, f, pred))
+            self.lb = float(self.ub)
+        self.mu = best_mu
+        return self._base()
+
+    def _base(self) -> FloatArray:
+        """First-stage completion bounds for the current ``mu`` (inf where eliminated)."""
+        p, d, w, total = self.p, self.d, self.w, float(self.mu.sum())
+        self.lb = max(self.lb, lr.forward(p, d, w, self.mu, self.alive, self.f, self.pred,
+                                          True) + total)
+        lr.backward(p, d, w, self.mu, self.alive, self.g, True)
+        lr.eliminate(self.f, self.g, self.alive, self.ub - 1 + self.eps - total)
+        return np.where(self.alive, self.g, np.inf)
+
+    def _backward(self, level: Level, memo: IntArray) -> None:
+        """Backward values of ``level`` for the current ``mu``, eliminating states."""
+        level.ctl[gr.CURSOR], level.ctl[gr.STATUS] = self.horizon, gr.RUNNING
+        thr = self.ub - 1 + self.eps - float(self.mu.sum())
+        while level.ctl[gr.STATUS] != gr.DONE:
+            self.check()
+            gr.backward(self.p, self.d, self.w, self.mu, thr, memo, level.nodes, level.values,
+                        level.head, level.table, level.ctl, SLICE)
+
+    def _adjust(self, level: Level, memo: IntArray) -> None:
+        """Subgradient steps on ``mu`` over the surviving states of ``level``."""
+        best_mu, best_lb = self.mu.copy(), -np.inf
+        direction, step, stall = np.zeros(self.n), 0.5, 0
+        for it in range(self.opts["level_iterations"]):
+            self.check()
+            total = float(self.mu.sum())
+            lb = gr.reforward(self.p, self.d, self.w, self.mu, memo, level.nodes,
+                              level.values, level.head, level.table) + total
+            if lb > self.ub - 1 + self.eps:
+                self.lb = float(self.ub)
+                return
+            if lb > best_lb:
+                best_lb, best_mu[:], stall = lb, self.mu, 0
+            else:
+                stall += 1
+                step, stall = (step / 2, 0) if stall >= 5 else (step, stall)
+            self.lb = max(self.lb, lb)
+            seq = gr.best_path(self.p, level.nodes, level.values, level.head)
+            sub = 1.0 - np.bincount(seq, minlength=self.n)
+            if not sub.any():
+                self.offer(seq)
+                self.lb = max(self.lb, float(ls.seq_cost(self.p, self.d, self.w, seq)))
+                return
+            if it % 5 == 4:  # forward values are those of the current mu
+                self._backward(level, memo)
+            direction = sub + lr.DEFLECTION * direction
+            self.mu += step * max(self.ub - lb, 1.0) / float((direction ** 2).sum()) * direction
+        self.mu = best_mu
+        gr.reforward(self.p, self.d, self.w, self.mu, memo, level.nodes, level.values,
+                     level.head, level.table)
+        self._backward(level, memo)
+
+    def _level(self, base: FloatArray, prev: Level | None) -> Level:
+        """Build the next relaxation (memory grown from ``prev``'s best path)."""
+        memory = [] if prev is None else list(prev.memory)
+        if prev is not None:
+            seq = gr.best_path(self.p, prev.nodes, prev.values, prev.head)
+            counts = np.bincount(seq, minlength=self.n)
+            wrong = [j for j in np.argsort(-np.abs(counts - 1), kind="stable")
+                     if counts[j] != 1 and j not in memory]
+            memory += [int(j) for j in wrong[:self.opts["add"]]]
+        if len(memory) > MAX_MEMORY:
+            self.stats["stopped"] = MEMORY_LIMIT
+            raise StopSearchError
+        memo = np.full(self.n, -1, dtype=np.int64)
+        memo[memory] = np.arange(len(memory))
+        level = Level.empty(self.horizon, self.n, memory, FIRST_STATES)
+        keep = prev.masks() if prev is not None else (0, 0)
+        empty_i, empty_f = np.zeros((0, gr.COLUMNS), dtype=np.int64), np.zeros((0, 2))
+        pi, pv, pt = ((prev.nodes, prev.values, prev.table) if prev is not None
+                      else (empty_i, empty_f, np.full(1, -1, dtype=np.int64)))
+        pm_total = int(self.p[memory].sum())
+        total = float(self.mu.sum())
+        while True:
+            self.check()
+            thr = self.ub - 1 + self.eps - total
+            gr.forward(self.p, self.d, self.w, self.mu, thr, memo, pm_total, base, pi, pv, pt,
+                       keep[0], keep[1], level.nodes, level.values, level.head, level.table,
+                       level.ctl, SLICE)
+            if level.ctl[gr.STATUS] == gr.DONE:
+                break
+            if level.ctl[gr.STATUS] == gr.GROW:
+                if 2 * level.nbytes + (prev.nbytes if prev is not None else 0) > self.max_bytes:
+                    self.stats["stopped"] = MEMORY_LIMIT
+                    raise StopSearchError
+                level.grow()
+        self._backward(level, memo)
+        self.stats["levels"] += 1
+        self.stats["memory"] = len(memory)
+        self.stats["states"] = max(self.stats["states"], level.count)
+        source = float(level.values[0, gr.BV])
+        if source == np.inf:
+            self.lb = float(self.ub)
+            return level
+        self.lb = max(self.lb, source + total)
+        if memory and gr.alive(level.values, level.count) <= ADJUST_STATES:
+            self._adjust(level, memo)
+            if self.closed:
+                return level
+            self.base[:] = self._base()
+        seq = gr.best_path(self.p, level.nodes, level.values, level.head)
+        if sorted(seq.tolist()) == list(range(self.n)):
+            self.offer(seq)
+            self.lb = max(self.lb, float(ls.seq_cost(self.p, self.d, self.w, seq)))
+        else:
+            self.offer(ls.repair(seq, self.n, self.d))
+        return level

@@ -1,0 +1,151 @@
+"""Greedy placements and the pods solver table: hand-traced rules, feasibility, best-greedy."""
+
+from __future__ import annotations
+
+import pytest
+
+from optsched import SolveParams, solve
+from optsched.errors import InputError
+from optsched.problems.pods import greedy
+from optsched.problems.pods.evaluate import evaluate, placed_by_priority
+from optsched.problems.pods.generate import scenario
+from optsched.problems.pods.instance import PodsInstance
+from optsched.problems.pods.solution import PodsSolution
+from optsched.problems.pods.solvers import GREEDY, best_greedy
+
+from .examples import fragmented, instance, node, pod, running
+
+
+def objective(inst: PodsInstance, solution: PodsSolution) -> int:
+    """The objective, after asserting that the checker accepts the solution."""
+    ev = evaluate(inst, solution)
+    assert ev.violations == () and ev.objective is not None
+    return int(ev.objective)
+
+
+def three_sizes() -> PodsInstance:
+    """n1 has 4 cpu, n2 6 cpu (4Gi each); s, m, l ask 1, 2, 3 cpu (1Mi), same priority."""
+    return instance([node("n1", "4"), node("n2", "6")],
+                    [pod("s", "1"), pod("m", "2"), pod("l", "3")])
+
+
+def test_best_fit_decreasing_by_hand() -> None:
+    """Sizes are cpu shares of the 10 cpu: l 0.3, m 0.2, s 0.1, so the order is l, m, s.
+
+    Room = free cpu / 10 + free memory / 8Gi + free pod slots / 220: n1 0.4 + 0.5 + 0.5 =
+    1.4, n2 0.6 + 0.5 + 0.5 = 1.6; l goes to the tighter n1 (1 cpu left). m fits only n2.
+    s: n1 room 0.1 + 0.4999 + 0.4955 = 1.095 < n2 0.4 + ... = 1.395: n1.
+    First fit in instance order instead: s, m on n1 (3 cpu), l on n2. Worst fit: l to n2
+    (1.6), m to n1 (1.4 > 1.295), s to n2 (1.295 > 1.195).
+    """
+    inst = three_sizes()
+    bfd = greedy.best_fit_decreasing(inst)
+    assert dict(bfd.assignment) == {"s": "n1", "m": "n2", "l": "n1"}
+    assert dict(greedy.first_fit(inst).assignment) == {"s": "n1", "m": "n1", "l": "n2"}
+    assert dict(greedy.worst_fit(inst).assignment) == {"s": "n2", "m": "n1", "l": "n2"}
+    for rule in (greedy.best_fit_decreasing, greedy.first_fit, greedy.worst_fit):
+        assert objective(inst, rule(inst)) == 0
+
+
+def test_levels_place_small_pods_first_when_the_level_does_not_fit() -> None:
+    """Two 4-cpu nodes, pods of 2, 2, 3, 3 cpu at one priority.
+
+    Larger first: 3 -> n1, 3 -> n2, then no 2 fits (1 cpu free each): 2 placed. Smaller
+    first: 2 -> n1, 2 -> n1 (tighter), 3 -> n2: 3 placed, which the level rule keeps.
+    Worst fit spreads the two 2s over both nodes either way: 2 placed.
+    """
+    inst = instance([node("n1"), node("n2")],
+                    [pod("a", "2"), pod("b", "2"), pod("c", "3"), pod("d", "3")])
+    assert placed_by_priority(inst, greedy.best_fit_decreasing(inst)) == [2]
+    levels = greedy.best_fit_levels(inst)
+    assert dict(levels.assignment) == {"a": "n1", "b": "n1", "c": "n2", "d": None}
+    assert placed_by_priority(inst, greedy.worst_fit_levels(inst)) == [2]
+
+
+def test_fragmented_example() -> None:
+    """``fragmented`` (see its docstring): first fit reaches (3, 1), objective 2.
+
+    Best fit decreasing at priority 10: three -> n1 (first of equal rooms), two -> n2 (n1
+    has 1 cpu), two-b -> n2, one -> n1: all four, then low fits nowhere: (4, 0), the
+    optimum, objective 1.
+    """
+    inst = fragmented()
+    assert objective(inst, greedy.first_fit(inst)) == 2
+    assert objective(inst, greedy.best_fit_decreasing(inst)) == 1
+    assert objective(inst, greedy.best_fit_levels(inst)) == 1
+
+
+def test_repack_moves_low_priority_running_pods() -> None:
+    """``running`` (see its docstring): big (4 cpu, priority 100) is placed first on the empty
+    n1; fill keeps its own node n2; old no longer fits on n1 and n2 has 1 cpu free: evicted.
+    Objective 9 * 1 + 3 * 1 = 12, the optimum; the rules that keep running pods give 27.
+    """
+    inst = running()
+    packed = greedy.repack(inst)
+    assert dict(packed.assignment) == {"old": None, "fill": "n2", "big": "n1"}
+    assert objective(inst, packed) == 12
+    assert objective(inst, greedy.best_fit_decreasing(inst)) == 27
+    fixed = instance([node("n1"), node("n2")],
+                     [pod("old", "2", 1, node="n1"), pod("fill", "3", 1, node="n2"),
+                      pod("big", "4", 100)], allow_evictions=False)
+    assert objective(fixed, greedy.repack(fixed)) == objective(fixed, greedy.first_fit(fixed))
+
+
+def test_repack_moves_when_allowed() -> None:
+    """a, b (2 cpu, priority 1) run on n1, n2 (4 cpu); c (3 cpu, priority 10) is pending.
+
+    c first, on n1 (equal rooms, first node); b stays on n2; a does not fit n1 any more and
+    moves to n2 (2 cpu left): all placed with one move. Without moves a is evicted.
+    """
+    pods = [pod("a", "2", 1, node="n1"), pod("b", "2", 1, node="n2"), pod("c", "3", 10)]
+    inst = instance([node("n1"), node("n2")], pods)
+    packed = greedy.repack(inst)
+    assert dict(packed.assignment) == {"a": "n2", "b": "n2", "c": "n1"}
+    assert packed.moved == ("a",) and objective(inst, packed) == 1
+    stay = instance([node("n1"), node("n2")], pods, allow_moves=False)
+    assert greedy.repack(stay).evicted == ("a",)
+
+
+def test_every_rule_is_feasible_and_best_greedy_beats_the_defaults() -> None:
+    """Paper-grid scenarios with some running, protected and anti-affine pods: every rule
+    passes the checker, and best-greedy's objective is at most each rule's.
+    """
+    for k in range(5):
+        base = scenario(5, 4, 3, 1.05, 11, k)
+        groups = []
+        for i, g in enumerate(base.groups):
+            item = g.to_dict()
+            item.pop("priority_class")
+            item["priority"] = g.priority
+            if i % 4 == 1:
+                item["anti_affinity"] = True
+            groups.append(item)
+        groups.append({"name": "kept", "requests": {"cpu": "100m"}, "node": "node-00",
+                       "protected": True, "priority": 0})
+        inst = instance([n.to_dict() for n in base.nodes], groups)
+        values = {name: objective(inst, rule(inst)) for name, (rule, _) in GREEDY.items()}
+        solution, value, name = best_greedy(inst)
+        assert value == objective(inst, solution) == min(values.values()) == values[name]
+        assert value <= values["default"] and value <= values["default-preempt"]
+
+
+def test_scheduler_solvers_and_their_options() -> None:
+    """The default solvers read order and random_ties; anything else is refused by name."""
+    inst = instance([node("n1"), node("n2")],
+                    [pod("a", "2", 1), pod("b", "2", 1), pod("c", "3", 10)])
+    arrival = solve(inst, "default", SolveParams(options={"order": "arrival"}))
+    assert isinstance(arrival.solution, PodsSolution) and arrival.stats["order"] == "arrival"
+    assert placed_by_priority(inst, arrival.solution) == [0, 2]
+    queue = solve(inst, "default", SolveParams(options={"random_ties": True}, seed=4))
+    assert isinstance(queue.solution, PodsSolution) and queue.stats["random_ties"] is True
+    assert placed_by_priority(inst, queue.solution) == [1, 2]
+    preempt = solve(inst, "default-preempt", SolveParams(options={"order": "arrival"}))
+    assert isinstance(preempt.solution, PodsSolution)
+    assert placed_by_priority(inst, preempt.solution) == [1, 2]
+    for options, field in (({"order": "fifo"}, "options.order"),
+                           ({"random_ties": "yes"}, "options.random_ties"),
+                           ({"seed": 1}, "options.seed")):
+        with pytest.raises(InputError, match=field):
+            solve(inst, "default", SolveParams(options=options))
+    best = solve(inst, "best-greedy")
+    assert best.solution is not None and best.objective == 0

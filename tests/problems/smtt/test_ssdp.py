@@ -1,0 +1,175 @@
+"""smtt-ssdp: successive sublimation dynamic programming for 1 || sum w_j T_j."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optsched import SmttInstance, SolveParams, Status
+from optsched.backends import interrupt
+from optsched.deadline import Deadline
+from optsched.errors import InputError
+from optsched.problems.smtt import ssdp
+from optsched.problems.smtt import ssdp_ls as ls
+from optsched.problems.smtt.bounds import lower_bound
+from optsched.problems.smtt.evaluate import evaluate
+from optsched.problems.smtt.formats import read_orlib
+from optsched.problems.smtt.generate import generate
+from optsched.problems.smtt.heuristics import cost
+from optsched.problems.smtt.solution import SmttSolution
+
+from .oracle import brute_force, instances
+
+NO_LIMIT = SolveParams(workers=1)
+
+
+def _run(instance: SmttInstance, params: SolveParams = NO_LIMIT,
+         limit: float | None = None) -> tuple[Status, int, int, tuple[int, ...]]:
+    """Run smtt-ssdp; check the sequence is a permutation whose cost is the objective."""
+    result = ssdp.run(instance, params, Deadline(limit))
+    assert isinstance(result.solution, SmttSolution)
+    assert result.objective is not None and result.bound is not None
+    seq = result.solution.sequence
+    assert sorted(seq) == list(range(instance.n))
+    assert evaluate(instance, result.solution).objective == result.objective
+    assert result.bound <= result.objective
+    if result.status is Status.OPTIMAL:
+        assert result.bound == result.objective
+    else:
+        assert result.status is Status.FEASIBLE
+    return result.status, int(result.objective), int(result.bound), seq
+
+
+def test_hand_solved() -> None:
+    """p=(2,3,1), d=(2,3,3), w=(1,2,3): optimum 6, by 0,2,1 (or 2,1,0).
+
+    0,2,1: C = 2, 3, 6; T = 0, 0, 3; cost 0 + 0 + 2*3 = 6.
+    2,1,0: C = 1, 4, 6; T = 0, 1, 4; cost 0 + 2*1 + 1*4 = 6.
+    The other four orders cost 13 (0,1,2), 12 (1,0,2), 7 (1,2,0) and 7 (2,0,1):
+    e.g. 1,2,0 has C = 3, 4, 6 and cost 0 + 3*1 + 1*4 = 7.
+    """
+    inst = SmttInstance((2, 3, 1), (2, 3, 3), (1, 2, 3), name="hand")
+    assert brute_force(inst)[0] == 6
+    status, objective, bound, seq = _run(inst)
+    assert (status, objective, bound) == (Status.OPTIMAL, 6, 6)
+    assert seq in ((0, 2, 1), (2, 1, 0))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(instances(max_n=7))
+def test_matches_the_oracle(instance: SmttInstance) -> None:
+    """Optimal, with the brute-force optimum as objective and bound (weighted or not)."""
+    optimum, _ = brute_force(instance)
+    assert _run(instance)[:3] == (Status.OPTIMAL, optimum, optimum)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(instances(max_n=8, weighted=True))
+def test_matches_the_oracle_without_local_search(instance: SmttInstance) -> None:
+    """With the incumbent left to the relaxations (no kicks), still the optimum."""
+    optimum, _ = brute_force(instance)
+    params = SolveParams(workers=1, options={"ils_iterations": 1, "add": 1})
+    assert _run(instance, params)[:3] == (Status.OPTIMAL, optimum, optimum)
+
+
+@pytest.mark.parametrize(("tf", "rdd"), [(0.6, 0.2), (0.4, 0.6), (0.8, 0.4), (0.2, 0.8)])
+def test_matches_subset_dp_on_generated(tf: float, rdd: float) -> None:
+    """Potts & Van Wassenhove classes at n=12 with weights, against a DP over subsets."""
+    for inst in generate(n=12, tf=tf, rdd=rdd, count=2, seed=3, weighted=True):
+        assert _run(inst)[:2] == (Status.OPTIMAL, _subset_dp(inst))
+
+
+def _subset_dp(instance: SmttInstance) -> int:
+    """The optimum by dynamic programming over the set of jobs scheduled first (n <= 14)."""
+    n, p, d, w = instance.n, instance.processing_times, instance.due_dates, instance.w
+    best = [0] + [-1] * ((1 << n) - 1)
+    for done in range(1, 1 << n):
+        end = sum(p[j] for j in range(n) if done >> j & 1)
+        best[done] = min(best[done ^ (1 << j)] + w[j] * max(0, end - d[j])
+                         for j in range(n) if done >> j & 1)
+    return best[-1]
+
+
+def test_expired_deadline_returns_a_feasible_sequence() -> None:
+    """A deadline already passed: a verified sequence and a bound no weaker than the family's."""
+    inst = generate(n=40, tf=0.6, rdd=0.2, count=1, seed=2, weighted=True)[0]
+    status, objective, bound, _ = _run(inst, limit=0.0)
+    assert status is Status.FEASIBLE
+    assert lower_bound(inst) <= bound <= objective
+
+
+def test_stop_request_returns_a_feasible_sequence() -> None:
+    """A stop requested before the solve: feasible, with the reason in the stats."""
+    inst = generate(n=30, tf=0.6, rdd=0.2, count=1, seed=5, weighted=True)[0]
+    interrupt.stop_all()
+    try:
+        result = ssdp.run(inst, NO_LIMIT, Deadline(None))
+    finally:
+        interrupt.reset()
+    assert result.status is Status.FEASIBLE
+    assert result.stats["stopped"] == "time limit or stop request"
+    assert result.bound is not None and result.objective is not None
+    assert result.bound <= result.objective
+
+
+def test_hint_is_never_worse() -> None:
+    """A hint bounds the objective from above even when the solve stops at once."""
+    inst = generate(n=30, tf=0.8, rdd=0.4, count=1, seed=6, weighted=True)[0]
+    optimum = _run(inst)[1]
+    hinted = _run(inst, SolveParams(workers=1, hint=SmttSolution(tuple(
+        _run(inst)[3]))), limit=0.0)
+    assert hinted[1] == optimum
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.integers(2, 30), st.integers(0, 10_000))
+def test_local_search_prices_its_sequences(n: int, seed: int) -> None:
+    """The compiled search returns a permutation whose cost it reports correctly."""
+    inst = generate(n=n, tf=0.6, rdd=0.4, count=1, seed=seed, weighted=True)[0]
+    p, d, w = inst.arrays
+    current = np.arange(n, dtype=np.int64)
+    best = current.copy()
+    value = ls.ils(p, d, w, current, best, 5, seed)
+    assert sorted(best.tolist()) == list(range(n))
+    assert value == cost(inst, best.tolist()) <= cost(inst, list(range(n)))
+
+
+def test_repair_makes_a_permutation() -> None:
+    """Repeated jobs keep their first place; missing ones follow by due date."""
+    d = np.array([5, 1, 9, 3], dtype=np.int64)
+    out = ls.repair(np.array([2, 0, 2, 0], dtype=np.int64), 4, d)
+    assert out.tolist() == [2, 0, 1, 3]
+
+
+@pytest.mark.parametrize(("options", "field"), [({"nope": 1}, "options.nope"),
+                                                ({"add": 0}, "options.add")])
+def test_bad_options(options: dict[str, int], field: str) -> None:
+    """Unknown options and values below 1 raise InputError naming the option."""
+    with pytest.raises(InputError) as caught:
+        ssdp.run(SmttInstance((1,), (0,)), SolveParams(options=options), Deadline(None))
+    assert caught.value.field == field
+
+
+@pytest.mark.data
+def test_orlib_wt40(data_dir: Path) -> None:
+    """A few OR-Library wt40 instances (wt40-087 needs memory levels): proven optimal."""
+    instances = read_orlib(data_dir / "smtt" / "orlib" / "wt40.txt")
+    for k in (0, 1, 3, 10, 20, 40, 86):
+        inst = instances[k]
+        assert inst.reference is not None
+        status, objective, _, _ = _run(inst, limit=20.0)
+        assert (status, objective) == (Status.OPTIMAL, inst.reference.value)
+
+
+def test_memory_cap_returns_a_feasible_sequence() -> None:
+    """Time-indexed tables larger than ``states_mb``: the heuristic's answer, saying why."""
+    inst = generate(n=200, tf=0.6, rdd=0.2, count=1, seed=7, weighted=True)[0]
+    result = ssdp.run(inst, SolveParams(workers=1, options={"states_mb": 1}), Deadline(None))
+    assert result.status is Status.FEASIBLE
+    assert result.stats["stopped"] == "memory limit of the state tables"
+    assert isinstance(result.solution, SmttSolution)
+    assert evaluate(inst, result.solution).objective == result.objective
