@@ -6,23 +6,16 @@ from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import PodGroup
 
 
-def fits_empty(instance: PodsInstance, group: PodGroup) -> list[int]:
-    """Indices of the nodes that could take one pod of ``group`` if they were empty.
+def placeable(instance: PodsInstance, group: PodGroup) -> bool:
+    """Whether some node could take one pod of ``group`` if it were empty.
 
-    A running pod's own node always counts (the pod may stay).
+    A running pod can always stay on its own node.
     """
-    out = []
-    for j, node in enumerate(instance.nodes):
-        if node.name == group.node or (group.can_start_on(node) and all(
-                need <= node.allocatable.get(r, 0)
-                for r, need in instance.requests(group).items())):
-            out.append(j)
-    return out
-
-
-def never_placeable(instance: PodsInstance) -> list[str]:
-    """Names of the pods that fit no node even when it is empty."""
-    return [pod for g in instance.groups if not fits_empty(instance, g) for pod in g.pod_names]
+    if group.node is not None:
+        return True
+    need = instance.requests(group).items()
+    return any(all(n <= node.allocatable.get(r, 0) for r, n in need)
+               and group.can_start_on(node) for node in instance.nodes)
 
 
 def lower_bound(instance: PodsInstance) -> int:
@@ -30,4 +23,4 @@ def lower_bound(instance: PodsInstance) -> int:
     levels, _, _ = instance.weights
     weight = dict(zip(instance.priorities, levels, strict=True))
     return sum(weight[g.priority] * g.replicas for g in instance.groups
-               if not fits_empty(instance, g))
+               if not placeable(instance, g))
