@@ -112,6 +112,8 @@ class Family:
     solvers: Mapping[str, NativeSolver]
     hint_solver: str
     default_solver: str
+    hint_options: Mapping[str, Any] = field(default_factory=dict)
+    """Options of ``hint_solver`` when it makes a hint (e.g. a short search)."""
     integral: bool = True
     cp_model: str | None = None
     milp_model: str | None = None

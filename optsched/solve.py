@@ -22,9 +22,11 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None) 
     """Solve ``instance`` with ``solver`` and return a verified :class:`Result`.
 
     Exact solvers get the family's heuristic solution as a hint (unless
-    ``params.hint`` gives one); when they find nothing in time, that
-    solution is returned instead and ``stats["fallback"]`` names it. Every
-    solution is re-evaluated by the family's independent checker.
+    ``params.hint`` gives one); when they find nothing in time, or only
+    something worse, that solution is returned instead and
+    ``stats["fallback"]`` names it (so an exact solver is never worse than
+    the family's heuristic). Every solution is re-evaluated by the family's
+    independent checker.
 
     Raises
     ------
@@ -40,7 +42,12 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None) 
     stats: dict[str, Any] = {"fallback": None, "workers": params.workers, "seed": params.seed}
     hint = None
     if spec.kind is Kind.EXACT and spec.name != family.hint_solver:
-        hint = _hint(family, instance, params, deadline, stats)
+        try:
+            hint = _hint(family, instance, params, deadline, stats)
+        except OptschedError:
+            raise
+        except Exception as exc:  # a crashing hint solver must not stop the exact one
+            stats["hint_error"] = repr(exc)
         if hint is not None:
             params = replace(params, hint=hint.solution)
     try:
@@ -57,7 +64,15 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None) 
         result = replace(result, status=Status.FEASIBLE, solution=hint.solution,
                          objective=hint.objective,
                          stats={**result.stats, "fallback": family.hint_solver})
-    return verify(family, instance, result)
+    result = verify(family, instance, result)
+    if (params.fallback and hint is not None and hint.objective is not None
+            and result.objective is not None and hint.objective < result.objective):
+        # e.g. a MILP without a warm start that stopped at a worse incumbent
+        result = verify(family, instance, replace(
+            result, status=Status.FEASIBLE, solution=hint.solution, objective=hint.objective,
+            stats={**result.stats, "fallback": family.hint_solver,
+                   "solver_objective": result.objective}))
+    return result
 
 
 def _hint(family: Family, instance: Any, params: SolveParams, deadline: Deadline,
@@ -72,7 +87,7 @@ def _hint(family: Family, instance: Any, params: SolveParams, deadline: Deadline
                       objective=evaluation.objective)
     else:
         hint_spec = get_solver(family.hint_solver, family)
-        own = replace(params, options={}, model={})  # those are the exact solver's
+        own = replace(params, options=family.hint_options, model={})  # not the exact solver's
         hint = hint_spec.run(family, instance, own, Deadline(deadline.share(HINT_SHARE)))
         stats["hint"] = family.hint_solver
     hint = verify(family, instance, hint)
@@ -101,7 +116,9 @@ def verify(family: Family, instance: Any, result: Result) -> Result:
                                    + "; ".join(evaluation.violations[:3]))
     objective = evaluation.objective
     assert objective is not None
-    tol = 1e-6 * max(1.0, abs(objective))
+    # Integral objectives compare exactly: a relative tolerance would hide a wrong lowest
+    # digit of a large lexicographic objective (pods).
+    tol = 0.5 if family.integral else 1e-6 * max(1.0, abs(objective))
     if result.objective is not None and abs(result.objective - objective) > tol:
         raise InvalidSolutionError(f"{result.solver} claims objective {result.objective} for "
                                    f"{name}, the checker computes {objective}")
@@ -129,5 +146,7 @@ def _tidy_bound(family: Family, bound: int | float | None) -> int | float | None
     if bound is None or not math.isfinite(bound):
         return None
     if family.integral:
+        if float(bound).is_integer():  # e.g. CP-SAT's bounds: exact
+            return int(bound)
         return math.ceil(bound - 1e-6 * max(1.0, abs(bound)))
     return bound

@@ -69,7 +69,7 @@ def test_bound_above_objective_is_loud(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unproven_optimum_is_downgraded(monkeypatch: pytest.MonkeyPatch) -> None:
     """'Optimal' for order 0,1,2 (cost 11) with bound 7 is reported as feasible."""
     fake(monkeypatch, lambda: answer(Status.OPTIMAL, (0, 1, 2), 11, bound=7))
-    result = solve(EXAMPLE, "cpsat", PARAMS)
+    result = solve(EXAMPLE, "cpsat", dataclasses.replace(PARAMS, fallback=False))
     assert result.status is Status.FEASIBLE
     assert (result.objective, result.bound) == (11, 7)
     assert result.gap == pytest.approx(4 / 11)
@@ -92,7 +92,7 @@ def test_optimal_without_bound_gets_the_objective(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize("status", [Status.NO_SOLUTION, Status.ERROR])
 def test_fallback_to_the_hint(monkeypatch: pytest.MonkeyPatch, status: Status) -> None:
-    """Nothing found: the verified VND hint (cost 8) is returned, marked as the fallback.
+    """Nothing found: the verified dynasearch hint (cost 8) is returned, marked as the fallback.
 
     The solver's bound 5 is weaker than the family's bound 7, so the bound is 7
     and the status feasible (8 > 7).
@@ -166,3 +166,21 @@ def test_unavailable_solver_says_what_to_install(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(SOLVERS, "highs", spec)
     with pytest.raises(SolverUnavailableError, match="no_such_package_xyz.*pip install"):
         solve(EXAMPLE, "highs")
+
+
+def test_a_worse_answer_gives_way_to_the_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The solver returns sequence 0, 1, 2 (C = 3, 8, 10: tardiness 0 + 2*2 + 7 = 11) as
+    feasible; the hint costs 8, so the hint is returned, marked as the fallback, with the
+    solver's objective kept in the stats."""
+    fake(monkeypatch, lambda: answer(Status.FEASIBLE, (0, 1, 2), 11, bound=5))
+    result = solve(EXAMPLE, "cpsat", PARAMS)
+    assert (result.objective, result.stats["fallback"], result.stats["solver_objective"]) == (
+        8, "dynasearch", 11)
+    assert result.verified and result.status is Status.FEASIBLE
+
+
+def test_integral_objectives_are_compared_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim of 10.4 for a sequence the checker prices 11 is a formulation bug."""
+    fake(monkeypatch, lambda: answer(Status.FEASIBLE, (0, 1, 2), 10.4))  # type: ignore[arg-type]
+    with pytest.raises(InvalidSolutionError, match="claims objective 10.4"):
+        solve(EXAMPLE, "cpsat", PARAMS)

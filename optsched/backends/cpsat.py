@@ -28,6 +28,18 @@ class CpFormulation:
     stats: Mapping[str, Any] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)
     """Parameters the family suggests for this model; the caller's options override them."""
+    offset: int = 0
+    """An exact integer added to CP-SAT's objective value and bound. CP-SAT reports both
+    as doubles, exact only below 2^53: a model whose objective has a larger constant keeps
+    it here rather than in the proto's (double) offset."""
+    reserve_s: float = 0.0
+    """Seconds of the time left kept back from CP-SAT for what follows it: decoding the
+    solution and the independent check. Subtracted from the time left when the solver
+    starts (see :func:`configure`), after the build and the model's validation."""
+
+
+MIN_SOLVE_S = 0.01
+"""The least time CP-SAT gets when a reserve would leave less (never more than is left)."""
 
 
 _STATUS = {
@@ -40,8 +52,13 @@ _STATUS = {
 
 
 def configure(solver: cp_model.CpSolver, params: SolveParams, deadline: Deadline,
-              suggested: Mapping[str, Any] | None = None) -> None:
-    """Apply workers, seed, log, the time left, suggested then native options to ``solver``."""
+              suggested: Mapping[str, Any] | None = None, reserve_s: float = 0.0) -> None:
+    """Apply workers, seed, log, the time left, suggested then native options to ``solver``.
+
+    The time limit is what ``deadline`` has left now, less ``reserve_s``, but
+    at least :data:`MIN_SOLVE_S` (or all that is left, if less); the native
+    ``max_time_in_seconds`` option overrides it.
+    """
     p = solver.parameters
     p.num_workers = params.workers
     p.random_seed = params.seed
@@ -49,7 +66,7 @@ def configure(solver: cp_model.CpSolver, params: SolveParams, deadline: Deadline
     p.log_to_stdout = params.log
     left = deadline.remaining()
     if left is not None:
-        p.max_time_in_seconds = left
+        p.max_time_in_seconds = max(left - reserve_s, min(left, MIN_SOLVE_S))
     for key, value in {**(suggested or {}), **params.options}.items():
         if not hasattr(p, key) or key.startswith("_"):
             raise InputError(f"options.{key}", "is not a CP-SAT parameter")
@@ -73,7 +90,7 @@ def run(form: CpFormulation, name: str, params: SolveParams, deadline: Deadline)
     if problem:
         raise OptschedError(f"CP-SAT rejects the model built for this instance: {problem}")
     solver = cp_model.CpSolver()
-    configure(solver, params, deadline, form.parameters)
+    configure(solver, params, deadline, form.parameters, form.reserve_s)
     started = time.perf_counter()
     with stoppable(solver.stop_search):
         code = solver.solve(form.model)
@@ -82,17 +99,20 @@ def run(form: CpFormulation, name: str, params: SolveParams, deadline: Deadline)
     solution = objective = bound = None
     if status.has_solution:
         solution = form.decode(solver)
-        objective = _number(solver.objective_value)
+        objective = _number(solver.objective_value, form.offset)
     if status in (Status.OPTIMAL, Status.FEASIBLE, Status.NO_SOLUTION):
-        bound = _number(solver.best_objective_bound)
+        bound = _number(solver.best_objective_bound, form.offset)
     stats = {**form.stats, "conflicts": solver.num_conflicts, "branches": solver.num_branches,
              "solver_wall_s": solver.wall_time}
     return Result(status=status, solver=name, solution=solution, objective=objective,
                   bound=bound, build_s=form.build_s, solve_s=solve_s, stats=stats)
 
 
-def _number(value: float) -> int | float | None:
-    """An exact int for integral values; None for the infinities CP-SAT uses as 'unknown'."""
+def _number(value: float, offset: int = 0) -> int | float | None:
+    """``value + offset``, an exact int for integral values; None for CP-SAT's 'unknown'.
+
+    CP-SAT reports an unknown objective or bound as an infinity.
+    """
     if not math.isfinite(value):
         return None
-    return int(value) if float(value).is_integer() else value
+    return (int(value) if float(value).is_integer() else value) + offset

@@ -47,6 +47,13 @@ BAD: list[tuple[str, Any, str]] = [
     ("duplicate pod", _pod(name="old"), "pods[2].name"),
     ("missing field", _pods(pods=[{"requests": {"cpu": "1"}}]), "pods[0].name"),
     ("unknown key", _pod(limits={"cpu": "1"}), "pods[2].limits"),
+    ("options not an object", _pods(options=[]), "options"),
+    ("pods request", _pod(requests={"cpu": "1", "pods": 5}), "pods[2].requests.pods"),
+    ("too many replicas", _pod(replicas=10**9), "pods[2].replicas"),
+    ("priority beyond 32 bits", _pod(priority_class=None, priority=2**31),
+     "pods[2].priority"),
+    ("label not a string", _pods(nodes=[{**PODS["nodes"][0], "labels": {"zone": 1}}]),
+     "nodes[0].labels.zone"),
 ]
 
 
@@ -73,26 +80,61 @@ def test_never_placeable_pod_is_pending_not_a_failure(
     assert res.code == 0, res
     result = json.loads(res.out)
     assert result["solution"]["assignment"]["big"] is None
+    assert result["stats"]["metrics"]["never_placeable"] == ["big"]
     assert result["status"] == "optimal" and result["bound"] == result["objective"]
 
 
 def test_manifests_and_comparison(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The hint placing ``big`` after evicting ``old`` gives one Eviction and one Binding."""
+    """``big`` (4 cpu, priority 1000) fits only on an emptied node. Neither running pod can
+    move (n2 has 1 cpu free, n1 2), so the optimum evicts one low pod: placed vector
+    (1, 1) against the non-preempting default's (0, 2), which is better. The preempting
+    default evicts too: equal. The manifests: one Eviction, then one Binding of ``big``."""
     path = write_json(tmp_path / "ex.json", PODS)
-    solution = write_json(tmp_path / "sol.json", {"assignment": {"old": None, "fill": "n2",
-                                                                 "big": "n1"},
-                                                  "evicted": ["old"], "moved": []})
-    res = run(capsys, "validate", path, solution)
-    assert res.code == 0, res
-    res = run(capsys, "solve", path, "--solver", "best-greedy", "--json", "--compare",
-              "--manifests", tmp_path / "m")
+    res = run(capsys, "solve", path, "--solver", "cpsat", "--time-limit", "10", "--json",
+              "--compare", "--manifests", tmp_path / "m")
     assert res.code == 0, res
     result = json.loads(res.out)
+    assert result["status"] == "optimal"
     compare = result["stats"]["compare"]
-    assert compare["default"] == [0, 2] and compare["vs_default"] in ("better", "equal")
-    docs = list(yaml.safe_load_all((tmp_path / "m" / "ex.best-greedy.yaml").read_text()))
-    kinds = sorted(d["kind"] for d in docs)
-    placed = result["solution"]["assignment"]
-    assert kinds.count("Binding") == sum(1 for p, n in placed.items()
-                                         if n is not None and p == "big")
-    assert kinds.count("Eviction") == len(result["solution"]["evicted"])
+    assert (compare["placed_by_priority"], compare["default"]) == ([1, 1], [0, 2])
+    assert (compare["vs_default"], compare["vs_default_preempt"]) == ("better", "equal")
+    (evicted,) = result["solution"]["evicted"]
+    node = result["solution"]["assignment"]["big"]
+    assert node == PODS["pods"][[p["name"] for p in PODS["pods"]].index(evicted)]["node"]
+    docs = list(yaml.safe_load_all((tmp_path / "m" / "ex.cpsat.yaml").read_text()))
+    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [("Eviction", evicted),
+                                                                   ("Binding", "big")]
+    assert docs[1]["target"]["name"] == node
+
+
+def test_moved_pods_are_evicted_with_their_target(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``old`` (2 cpu) runs on n1 and ``mid`` (2 cpu) on n2; ``big`` needs a whole 4-cpu
+    node. Moving one of them next to the other (2 + 2 = 4) frees a node: vector (1, 2),
+    no eviction, one move -- better than any eviction. One Eviction annotated with the
+    target node, then one Binding of ``big`` to the freed node."""
+    mid = {**PODS["pods"][0], "name": "mid", "node": "n2"}
+    data = _pods(pods=[PODS["pods"][0], mid, PODS["pods"][2]])
+    path = write_json(tmp_path / "ex.json", data)
+    res = run(capsys, "solve", path, "--solver", "cpsat", "--json", "--manifests",
+              tmp_path / "m")
+    result = json.loads(res.out)
+    assert result["status"] == "optimal" and result["solution"]["evicted"] == []
+    (moved,) = result["solution"]["moved"]
+    target = result["solution"]["assignment"][moved]
+    docs = list(yaml.safe_load_all((tmp_path / "m" / "ex.cpsat.yaml").read_text()))
+    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [("Eviction", moved),
+                                                                   ("Binding", "big")]
+    assert docs[0]["metadata"]["annotations"] == {"optsched.io/target-node": target}
+    assert docs[1]["target"]["name"] != target
+
+
+def test_yaml_label_key_that_is_not_a_string(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """YAML reads ``yes:`` as the boolean true: one line naming the labels, not a traceback."""
+    path = tmp_path / "c.yaml"
+    path.write_text("apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {yes: a}}\n"
+                    "status: {allocatable: {cpu: '4', memory: 4Gi}}\n")
+    res = run(capsys, "solve", path, "--solver", "cpsat")
+    assert res.code == 2 and "Traceback" not in res.err, res
+    assert len(res.err.strip().splitlines()) == 1 and "labels" in res.err, res.err

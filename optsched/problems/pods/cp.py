@@ -5,7 +5,7 @@ Variables: ``x[c, n]`` per pair (pods of class ``c`` on node ``n``) and
 (and summed over the nodes, a knapsack on ``placed``), ``sum <= 1`` per
 anti-affinity key and node, ``placed[c] = size`` for running classes when
 evictions are off, and symmetry breaking between identical empty nodes
-(:data:`.counts.SYMMETRY`; ``SolveParams.model["symmetry"]`` chooses).
+(:data:`.counts_symmetry.SYMMETRY`; ``SolveParams.model["symmetry"]`` chooses).
 
 Symmetry: by default (``fix``) the ``i``-th one-pod class may only use the
 first ``i + 1`` nodes of an orbit. These are variable fixings, so CP-SAT's
@@ -19,13 +19,15 @@ own that the hint usually violates, so the hint is only repaired.
 Objective: :attr:`PodsInstance.weights` is a mixed radix, so the objective
 is one weighted sum of ``placed`` and the staying counts whose largest value
 is ``prod (top_t + 1) - 1`` over its digits. When that stays at most
-:data:`OBJECTIVE_LIMIT` (CP-SAT checks ``|coefficient * domain|`` sums
-against int64) the model minimises it directly. Otherwise (many priority
-levels with many pods) the digits are split into blocks that fit and solved
-*staged* while building: each block is minimised within a share of the time
-left and fixed at its optimum, and the last block (it ends with the moves,
-weight 1) is the objective returned to the backend, with the fixed blocks as
-the objective's offset, so the objective and the bound stay exact. A block
+:data:`OBJECTIVE_LIMIT` the model minimises it directly. Otherwise (many
+priority levels with many pods) the digits are split into blocks that fit
+and solved *staged* while building: each block is minimised within a share
+of the time left and fixed at its optimum, and the last block (it ends with
+the moves, weight 1) is the objective returned to the backend. The
+objective's constant and the fixed blocks' value go to
+:attr:`CpFormulation.offset`, an exact integer: CP-SAT computes in int64
+but reports the objective and its bound as doubles, so the part it reports
+stays below 2^53 and the objective and the bound stay exact. A block
 that is not proven optimal in its share would make that bound a guess, so
 the build raises :class:`StageUnfinishedError` instead and ``solve()`` falls back
 to the hint. ``SolveParams.model["objective"]`` forces ``"weighted"`` or
@@ -33,10 +35,14 @@ to the hint. ``SolveParams.model["objective"]`` forces ``"weighted"`` or
 
 The hint becomes counts with its identical nodes reordered to satisfy the
 symmetry breaking (CP-SAT drops a hint that violates a constraint, silently),
-and its objective becomes an upper bound of the model's. Building is
-vectorised over the pairs and written straight into the proto: 32 nodes x
-256 pods build in about 10 ms, 100 nodes x 1,000 Alibaba pods (about 95
-classes, 9,000 pairs) in about 30 ms.
+and its objective becomes an upper bound of the model's: the whole weighted
+sum when that is at most :data:`OBJECTIVE_LIMIT`, and in staged mode each
+block's value, capped before the block is minimised by the best solution
+known then (the hint for the first block; for a later one, the previous
+stage's optimum, which meets every block fixed so far, while the original
+hint may not). Building is vectorised over the pairs and written straight
+into the proto: 32 nodes x 256 pods build in about 10 ms, 100 nodes x 1,000
+Alibaba pods (about 95 classes, 9,000 pairs) in about 30 ms.
 """
 
 from __future__ import annotations
@@ -51,18 +57,30 @@ from ortools.sat.python import cp_model
 from optsched.backends.cpsat import CpFormulation, configure
 from optsched.deadline import Deadline
 from optsched.params import SolveParams
-from optsched.problems.pods.counts import Counts, IntArray, Term, blocks, build_counts, options
+from optsched.problems.pods.counts import Counts, IntArray, build_counts, options
+from optsched.problems.pods.counts_objective import Term, blocks, objective, value
+from optsched.problems.pods.counts_symmetry import (
+    decode,
+    fixed_to_zero,
+    hint_counts,
+    load_cuts,
+)
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.solution import PodsSolution
 
-OBJECTIVE_LIMIT = 2**60
-"""Largest objective value minimised as one weighted sum (CP-SAT computes in int64)."""
-RESERVE_S = 0.02
+OBJECTIVE_LIMIT = 2**53
+"""Largest objective value minimised as one weighted sum (or block of the staged objective).
+
+Without its constant, a block's value lies between ``-limit`` and ``limit``: CP-SAT's
+int64 arithmetic holds it with room to spare, and its double ``objective_value`` and
+``best_objective_bound`` hold it exactly."""
+RESERVE_S = 0.05
 RESERVE_PER_PAIR_S = 2e-6
 """The time kept back from CP-SAT for what follows it within the caller's limit: decoding,
 the independent check and the family's lower bound (Python loops over groups x nodes,
-about 1.5 us per pair measured at 1,000 groups x 100 nodes), at most a quarter of the
-time left."""
+about 1.5 us per pair measured at 1,000 groups x 100 nodes), and the interpreter's own
+overhead. Passed as :attr:`CpFormulation.reserve_s`: the backend subtracts it from the
+time left when CP-SAT starts, not when the model is built."""
 _INF = 2**62
 
 
@@ -80,7 +98,7 @@ class _Model:
         n_pairs, n_classes = len(counts.pair_class), len(counts.classes)
         ub = counts.pair_ub.copy()
         if symmetry == "fix":
-            ub[counts.fixed_to_zero()] = 0
+            ub[fixed_to_zero(counts)] = 0
         for top in ub.tolist():
             self.proto.variables.add().domain.extend([0, top])
         most = np.bincount(counts.pair_class, weights=ub, minlength=n_classes)
@@ -100,7 +118,7 @@ class _Model:
             self.linear(self.placed, counts.need[:, r].tolist(), -_INF, total)
         for conflict in counts.conflicts:
             self.linear(list(conflict), [1] * len(conflict), -_INF, 1)
-        cuts = counts.load_cuts() if symmetry == "load" else []
+        cuts = load_cuts(counts) if symmetry == "load" else []
         for cut, coeffs in cuts:
             self.linear(cut.tolist(), coeffs.tolist(), 0, _INF)
         self.stats = {"symmetry": symmetry, "symmetry_cuts": len(cuts),
@@ -115,7 +133,7 @@ class _Model:
 
     def block(self, terms: tuple[Term, ...] | None) -> tuple[int, list[int], list[int]]:
         """A block's value as ``(constant, variables, coefficients)``."""
-        constant, placed, stay = self.counts.objective(terms)
+        constant, placed, stay = objective(self.counts, terms)
         variables = [*self.placed]
         coeffs = [*placed]
         for c, pair in self.counts.stay_pair.items():
@@ -124,28 +142,28 @@ class _Model:
                 coeffs.append(stay[c])
         return constant, variables, coeffs
 
-    def minimize(self, terms: tuple[Term, ...] | None, offset: int = 0) -> None:
-        """Minimise a block, plus ``offset`` (a float in the proto, as CP-SAT stores it)."""
+    def minimize(self, terms: tuple[Term, ...] | None) -> int:
+        """Minimise a block without its constant (the proto's offset is a double); return it."""
         constant, variables, coeffs = self.block(terms)
         self.proto.clear_objective()
         self.proto.objective.vars.extend(variables)
         self.proto.objective.coeffs.extend(coeffs)
-        self.proto.objective.offset = float(constant + offset)
         self.proto.objective.scaling_factor = 1.0
+        return constant
 
-    def cap(self, terms: tuple[Term, ...] | None, value: int, fix: bool = False) -> None:
-        """Add ``block <= value`` (``== value`` with ``fix``)."""
+    def cap(self, terms: tuple[Term, ...] | None, limit: int, fix: bool = False) -> None:
+        """Add ``block <= limit`` (``== limit`` with ``fix``)."""
         constant, variables, coeffs = self.block(terms)
-        self.linear(variables, coeffs, value - constant if fix else -_INF, value - constant)
+        self.linear(variables, coeffs, limit - constant if fix else -_INF, limit - constant)
 
-    def hint(self, counts: IntArray) -> None:
+    def hint(self, x: IntArray) -> None:
         """Hint every variable: the pair counts and the placed totals."""
-        placed = np.bincount(self.counts.pair_class, weights=counts,
+        placed = np.bincount(self.counts.pair_class, weights=x,
                              minlength=len(self.counts.classes)).astype(np.int64)
         self.proto.clear_solution_hint()
         hint = self.proto.solution_hint
-        hint.vars.extend([*range(len(counts)), *self.placed])
-        hint.values.extend([*counts.tolist(), *placed.tolist()])
+        hint.vars.extend([*range(len(x)), *self.placed])
+        hint.values.extend([*x.tolist(), *placed.tolist()])
 
     def read(self, solver: cp_model.CpSolver) -> IntArray:
         """The pair counts of the solver's solution."""
@@ -156,48 +174,58 @@ class _Model:
 def build(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> CpFormulation:
     """Build the count model (staged blocks are solved here when the objective is too wide)."""
     started = time.perf_counter()
-    objective, symmetry = options(params)
+    mode, symmetry = options(params)
     counts = build_counts(instance)
     m = _Model(counts, symmetry)
     stats: dict[str, Any] = {"classes": len(counts.classes), "pairs": len(counts.pair_class),
                              "orbits": len(counts.orbits), **m.stats}
+    best: IntArray | None = None  # the best solution known: an upper bound of each block
     if isinstance(params.hint, PodsSolution):
-        hinted = counts.hint_counts(params.hint, symmetry)
-        stats["hint"] = "rejected" if hinted is None else "used"
-        if hinted is not None:
-            m.hint(hinted)
+        best = hint_counts(counts, params.hint, symmetry)
+        stats["hint"] = "rejected" if best is None else "used"
+        if best is not None:
+            m.hint(best)
             if counts.top <= OBJECTIVE_LIMIT:
-                m.cap(None, counts.value(hinted))
-    staged = objective == "staged" or (objective == "auto" and counts.top > OBJECTIVE_LIMIT)
+                m.cap(None, value(counts, best))
+    staged = mode == "staged" or (mode == "auto" and counts.top > OBJECTIVE_LIMIT)
     last: tuple[Term, ...] | None = None
     offset = 0
     if staged:
-        parts = blocks(counts.terms, OBJECTIVE_LIMIT if objective == "auto" else 0)
-        for i, part in enumerate(parts[:-1]):
-            value = _stage(m, part, params, deadline, len(parts) - i)
-            m.cap(part, value, fix=True)
-            offset += part[-1].weight * value
+        parts = blocks(counts.terms, OBJECTIVE_LIMIT if mode == "auto" else 0)
+        caps: list[int | None] = []
+        for i, part in enumerate(parts):
+            cap = None if best is None else value(counts, best, part)
+            if cap is not None:
+                m.cap(part, cap)
+            caps.append(cap)
+            if i == len(parts) - 1:
+                break
+            best = _stage(m, part, params, deadline, len(parts) - i)
+            optimum = value(counts, best, part)
+            m.cap(part, optimum, fix=True)
+            offset += part[-1].weight * optimum
         stats["stages"] = len(parts)
+        stats["stage_caps"] = caps
         last = parts[-1]
-    m.minimize(last, offset)
+    offset += m.minimize(last)
+    reserve = RESERVE_S + RESERVE_PER_PAIR_S * len(instance.groups) * len(instance.nodes)
+    stats["reserve_s"] = round(reserve, 4)
 
-    def decode(solver: cp_model.CpSolver) -> PodsSolution:
-        return counts.decode(m.read(solver))
+    def read(solver: cp_model.CpSolver) -> PodsSolution:
+        return decode(counts, m.read(solver))
 
-    parameters = _parameters(params)
-    left = deadline.remaining()
-    if left is not None:
-        reserve = min(left / 4, RESERVE_S + RESERVE_PER_PAIR_S * len(instance.groups)
-                      * len(instance.nodes))
-        parameters["max_time_in_seconds"] = max(0.0, left - reserve)
-        stats["reserve_s"] = round(reserve, 4)
-    return CpFormulation(model=m.model, decode=decode, build_s=time.perf_counter() - started,
-                         stats=stats, parameters=parameters)
+    return CpFormulation(model=m.model, decode=read, build_s=time.perf_counter() - started,
+                         stats=stats, parameters=_parameters(params), offset=offset,
+                         reserve_s=reserve)
 
 
 def _stage(m: _Model, part: tuple[Term, ...], params: SolveParams, deadline: Deadline,
-           left: int) -> int:
-    """Minimise one block within ``1 / left`` of the time left; return its proven optimum."""
+           left: int) -> IntArray:
+    """Minimise one block within ``1 / left`` of the time left; return its proven optimum.
+
+    The optimum becomes the hint of the next stage (it meets the block's
+    value once that is fixed, which the previous hint may not).
+    """
     m.minimize(part)
     solver = cp_model.CpSolver()
     configure(solver, params, Deadline(deadline.share(1 / left)), _parameters(params))
@@ -205,10 +233,10 @@ def _stage(m: _Model, part: tuple[Term, ...], params: SolveParams, deadline: Dea
     if status != "OPTIMAL":
         names = ", ".join(t.name for t in part)
         raise StageUnfinishedError(f"staged objective: block {names} ended {status}, not proven "
-                              "optimal in its share of the time limit")
+                                   "optimal in its share of the time limit")
     found = m.read(solver)
     m.hint(found)
-    return m.counts.value(found, part)
+    return found
 
 
 def _parameters(params: SolveParams) -> dict[str, Any]:
@@ -221,7 +249,7 @@ def _parameters(params: SolveParams) -> dict[str, Any]:
     ``interleave_search``, ``symmetry_level`` 0, a cheaper presolve. What
     mattered was the symmetry breaking: the ``load`` chain of cuts halved the
     scenarios improved over the greedy hint (it blocks LNS moves), while the
-    ``fix`` fixings did slightly better than none. ``build`` adds
-    ``max_time_in_seconds`` to keep :data:`RESERVE_S` time back.
+    ``fix`` fixings did slightly better than none. The time limit is the
+    backend's (the time left when CP-SAT starts, less :data:`RESERVE_S`).
     """
     return {}

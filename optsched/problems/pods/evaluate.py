@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from optsched.family import Evaluation
+from optsched.problems.pods.bounds import placeable
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.quantity import format_amount
 from optsched.problems.pods.solution import PodsSolution
@@ -92,6 +93,8 @@ def evaluate(instance: PodsInstance, solution: PodsSolution) -> Evaluation:
     The objective is ``sum_l W_l * unplaced_l + W_e * evictions + moves``
     with the mixed-radix weights of :attr:`PodsInstance.weights`: lower is
     lexicographically better on (placed pods by priority, evictions, moves).
+    The metrics name the pods no node could take even when empty
+    (``never_placeable``): they are pending in every solution.
     """
     found = violations(instance, solution)
     if found:
@@ -103,7 +106,8 @@ def evaluate(instance: PodsInstance, solution: PodsSolution) -> Evaluation:
     levels, evict, move = instance.weights
     objective = (sum(w * u for w, u in zip(levels, unplaced, strict=True))
                  + evict * len(evicted) + move * len(moved))
+    never = [pod for g in instance.groups if not placeable(instance, g) for pod in g.pod_names]
     metrics = {"placed_by_priority": placed, "priorities": list(instance.priorities),
                "placed": sum(placed), "pending": sum(unplaced), "evicted": len(evicted),
-               "moved": len(moved)}
+               "moved": len(moved), "never_placeable": never}
     return Evaluation(objective=objective, metrics=metrics)

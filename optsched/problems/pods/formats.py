@@ -24,7 +24,7 @@ import yaml
 from optsched.errors import InstanceError
 from optsched.fields import require_int, require_str
 from optsched.problems.pods import kube, objects
-from optsched.problems.pods.instance import PodsInstance
+from optsched.problems.pods.instance import PodsInstance, priority_value
 from optsched.problems.pods.kube import listing, mapping
 from optsched.problems.pods.quantity import PODS
 
@@ -212,7 +212,7 @@ class _Reader:
     def _priority_class(self, obj: KubeObject) -> None:
         if "value" not in obj.data:
             raise InstanceError(f"{obj.where}.value", "is missing")
-        self.classes[obj.name] = kube.int32(obj.data["value"], f"{obj.where}.value")
+        self.classes[obj.name] = priority_value(obj.data["value"], f"{obj.where}.value")
         default = obj.data.get("globalDefault") or False
         if not isinstance(default, bool):
             raise InstanceError(f"{obj.where}.globalDefault", "must be true or false")

@@ -8,15 +8,15 @@ pending pods in ReplicaSets of 1 to 4 replicas:
 2. each ReplicaSet draws a cpu request uniformly from 100..1000 millicores, a
    memory request uniformly from 100..1000 MB (10^6 bytes) and one of
    ``priorities`` levels uniformly (priority classes ``p1`` = 1 .. ``pK`` = K);
-3. a node's allocatable is ``pods_per_node * 500m`` cpu and
-   ``pods_per_node * 500M`` memory (cpu "2" and memory "2G" for 4 pods per
-   node, "4" and "4G" for 8): about ``pods_per_node`` average pods;
-4. every request is multiplied by one common factor
-   ``s = load / max(C / Kc, M / Km)`` (C, M: total requested cpu and memory;
-   Kc, Km: the cluster's), so the binding resource is requested at ``load``
-   times capacity and the other at most that; requests are then rounded to
-   whole millicores and whole MB (at least 1), which moves the load by at most
-   ``pods / (2 * Kc)`` (0.1 % here);
+3. the nodes are sized so that the binding resource is requested at ``load``
+   times capacity: with ``C``, ``M`` the total requested cpu (m) and memory
+   (MB) and ``S = pods_per_node * nodes * 500``, the factor
+   ``s = load / max(C / S, M / S)`` gives each node
+   ``floor(pods_per_node * 500 / s)`` millicores and as many MB, so the
+   binding resource is at ``load`` (at most 0.05 % above, from the rounding)
+   and the other at most that; at ``s = 1`` a node has 500m and 500 MB per pod
+   slot (cpu "2" and memory "2G" for 4 pods per node);
+4. the requests stay as drawn, in the paper's ranges;
 5. the ReplicaSets arrive in random order (the instance's order).
 
 Scenario ``k`` depends only on ``(seed, k)``. With ``failing``, scenarios the
@@ -108,13 +108,12 @@ def scenario(nodes: int, pods_per_node: int, priorities: int, load: float, seed:
     capacity = nodes * pods_per_node * SLOT
     count = np.array(replicas)
     scale = load / max(float(count @ cpu) / capacity, float(count @ memory) / capacity)
-    allocatable = {"cpu": pods_per_node * SLOT, "memory": pods_per_node * SLOT * MB,
-                   "pods": DEFAULT_MAX_PODS}
+    room = int(pods_per_node * SLOT / scale)  # millicores and MB per node
+    allocatable = {"cpu": room, "memory": room * MB, "pods": DEFAULT_MAX_PODS}
     groups = tuple(PodGroup(
         name=f"rs{i:03d}", replicas=replicas[j], priority=int(level[j]),
         priority_class=f"p{level[j]}",
-        requests={"cpu": max(1, round(float(cpu[j]) * scale)),
-                  "memory": max(1, round(float(memory[j]) * scale)) * MB})
+        requests={"cpu": int(cpu[j]), "memory": int(memory[j]) * MB})
         for i, j in enumerate(order))
     return PodsInstance(
         nodes=tuple(Node(f"node-{n:02d}", allocatable) for n in range(nodes)),

@@ -20,6 +20,8 @@ from optsched.problems.pods.objects import (
 )
 from optsched.problems.pods.quantity import PODS
 
+MAX_PODS = 1_000_000
+"""Most pods (after expanding replicas) an instance may hold."""
 GROUP_KEYS = ("replicas", "requests", "priority_class", "priority", "node", "protected",
               "node_selector", "node_affinity", "tolerations", "anti_affinity")
 
@@ -48,8 +50,11 @@ class PodsInstance:
     name: str = ""
 
     def __post_init__(self) -> None:
-        _unique([n.name for n in self.nodes], "nodes", "node")
-        _unique([p for g in self.groups for p in g.pod_names], "pods", "pod")
+        if self.pod_count > MAX_PODS:
+            raise InstanceError("pods", f"{self.pod_count} pods after expanding replicas; "
+                                        f"optsched takes at most {MAX_PODS}")
+        _unique([(i, n.name) for i, n in enumerate(self.nodes)], "nodes", "node")
+        _unique([(i, p) for i, g in enumerate(self.groups) for p in g.pod_names], "pods", "pod")
         names = {n.name: n for n in self.nodes}
         if not self.nodes:
             raise InstanceError("nodes", "must list at least one node")
@@ -137,9 +142,10 @@ class PodsInstance:
                             "allow_evictions": self.allow_evictions}}
 
 
-def _unique(names: list[str], where: str, what: str) -> None:
+def _unique(names: list[tuple[int, str]], where: str, what: str) -> None:
+    """Raise naming the entry ``where[i]`` whose name (or a replica's) repeats an earlier one."""
     seen: set[str] = set()
-    for i, name in enumerate(names):
+    for i, name in names:
         if name in seen:
             raise InstanceError(f"{where}[{i}].name", f"duplicate {what} name {name!r}")
         seen.add(name)
@@ -154,7 +160,7 @@ def from_dict(obj: Mapping[str, Any]) -> PodsInstance:
     for key, value in (("nodes", nodes), ("pods", pods)):
         if not isinstance(value, list):
             raise InstanceError(key, f"must be a list, got {type_name(value)}")
-    options = require_keys(data.get("options") or {}, "options", (),
+    options = require_keys(data.get("options", {}), "options", (),
                            ("allow_moves", "allow_evictions"))
     flags = {k: options.get(k, True) for k in ("allow_moves", "allow_evictions")}
     for key, value in flags.items():
@@ -177,13 +183,14 @@ def read_priority_classes(obj: object) -> dict[str, int]:
         name = require_str(data["name"], f"{where}.name")
         if name in classes:
             raise InstanceError(f"{where}.name", f"duplicate priority class {name!r}")
-        classes[name] = _priority(data["value"], f"{where}.value")
+        classes[name] = priority_value(data["value"], f"{where}.value")
     return classes
 
 
-def _priority(value: object, where: str) -> int:
+def priority_value(value: object, where: str) -> int:
+    """A priority: Kubernetes stores it as a 32-bit integer."""
     number = require_int(value, where)
-    if abs(number) > 2**31:
+    if not -(2**31) <= number < 2**31:
         raise InstanceError(where, f"must fit a 32-bit integer, got {number}")
     return number
 
@@ -202,7 +209,7 @@ def read_group(obj: object, where: str, classes: Mapping[str, int]) -> PodGroup:
                                 f"names no priority class: {klass!r} (known: {known})")
         priority = classes[klass]
     else:
-        priority = _priority(data.get("priority", 0), f"{where}.priority")
+        priority = priority_value(data.get("priority", 0), f"{where}.priority")
     node = data.get("node")
     affinity = data.get("node_affinity") or []
     tolerations = data.get("tolerations") or []
@@ -226,10 +233,15 @@ def read_group(obj: object, where: str, classes: Mapping[str, int]) -> PodGroup:
     if not isinstance(protected, bool):
         raise InstanceError(f"{where}.protected", "must be true or false")
     replicas = data.get("replicas", 1)
-    if not is_int(replicas) or replicas < 1:
-        raise InstanceError(f"{where}.replicas", f"must be an integer >= 1, got {replicas!r}")
+    if not is_int(replicas) or not 1 <= replicas <= MAX_PODS:
+        raise InstanceError(f"{where}.replicas", f"must be an integer in 1..{MAX_PODS}, "
+                                                 f"got {replicas!r}")
+    requests = read_resources(data.get("requests") or {}, f"{where}.requests")
+    if PODS in requests:
+        raise InstanceError(f"{where}.requests.{PODS}", "is implied: every pod takes one "
+                                                        "of its node's pod slots")
     return PodGroup(
-        name=name, requests=read_resources(data.get("requests") or {}, f"{where}.requests"),
+        name=name, requests=requests,
         priority=priority, replicas=int(replicas), priority_class=klass,
         node=None if node is None else require_str(node, f"{where}.node"), protected=protected,
         node_selector=read_labels(data.get("node_selector") or {}, f"{where}.node_selector"),

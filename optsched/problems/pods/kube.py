@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from optsched.errors import InstanceError
-from optsched.fields import require_int, require_str, type_name
+from optsched.fields import require_str, type_name
+from optsched.problems.pods.instance import priority_value
 from optsched.problems.pods.objects import (
     Expression,
     Toleration,
@@ -133,7 +134,8 @@ def read_pod_spec(obj: object, where: str, notes: Notes, labels: Mapping[str, st
     tolerations = listing(spec.get("tolerations"), f"{where}.tolerations")
     return PodSpec(
         requests=effective_requests(spec, where, notes),
-        priority=None if priority is None else int32(priority, f"{where}.priority"),
+        priority=None if priority is None
+        else priority_value(priority, f"{where}.priority"),
         priority_class=None if not klass else require_str(klass, f"{where}.priorityClassName"),
         node=None if not node else require_str(node, f"{where}.nodeName"),
         node_selector=read_labels(spec.get("nodeSelector") or {}, f"{where}.nodeSelector"),
@@ -288,10 +290,3 @@ def protected(meta: Mapping[str, Any], where: str) -> bool:
                             f"must be \"true\" or \"false\", got {value!r}")
     return value in (True, "true")
 
-
-def int32(value: object, where: str) -> int:
-    """A priority: an integer that fits 32 bits."""
-    number = require_int(value, where)
-    if not -(2**31) <= number < 2**31:
-        raise InstanceError(where, f"must fit a 32-bit integer, got {number}")
-    return number

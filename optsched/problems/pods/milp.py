@@ -5,13 +5,37 @@ over the nodes; ``sum <= 1`` per anti-affinity key and node; at most
 ``size`` pods of a class placed (exactly ``size`` for running classes when
 evictions are off); the same symmetry breaking as the CP model
 (``SolveParams.model["symmetry"]``). The objective is the one weighted sum of
-:attr:`PodsInstance.weights`.
+:attr:`PodsInstance.weights`. PuLP passes no start to HiGHS, so the hint is
+not used here.
 
-A MILP solver computes in doubles: the objective is exact only while its
-largest value stays below :data:`OBJECTIVE_LIMIT` (2^53), so a wider one
-(many priority levels with many pods) raises :class:`NotSupportedError`
-rather than return a rounded optimum; CP-SAT solves those staged. PuLP
-passes no start to HiGHS, so the hint is not used here.
+A MILP solver computes in doubles with tolerances, and the objective's
+lowest digits (moves and evictions, weight 1 and ``movable + 1``) must
+survive next to level weights near the objective's largest value ``M``.
+The backend runs with a relative gap of 0 and an absolute gap of 0.999
+(:attr:`MilpFormulation.integral`), so "optimal" means the bound is within
+1 of the incumbent, which for an integer objective is exact, provided every
+objective value and bound the solver compares is accurate to better than
+1/2, i.e. to ``1 / (2 M)`` relative. Two errors eat into that:
+
+- rounding: a value near ``M`` is a sum of up to thousands of products,
+  each rounded to ``2^-53`` relative: ``~ n M 2^-53`` in the worst case;
+- integrality: HiGHS and CBC accept an integer variable within ``1e-6`` of
+  an integer and price an incumbent from the unrounded values, so a count
+  off by ``d`` shifts the objective by ``w d`` for its weight ``w``. On LP
+  vertices ``d`` is the basis solve's rounding error (relative, about
+  ``2^-53`` times the basis' conditioning), not the tolerance itself.
+
+The old limit 2^53 left no margin at all (``M 2^-53 = 1``): with ``M``
+about 2^54 both solvers reported an objective of 10 for a solution worth
+12, and at 2^56 HiGHS returned, as optimal, a solution one move worse than
+the optimum. :data:`OBJECTIVE_LIMIT` = 2^40 keeps 13 bits (a factor 8,192)
+for both errors, ``M 2^-53 <= 2^-13``. That is a margin, not a proof (a
+badly conditioned basis could still blur the lowest digit), but such an
+error cannot pass as a wrong objective: the decoder snaps the solver's
+values to integers, so the objective the backend reports is an exact sum
+of integers below 2^53, and ``solve()`` re-prices every solution. A wider
+objective raises :class:`NotSupportedError`; CP-SAT solves those exactly,
+staged.
 """
 
 from __future__ import annotations
@@ -27,11 +51,14 @@ from optsched.deadline import Deadline
 from optsched.errors import NotSupportedError
 from optsched.params import SolveParams
 from optsched.problems.pods.counts import Counts, build_counts, options
+from optsched.problems.pods.counts_objective import objective
+from optsched.problems.pods.counts_symmetry import decode, fixed_to_zero, load_cuts
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.solution import PodsSolution
 
-OBJECTIVE_LIMIT = 2**53
-"""Largest objective value a double holds exactly (with every integer below it)."""
+OBJECTIVE_LIMIT = 2**40
+"""Largest objective value the MILP solves: 13 bits below the 2^53 of a double's
+mantissa, a margin for rounding and near-integral values (see the module docstring)."""
 
 
 def formulate(counts: Counts, symmetry: str
@@ -40,7 +67,7 @@ def formulate(counts: Counts, symmetry: str
     prob = pulp.LpProblem("pods_counts", pulp.LpMinimize)
     ub = counts.pair_ub.copy()
     if symmetry == "fix":
-        ub[counts.fixed_to_zero()] = 0
+        ub[fixed_to_zero(counts)] = 0
     x = [prob.add_variable(f"x_{p}", lowBound=0, upBound=int(u), cat=pulp.LpInteger)
          for p, u in enumerate(ub.tolist())]
     bounds = np.searchsorted(counts.pair_class, np.arange(len(counts.classes) + 1)).tolist()
@@ -61,31 +88,32 @@ def formulate(counts: Counts, symmetry: str
     for i, conflict in enumerate(counts.conflicts):
         prob += pulp.lpSum(x[p] for p in conflict) <= 1, f"anti_{i}"
     if symmetry == "load":
-        for i, (pairs_, coeffs_) in enumerate(counts.load_cuts()):
+        for i, (pairs_, coeffs_) in enumerate(load_cuts(counts)):
             prob += pulp.LpAffineExpression(zip([x[p] for p in pairs_.tolist()],
                                                 coeffs_.tolist(), strict=True)) >= 0, f"sym_{i}"
-    constant, on_placed, on_stay = counts.objective()
-    objective = pulp.lpSum(k * placed[c] for c, k in enumerate(on_placed) if k)
-    objective += pulp.lpSum(on_stay[c] * x[p] for c, p in counts.stay_pair.items()
-                            if on_stay[c])
-    prob += objective + constant
+    constant, on_placed, on_stay = objective(counts)
+    goal = pulp.lpSum(k * placed[c] for c, k in enumerate(on_placed) if k)
+    goal += pulp.lpSum(on_stay[c] * x[p] for c, p in counts.stay_pair.items() if on_stay[c])
+    prob += goal + constant
 
-    def decode() -> PodsSolution:
+    def read() -> PodsSolution:
         values = np.array([round(v.value() or 0) for v in x], dtype=np.int64)
-        return counts.decode(values)
+        for v, k in zip(x, values.tolist(), strict=True):
+            v.varValue = float(k)  # the objective read next is then exact, not w * (k +- 1e-9)
+        return decode(counts, values)
 
-    return prob, decode
+    return prob, read
 
 
 def build(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> MilpFormulation:
-    """Build the MILP; raise :class:`NotSupportedError` for an objective too wide for doubles."""
+    """Build the MILP; raise :class:`NotSupportedError` for an objective too wide for it."""
     started = time.perf_counter()
-    objective, symmetry = options(params)
+    mode, symmetry = options(params)
     counts = build_counts(instance)
-    if objective == "staged" or counts.top >= OBJECTIVE_LIMIT:
-        why = ("the MILP models solve the weighted objective only" if objective == "staged"
-               else f"the lexicographic objective reaches {counts.top}, beyond the 2^53 a "
-                    "MILP solver's doubles hold exactly")
+    if mode == "staged" or counts.top > OBJECTIVE_LIMIT:
+        why = ("the MILP models solve the weighted objective only" if mode == "staged"
+               else f"the lexicographic objective reaches {counts.top}, beyond the 2^40 up to "
+                    "which a MILP solver's doubles and tolerances keep its lowest digit exact")
         raise NotSupportedError("objective", f"{why}; use cpsat (it solves it staged)")
     prob, decode = formulate(counts, symmetry)
     return MilpFormulation(problem=prob, decode=decode, build_s=time.perf_counter() - started,

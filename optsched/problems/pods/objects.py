@@ -178,7 +178,8 @@ def read_labels(obj: object, where: str) -> dict[str, str]:
     """A ``{key: value}`` object of strings."""
     if not isinstance(obj, Mapping):
         raise InstanceError(where, f"must be an object of strings, got {type_name(obj)}")
-    return {k: require_str(v, f"{where}.{k}") for k, v in obj.items()}
+    return {require_str(k, f"{where} key {k!r}"): require_str(v, f"{where}.{k}")
+            for k, v in obj.items()}
 
 
 def read_taint(obj: object, where: str) -> Taint:

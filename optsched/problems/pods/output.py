@@ -18,35 +18,52 @@ def _verdict(ours: list[int], theirs: list[int]) -> str:
 def compare(instance: PodsInstance, solution: PodsSolution) -> dict[str, Any]:
     """Placed pods by priority (highest first) of ``solution`` and of kube-scheduler.
 
-    ``vs_default`` and ``vs_default_preempt`` compare the vectors
-    lexicographically against the default scheduler without and with
-    DefaultPreemption (ties broken by node name).
+    ``vs_<baseline>`` compares the vectors lexicographically against three
+    runs of the default scheduler (ties broken by node name): ``default``,
+    all pending pods in one priority queue; ``default_preempt``, the same
+    with DefaultPreemption (it matters only for running pods); and
+    ``arrival_preempt``, pods arriving one at a time in instance order with
+    DefaultPreemption, so a late high-priority pod preempts earlier ones.
     """
     from optsched.problems.pods.default_scheduler import schedule
 
     ours = placed_by_priority(instance, solution)
     out: dict[str, Any] = {"priorities": list(instance.priorities), "placed_by_priority": ours}
-    for key, preemption in (("default", False), ("default_preempt", True)):
-        theirs = placed_by_priority(instance, schedule(instance, preemption=preemption))
+    for key, preemption, order in (("default", False, "priority"),
+                                   ("default_preempt", True, "priority"),
+                                   ("arrival_preempt", True, "arrival")):
+        placed = schedule(instance, preemption=preemption, order=order)
+        theirs = placed_by_priority(instance, placed)
         out[key] = theirs
         out[f"vs_{key}"] = _verdict(ours, theirs)
     return out
 
 
-def manifests(instance: PodsInstance, solution: PodsSolution) -> str:
-    """A YAML stream that applies the solution: evictions first, then bindings.
+TARGET = "optsched.io/target-node"
+"""Annotation on a moved pod's Eviction naming the node its replacement should go to."""
 
-    A moved pod is evicted from its node and bound to the new one; a pending
-    pod is bound. Pods whose node does not change get nothing. Names with a
-    ``namespace/`` prefix keep it as the object's namespace.
+
+def manifests(instance: PodsInstance, solution: PodsSolution) -> str:
+    """A YAML stream that applies the solution: Evictions first, then Bindings.
+
+    Every evicted or moved pod gets a ``policy/v1`` Eviction (POST it to the
+    pod's ``eviction`` subresource; it respects PodDisruptionBudgets). A moved
+    pod's Eviction carries the annotation :data:`TARGET` with its new node:
+    the pod is deleted, so its controller's replacement (a new name) must be
+    steered there, e.g. as the nominated node or by node affinity. Every
+    pending pod that gets a node gets a ``v1`` Binding (POST it to the pod's
+    ``binding`` subresource). Names with a ``namespace/`` prefix keep it as
+    the object's namespace.
     """
     docs: list[dict[str, Any]] = []
-    for pod in [*solution.evicted, *solution.moved]:
-        docs.append({"apiVersion": "policy/v1", "kind": "Eviction",
-                     "metadata": _meta(pod)})
-    running = {p: g.node for g in instance.groups for p in g.pod_names}
+    for pod in solution.evicted:
+        docs.append({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": _meta(pod)})
+    for pod in solution.moved:
+        meta = {**_meta(pod), "annotations": {TARGET: solution.assignment[pod]}}
+        docs.append({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": meta})
+    running = {p for g in instance.groups if g.node is not None for p in g.pod_names}
     for pod, node in solution.assignment.items():
-        if node is not None and running.get(pod) != node:
+        if node is not None and pod not in running:
             docs.append({"apiVersion": "v1", "kind": "Binding", "metadata": _meta(pod),
                          "target": {"apiVersion": "v1", "kind": "Node", "name": node}})
     return yaml.safe_dump_all(docs, sort_keys=False) if docs else ""

@@ -167,6 +167,11 @@ def matches_affinity(group: PodGroup, node: Node) -> bool:
                                           for term in group.node_affinity)
 
 
+def node_filter_signature(group: PodGroup) -> tuple[object, ...]:
+    """Selector, required affinity, tolerations: all that the node filters read of a group."""
+    return (tuple(sorted(group.node_selector.items())), group.node_affinity, group.tolerations)
+
+
 def prefer_no_schedule(group: PodGroup, node: Node) -> int:
     """``countIntolerableTaintsPreferNoSchedule``: PreferNoSchedule taints not tolerated."""
     return sum(1 for taint in node.taints if taint.effect == "PreferNoSchedule"
@@ -258,8 +263,7 @@ class Kube:
 
     def _spec(self, i: int, group: PodGroup, statics: dict[object, _Static]) -> Spec:
         instance = self.instance
-        signature = (tuple(sorted(group.node_selector.items())), group.node_affinity,
-                     group.tolerations)
+        signature = node_filter_signature(group)
         static = statics.get(signature)
         if static is None:
             static = ([group.can_start_on(n) for n in instance.nodes],

@@ -19,6 +19,7 @@ FAMILY = Family(
     lower_bound=lower_bound,
     solvers=solvers.table(),
     hint_solver="dynasearch",
+    hint_options={"kicks": 10},  # a hint in a fraction of a second at 500 jobs
     default_solver="cpsat",
     cp_model="optsched.problems.smtt.cp",
     milp_model="optsched.problems.smtt.milp",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,9 +15,17 @@ from optsched import SolveParams, Status, solve
 from optsched.deadline import Deadline
 from optsched.errors import InputError
 from optsched.problems.pods import cp
-from optsched.problems.pods.counts import SYMMETRY, blocks, build_counts
+from optsched.problems.pods.counts import build_counts
+from optsched.problems.pods.counts_objective import blocks, value
+from optsched.problems.pods.counts_symmetry import (
+    SYMMETRY,
+    decode,
+    fixed_to_zero,
+    hint_counts,
+    load_cuts,
+)
 from optsched.problems.pods.evaluate import evaluate
-from optsched.problems.pods.generate import scenario
+from optsched.problems.pods.generate import generate, scenario
 from optsched.problems.pods.greedy import first_fit
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import Node, PodGroup
@@ -90,7 +100,7 @@ def _solve_fixed_to_hint(instance: PodsInstance, hint: PodsSolution, symmetry: s
     solver.parameters.num_workers = 1
     solver.parameters.fix_variables_to_their_hinted_value = True
     status = solver.status_name(solver.solve(form.model))
-    return status, solver.objective_value
+    return status, solver.objective_value + form.offset
 
 
 @pytest.mark.parametrize("symmetry", SYMMETRY)
@@ -103,7 +113,7 @@ def test_hint_satisfies_the_symmetry_breaking(symmetry: str) -> None:
     """
     instance, hint = _identical()
     counts = build_counts(instance)
-    zero = counts.fixed_to_zero()
+    zero = fixed_to_zero(counts)
     raw = np.zeros(len(counts.pair_class), dtype=np.int64)
     node_of = {n.name: j for j, n in enumerate(instance.nodes)}
     for pod, node in hint.assignment.items():
@@ -111,31 +121,31 @@ def test_hint_satisfies_the_symmetry_breaking(symmetry: str) -> None:
         c = next(i for i, k in enumerate(counts.classes) if pod in k.pods)
         raw[counts.index[c, node_of[node]]] += 1
     assert raw[zero].any()
-    status, value = _solve_fixed_to_hint(instance, hint, symmetry)
-    assert status == "OPTIMAL" and value == 0
-    reordered = counts.hint_counts(hint, symmetry)
+    status, objective = _solve_fixed_to_hint(instance, hint, symmetry)
+    assert status == "OPTIMAL" and objective == 0
+    reordered = hint_counts(counts, hint, symmetry)
     assert reordered is not None
     if symmetry == "fix":
         assert not reordered[zero].any()
     if symmetry == "load":
-        for pairs, coeffs in counts.load_cuts():
+        for pairs, coeffs in load_cuts(counts):
             assert int(coeffs @ reordered[pairs]) >= 0
-    assert evaluate(instance, counts.decode(reordered)).objective == 0
+    assert evaluate(instance, decode(counts, reordered)).objective == 0
 
 
 @pytest.mark.parametrize("k", range(4))
 def test_greedy_hint_is_kept_on_generated_scenarios(k: int) -> None:
     """First fit's placement of a generated scenario (8 identical nodes, 4 pods each,
     load 1.05) is a hint that the model with every variable fixed to it accepts, at
-    first fit's objective, and that :meth:`Counts.value` prices like the checker."""
+    first fit's objective, and that :func:`.counts_objective.value` prices like the checker."""
     instance = scenario(8, 4, 2, 1.05, seed=3, k=k)
     hint = first_fit(instance)
-    status, value = _solve_fixed_to_hint(instance, hint, "fix")
+    status, objective = _solve_fixed_to_hint(instance, hint, "fix")
     assert status == "OPTIMAL"
-    assert value == evaluate(instance, hint).objective
+    assert objective == evaluate(instance, hint).objective
     counts = build_counts(instance)
-    reordered = counts.hint_counts(hint, "fix")
-    assert reordered is not None and counts.value(reordered) == value
+    reordered = hint_counts(counts, hint, "fix")
+    assert reordered is not None and value(counts, reordered) == objective
 
 
 @pytest.mark.parametrize("symmetry", ["fix", "load"])
@@ -162,9 +172,11 @@ def _wide() -> PodsInstance:
     """64 single pods of distinct priorities 1..64 (1 cpu each) on two 20-cpu nodes.
 
     Each level holds one pod, so the weights are powers of two and the largest
-    objective is ``2^64 - 1`` (beyond int64): the model is solved staged. The
-    optimum places 40 pods, the 40 of highest priority; the 24 pending ones
-    are priorities 1..24, weights ``2^0 .. 2^23``: objective ``2^24 - 1``.
+    objective is ``2^64 - 1`` (beyond int64, and beyond the 2^53 that CP-SAT's
+    double objective holds exactly): the model is solved staged, 53 levels
+    then the other 11 with evictions and moves. The optimum places 40 pods,
+    the 40 of highest priority; the 24 pending ones are priorities 1..24,
+    weights ``2^0 .. 2^23``: objective ``2^24 - 1``.
     """
     groups = tuple(PodGroup(f"p{i}", {"cpu": 1000}, priority=i) for i in range(1, 65))
     nodes = tuple(Node(f"n{j}", {"cpu": 20_000, "pods": 110}) for j in range(2))
@@ -176,13 +188,45 @@ def test_wide_objective_is_solved_staged() -> None:
     instance = _wide()
     counts = build_counts(instance)
     assert counts.top == 2**64 - 1
-    assert [len(b) for b in blocks(counts.terms, cp.OBJECTIVE_LIMIT)] == [60, 6]
+    assert [len(b) for b in blocks(counts.terms, cp.OBJECTIVE_LIMIT)] == [53, 13]
     result = solve(instance, "cpsat", FAST)
     assert result.stats["stages"] == 2
     assert result.status is Status.OPTIMAL and result.objective == 2**24 - 1
     assert isinstance(result.solution, PodsSolution)
     pending = {p for p, n in result.solution.assignment.items() if n is None}
     assert pending == {f"p{i}" for i in range(1, 25)}
+
+
+def test_staged_blocks_are_capped_by_the_best_known_solution() -> None:
+    """``fragmented`` staged: blocks pending[10], pending[1], then evicted with moved.
+
+    First fit leaves one priority-10 pod pending and places ``low``: the first
+    block is capped at 1. Stage 1 places all four priority-10 pods (8 cpu, the
+    nodes are full), so its optimum leaves ``low`` pending: the second block is
+    capped at 1 by that solution, not at the hint's 0 (which would cut off the
+    optimum). No running pod: evictions and moves are always 0 (one block, as wide as
+    one digit). Objective 1.
+    """
+    instance = ex.fragmented()
+    params = SolveParams(workers=1, seed=0, hint=first_fit(instance),
+                         model={"objective": "staged"})
+    form = cp.build(instance, params, Deadline(None))
+    assert form.stats["stage_caps"] == [1, 1, 0]
+    result = solve(instance, "cpsat", replace(params, time_limit=10))
+    assert result.status is Status.OPTIMAL and result.objective == 1
+
+
+def test_time_limit_counts_from_the_solver_start() -> None:
+    """CP-SAT's limit is what is left when it starts, less the reserve for decoding and the
+    checker: the whole solve (hint, build, search, check) stays within the limit plus a
+    generous margin for a loaded machine."""
+    instance = generate(nodes=16, pods_per_node=8, priorities=4, load=1.05, count=1, seed=3)[0]
+    started = time.perf_counter()
+    result = solve(instance, "cpsat", SolveParams(time_limit=0.5, workers=1))
+    wall = time.perf_counter() - started
+    assert result.build_s + result.solve_s + result.stats["hint_s"] <= 0.5 + 0.25
+    assert wall <= 0.5 + 0.25
+    assert result.verified
 
 
 def test_unfinished_stage_falls_back_to_the_hint() -> None:

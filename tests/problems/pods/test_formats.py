@@ -240,7 +240,7 @@ W = "Pod default/web"
     ([node(), pod(), pod()], f"{W}.metadata.name", "duplicate Pod name"),
     ([node(), node()], "Node n1.metadata.name", "duplicate Node name"),
     ([node(), workload("ReplicaSet", "web", {"replicas": 2}), pod("web-1")],
-     "Pod default/web-1.name", "duplicate pod name 'web-1'"),
+     "ReplicaSet default/web.name", "duplicate pod name 'web-1'"),
     ([node(), pod(cpu="100MB")], f"{W}.spec.containers[0].resources.requests.cpu",
      "'100MB' is not a Kubernetes quantity"),
     ([node(), pod(cpu="-1")], f"{W}.spec.containers[0].resources.requests.cpu",

@@ -126,7 +126,7 @@ def test_every_rule_is_feasible_and_best_greedy_beats_the_defaults() -> None:
         values = {name: objective(inst, rule(inst)) for name, (rule, _) in GREEDY.items()}
         solution, value, name = best_greedy(inst)
         assert value == objective(inst, solution) == min(values.values()) == values[name]
-        assert value <= values["default"] and value <= values["default-preempt"]
+        assert all(value <= values[b] for b in ("default", "default-preempt", "arrival-preempt"))
 
 
 def test_scheduler_solvers_and_their_options() -> None:

@@ -33,7 +33,7 @@ def test_round_trip_keeps_every_field() -> None:
 
 @pytest.mark.parametrize(("nodes", "pods", "field"), [
     ([node("n1"), node("n1")], [], "nodes[1].name"),
-    ([node("n1")], [pod("a", "1", replicas=2), pod("a-1", "1")], "pods[2].name"),
+    ([node("n1")], [pod("a", "1", replicas=2), pod("a-1", "1")], "pods[1].name"),
     ([node("n1")], [pod("a", "1", node="n9")], "pods[0].node"),
     ([node("n1")], [pod("a", "1", protected=True)], "pods[0].protected"),
     ([node("n1")], [pod("a", "5", node="n1")], "nodes[0].allocatable.cpu"),
