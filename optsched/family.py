@@ -124,5 +124,8 @@ class Family:
     compare: Callable[[Any, Any], Mapping[str, Any]] | None = None
     """Measures a verified solution against the field's own baselines (``vs_<name>`` keys
     say ``better``, ``equal`` or ``worse``); benchmark rows and ``solve --compare`` carry it."""
+    warm: Callable[[], None] | None = None
+    """Loads the family's compiled code (numba) ahead of time; the benchmark fork server
+    calls it once, so that no job's time limit pays for it."""
     manifests: Callable[[Any, Any], str] | None = None
     """The text that applies a solution in the field's own system (``solve --manifests``)."""

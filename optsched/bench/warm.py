@@ -12,3 +12,6 @@ for _family in FAMILIES.values():
         if _module is not None:
             with contextlib.suppress(ImportError):
                 importlib.import_module(_module)
+    if _family.warm is not None:
+        with contextlib.suppress(Exception):
+            _family.warm()

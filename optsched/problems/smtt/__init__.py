@@ -24,6 +24,7 @@ FAMILY = Family(
     cp_model="optsched.problems.smtt.cp",
     milp_model="optsched.problems.smtt.milp",
     generator=Generator(generate.generate, generate.PARAMS),
+    warm=solvers.warm,
     outside_formats=(OutsideFormat("OR-Library wt<n>.txt", formats.claims, formats.read_orlib),),
 )
 

@@ -121,3 +121,14 @@ def table() -> dict[str, NativeSolver]:
                                     "Lagrangian time-indexed relaxation with job memory and "
                                     "state elimination")
     return out
+
+
+def warm() -> None:
+    """Run the compiled solvers once on a tiny instance, loading their numba code."""
+    from optsched.problems.smtt.generate import generate
+
+    for weighted in (False, True):
+        (instance,) = generate(n=8, weighted=weighted, seed=1)
+        for name in ("dynasearch", "smtt-bb", "smtt-ssdp"):
+            if name != "smtt-bb" or not weighted:
+                table()[name].run(instance, SolveParams(workers=1), Deadline(None))
