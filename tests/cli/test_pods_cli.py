@@ -138,3 +138,15 @@ def test_yaml_label_key_that_is_not_a_string(tmp_path: Path,
     res = run(capsys, "solve", path, "--solver", "cpsat")
     assert res.code == 2 and "Traceback" not in res.err, res
     assert len(res.err.strip().splitlines()) == 1 and "labels" in res.err, res.err
+
+
+def test_yaml_of_an_unknown_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Service is not a kind optsched reads: one line naming the document and kind."""
+    path = tmp_path / "c.yaml"
+    path.write_text("apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n"
+                    "status: {allocatable: {cpu: '4'}}\n---\n"
+                    "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n")
+    res = run(capsys, "solve", path, "--solver", "cpsat")
+    assert res.code == 2 and "Traceback" not in res.err, res
+    assert len(res.err.strip().splitlines()) == 1 and "Service" in res.err, res.err
+    assert "documents[1].kind" in res.err, res.err
