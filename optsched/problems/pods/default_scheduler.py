@@ -8,7 +8,9 @@ Queue
     schedules in arrival order alone. Pending pods arrive in instance order.
     A pod that fits nowhere is parked (the unschedulable queue, its timestamp
     refreshed); it comes back when a pod deletion (a preemption) frees room it
-    could use. Running pods stay where they are.
+    could use. In arrival order, pods that come back (victims, woken parked
+    pods) are retried by priority before the next arrival. Running pods stay
+    where they are.
 Filters
     ``NodeUnschedulable``, ``NodeAffinity`` (node selector and required
     affinity), ``TaintToleration`` (NoSchedule, NoExecute) - together
@@ -254,7 +256,7 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
     preemption
         Run ``DefaultPreemption`` for a pod that fits nowhere: victims are
         evicted (a running victim counts as evicted unless it is placed
-        again) and requeued as new arrivals.
+        again) and requeued.
     order
         ``"priority"`` (kube's activeQ) or ``"arrival"`` (instance order).
     seed
@@ -270,8 +272,13 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
     kube = Kube(instance, seed)
     by_priority = order == "priority"
 
-    def entry(pod: int, stamp: int) -> tuple[int, int, int]:
-        return (-kube.spec_of[pod].priority if by_priority else 0, stamp, pod)
+    def entry(pod: int, stamp: int, back: bool = False) -> tuple[int, int, int, int]:
+        # In arrival order a pod that comes back (a victim, a parked pod woken by a
+        # deletion) has arrived already: it is retried, by priority, before the next arrival.
+        priority = -kube.spec_of[pod].priority
+        if by_priority:
+            return (0, priority, stamp, pod)
+        return (0, priority, stamp, pod) if back else (1, 0, stamp, pod)
 
     queue = [entry(p, p) for p in range(len(kube.names)) if kube.where[p] < 0]
     heapq.heapify(queue)
@@ -280,7 +287,7 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
     doomed: dict[int, int] = {}
     deletions = 0
     while queue:
-        _, _, pod = heapq.heappop(queue)
+        *_, pod = heapq.heappop(queue)
         spec = kube.spec_of[pod]
         if failed.get(spec.index) != deletions and doomed.get(pod) != deletions:
             feasible = feasible_nodes(kube, spec)
@@ -293,7 +300,7 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
                 for victim in victims:
                     kube.unbind(victim)
                     if instance.allow_moves or kube.spec_of[victim].group.node is None:
-                        heapq.heappush(queue, entry(victim, kube.clock))
+                        heapq.heappush(queue, entry(victim, kube.clock, back=True))
                         kube.clock += 1
                 kube.bind(pod, node)
                 deletions += 1
@@ -302,7 +309,7 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
                 helped = set(dp.woken(kube, parked, node, preemption))
                 for index, waiting in parked.items():
                     for stamp, other in waiting:
-                        heapq.heappush(queue, entry(other, stamp))
+                        heapq.heappush(queue, entry(other, stamp, back=True))
                         if index not in helped:
                             doomed[other] = deletions
                 parked.clear()

@@ -388,3 +388,14 @@ def test_generated_scenarios_pass_the_checker(seed: int | None, order: str) -> N
         assert all(plain.assignment[p] == n for p, n in running.items())
         top_plain = placed_by_priority(inst, plain)[0]
         assert placed_by_priority(inst, preempt)[0] >= top_plain
+
+
+def test_arrival_order_retries_a_victim_before_the_next_arrival() -> None:
+    """n1 has 4 cpu, n2 3. ``v`` (3 cpu, priority 1) arrives: LeastAllocated scores n1
+    (1/4 free, 25) above n2 (0/3 free, 0), so v -> n1. ``hi`` (4 cpu, priority 10) fits
+    only an empty n1: it preempts v. v comes back and is retried before ``w`` (3 cpu,
+    priority 1) arrives: v -> n2, and w finds no room."""
+    inst = instance([node("n1", cpu="4"), node("n2", cpu="3")],
+                    [pod("v", "3", 1), pod("hi", "4", 10), pod("w", "3", 1)])
+    placed = schedule(inst, preemption=True, order="arrival").assignment
+    assert placed == {"v": "n2", "hi": "n1", "w": None}
