@@ -136,8 +136,8 @@ def forward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, thr: float,
                         continue
                     m0, m1, pm = (m0 | bit, m1, pm + p[k]) if b < 64 else (m0, m1 | bit,
                                                                            pm + p[k])
-                    if pm_total - pm > horizon - t2:
-                        continue
+                if pm_total - pm > horizon - t2:
+                    continue
                 if use_prev:
                     y = prev_table[find(prev, prev_table, t2, k, m0 & keep0, m1 & keep1)]
                     if y < 0 or v + prev_values[y, BV] > thr:

@@ -37,7 +37,7 @@ PATIENCE = 50
 """Iterations without a better bound before the step factor halves."""
 DEFLECTION = 0.5
 """Weight of the previous direction in the next one (deflected subgradient)."""
-TOP = 4
+TOP = 16
 """Cheapest nodes per time kept sorted by the passes over time."""
 ELIMINATE_EVERY = 5
 """Iterations between two eliminations of nodes by the incumbent."""

@@ -173,3 +173,33 @@ def test_memory_cap_returns_a_feasible_sequence() -> None:
     assert result.stats["stopped"] == "memory limit of the state tables"
     assert isinstance(result.solution, SmttSolution)
     assert evaluate(inst, result.solution).objective == result.objective
+
+
+def test_memory_levels_schedule_every_memorised_job() -> None:
+    """Every state of a memory level at the horizon has done all memorised jobs.
+
+    A path may only reach ``T`` once the memorised jobs not yet done fit in
+    the time left, whichever job its last arc adds; so the cheapest path of
+    a level holds each memorised job exactly once. (Checking the fit only on
+    arcs of memorised jobs let paths skip them and kept the bound flat.)
+    """
+    from optsched.problems.smtt import ssdp_graph as gr
+    from optsched.problems.smtt.ssdp_search import Search
+
+    inst = generate(n=30, tf=0.6, rdd=0.2, count=1, seed=5, weighted=True)[0]
+    p, d, w = inst.arrays
+    search = Search(p, d, w, lambda: False, 1 << 28, dict(ssdp.OPTIONS, add=6))
+    search.offer(np.argsort(d).astype(np.int64))
+    search.base = base = search._multipliers()
+    assert not search.closed  # the instance needs memory levels
+    level = search._level(base, search._level(base, None))
+    assert len(level.memory) == 6
+    full = (1 << len(level.memory)) - 1
+    x, finals = level.head[search.horizon], 0
+    while x >= 0:
+        assert level.nodes[x, gr.M0] == full
+        finals += 1
+        x = level.nodes[x, gr.NEXT]
+    assert finals > 0
+    path = gr.best_path(p, level.nodes, level.values, level.head).tolist()
+    assert all(path.count(j) == 1 for j in level.memory)
