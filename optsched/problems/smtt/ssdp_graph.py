@@ -88,6 +88,20 @@ def forbidden(p: IntArray, d: IntArray, w: IntArray, i: int, k: int, t: int) -> 
 
 
 @jit
+def with_job(m0: int, m1: int, b: int) -> tuple[int, int, bool]:
+    """The masks with memorised bit ``b`` set, and whether it was set already.
+
+    ``b < 0`` (the job is not memorised) leaves the masks as they are.
+    """
+    if b < 0:
+        return m0, m1, False
+    bit = np.int64(1) << (b & 63)
+    if b < 64:
+        return int(m0 | bit), m1, bool(m0 & bit)
+    return m0, int(m1 | bit), bool(m1 & bit)
+
+
+@jit
 def start(nodes: IntArray, values: FloatArray, head: IntArray, table: IntArray,
           ctl: IntArray, n: int) -> None:
     """Put the source (time 0, job ``n``, nothing done) into an empty level."""
@@ -129,13 +143,10 @@ def forward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, thr: float,
                 v = f + w[k] * max(0, t2 - d[k]) - mu[k]
                 if v + base[t2, k] > thr or (i < n and forbidden(p, d, w, i, k, t2)):
                     continue
-                m0, m1, pm, b = nodes[x, M0], nodes[x, M1], nodes[x, PM], memo[k]
-                if b >= 0:
-                    bit = np.int64(1) << (b & 63)
-                    if (m0 if b < 64 else m1) & bit:
-                        continue
-                    m0, m1, pm = (m0 | bit, m1, pm + p[k]) if b < 64 else (m0, m1 | bit,
-                                                                           pm + p[k])
+                m0, m1, done = with_job(nodes[x, M0], nodes[x, M1], memo[k])
+                if done:
+                    continue
+                pm = nodes[x, PM] + (p[k] if memo[k] >= 0 else 0)
                 if pm_total - pm > horizon - t2:
                     continue
                 if use_prev:
@@ -185,12 +196,9 @@ def backward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, thr: float,
                 if t == horizon or k == i or t2 > horizon or (i < n and forbidden(
                         p, d, w, i, k, t2)):
                     continue
-                m0, m1, b = nodes[x, M0], nodes[x, M1], memo[k]
-                if b >= 0:
-                    bit = np.int64(1) << (b & 63)
-                    if (m0 if b < 64 else m1) & bit:
-                        continue
-                    m0, m1 = (m0 | bit, m1) if b < 64 else (m0, m1 | bit)
+                m0, m1, done = with_job(nodes[x, M0], nodes[x, M1], memo[k])
+                if done:
+                    continue
                 y = table[find(nodes, table, t2, k, m0, m1)]
                 if y >= 0 and values[y, BV] < INF:
                     best = min(best, w[k] * max(0, t2 - d[k]) - mu[k] + values[y, BV])
@@ -253,12 +261,9 @@ def reforward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, memo: IntAr
                 t2 = t + p[k]
                 if k == i or t2 > horizon or (i < n and forbidden(p, d, w, i, k, t2)):
                     continue
-                m0, m1, b = nodes[x, M0], nodes[x, M1], memo[k]
-                if b >= 0:
-                    bit = np.int64(1) << (b & 63)
-                    if (m0 if b < 64 else m1) & bit:
-                        continue
-                    m0, m1 = (m0 | bit, m1) if b < 64 else (m0, m1 | bit)
+                m0, m1, done = with_job(nodes[x, M0], nodes[x, M1], memo[k])
+                if done:
+                    continue
                 y = table[find(nodes, table, t2, k, m0, m1)]
                 if y >= 0 and values[y, BV] < INF:
                     v = f + w[k] * max(0, t2 - d[k]) - mu[k]
