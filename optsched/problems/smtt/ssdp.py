@@ -12,14 +12,17 @@ single-machine scheduling without machine idle time", J. Scheduling 12.
 2. *Lagrangian relaxation of the time-indexed model*
    (:mod:`optsched.problems.smtt.ssdp_lr`): the constraints "each job once"
    get multipliers ``mu``; what is left is a shortest path over time
-   ``0..T`` whose arcs are jobs, without a job twice in a row. Subgradient
-   steps raise the bound; (job, completion time) nodes whose bound through
-   them exceeds ``UB - 1`` are eliminated as they go.
+   ``0..T`` whose arcs are jobs. Dominance of adjacent pairs and of three
+   successive jobs (an interchange or reordering that is cheaper, ties
+   broken lexicographically) removes arcs; subgradient steps raise the
+   bound; (job, completion time) nodes whose bound through them exceeds
+   ``UB - 1`` are eliminated as they go, and the arcs are recomputed from
+   the nodes left.
 3. *Successive sublimation* (:mod:`optsched.problems.smtt.ssdp_graph`):
    with ``mu`` fixed, the relaxation is tightened level by level. Level 0
-   adds adjacency rules (a pair whose interchange is cheaper is never
-   adjacent); each later level memorises the jobs that the previous level's
-   best path repeats or misses, so that they occur exactly once. States of
+   has the first stage's arcs and nodes; each later level memorises the
+   jobs that the previous level's best path repeats or misses, so that they
+   occur exactly once. States of
    a level are generated only where the previous level's bound leaves room
    below the incumbent, and eliminated again by their own bound.
 4. The search ends when the best path of a level is a permutation (its cost

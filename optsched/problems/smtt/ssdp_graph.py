@@ -3,14 +3,11 @@
 A state ``(t, k, S)`` says job ``k`` completes at ``t`` and the jobs of ``S``,
 a subset of the memorised jobs ``M``, are done; ``S`` is a bitmask over the
 positions of the jobs in ``M`` (two int64 words, so ``|M| <= 128``). The
-arcs and their costs are those of :mod:`optsched.problems.smtt.ssdp_lr`,
-restricted so that no memorised job repeats, the memorised jobs not yet done
-still fit before ``T``, a job never follows itself, and no adjacent pair
-``i, k`` (``k`` ending at ``t``) is kept whose interchange is strictly
-cheaper, or equally cheap with ``i > k`` (some optimal sequence, one with
-fewest inversions, satisfies every such rule). Each permutation remains a
-path, so the cheapest path bounds the optimum; when it is a permutation it
-is optimal.
+arcs and their costs are those of :mod:`optsched.problems.smtt.ssdp_lr`
+(its arc table ``ok``), restricted so that no memorised job repeats and the
+memorised jobs not yet done still fit before ``T``. The lexicographically
+smallest optimal sequence remains a path, so the cheapest path bounds the
+optimum; when it is a permutation it is optimal.
 
 States are generated forwards from the source; one is kept only when its
 forward value plus a completion bound of the previous, weaker relaxation
@@ -36,6 +33,7 @@ import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 F_ = TypeVar("F_", bound=Callable[..., Any])
 INF = np.inf
 TIME, JOB, M0, M1, PM, PRED, NEXT = range(COLUMNS := 7)
@@ -80,14 +78,6 @@ def rehash(nodes: IntArray, count: int, table: IntArray) -> None:
 
 
 @jit
-def forbidden(p: IntArray, d: IntArray, w: IntArray, i: int, k: int, t: int) -> bool:
-    """True when ``i, k`` (``k`` ending at ``t``) loses to ``k, i``, or ties and ``i > k``."""
-    kept = w[i] * max(0, t - p[k] - d[i]) + w[k] * max(0, t - d[k])
-    swapped = w[k] * max(0, t - p[i] - d[k]) + w[i] * max(0, t - d[i])
-    return kept > swapped or (kept == swapped and i > k)
-
-
-@jit
 def with_job(m0: int, m1: int, b: int) -> tuple[int, int, bool]:
     """The masks with memorised bit ``b`` set, and whether it was set already.
 
@@ -115,8 +105,8 @@ def start(nodes: IntArray, values: FloatArray, head: IntArray, table: IntArray,
 
 
 @jit
-def forward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, thr: float,
-            memo: IntArray, pm_total: int, base: FloatArray, prev: IntArray,
+def forward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, ok: BoolArray,
+            thr: float, memo: IntArray, pm_total: int, base: FloatArray, prev: IntArray,
             prev_values: FloatArray, prev_table: IntArray, keep0: int, keep1: int,
             nodes: IntArray, values: FloatArray, head: IntArray, table: IntArray,
             ctl: IntArray, budget: int) -> None:
@@ -141,7 +131,7 @@ def forward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, thr: float,
                 if k == i or t2 > horizon or base[t2, k] == INF:
                     continue
                 v = f + w[k] * max(0, t2 - d[k]) - mu[k]
-                if v + base[t2, k] > thr or (i < n and forbidden(p, d, w, i, k, t2)):
+                if v + base[t2, k] > thr or (i < n and not ok[t, i, k]):
                     continue
                 m0, m1, done = with_job(nodes[x, M0], nodes[x, M1], memo[k])
                 if done:
@@ -176,8 +166,8 @@ def forward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, thr: float,
 
 
 @jit
-def backward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, thr: float,
-             memo: IntArray, nodes: IntArray, values: FloatArray, head: IntArray,
+def backward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, ok: BoolArray,
+             thr: float, memo: IntArray, nodes: IntArray, values: FloatArray, head: IntArray,
              table: IntArray, ctl: IntArray, budget: int) -> None:
     """Completion values from ``T`` down, from ``ctl[CURSOR]`` for about ``budget`` arcs.
 
@@ -193,8 +183,7 @@ def backward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, thr: float,
             i, best = nodes[x, JOB], 0.0 if t == horizon else INF
             for k in range(n):
                 t2 = t + p[k]
-                if t == horizon or k == i or t2 > horizon or (i < n and forbidden(
-                        p, d, w, i, k, t2)):
+                if t == horizon or k == i or t2 > horizon or (i < n and not ok[t, i, k]):
                     continue
                 m0, m1, done = with_job(nodes[x, M0], nodes[x, M1], memo[k])
                 if done:
@@ -236,8 +225,9 @@ def alive(values: FloatArray, count: int) -> int:
 
 
 @jit
-def reforward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, memo: IntArray,
-              nodes: IntArray, values: FloatArray, head: IntArray, table: IntArray) -> float:
+def reforward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, ok: BoolArray,
+              memo: IntArray, nodes: IntArray, values: FloatArray, head: IntArray,
+              table: IntArray) -> float:
     """Forward values of the surviving states for new ``mu``; the cheapest path.
 
     Nothing is created and nothing pruned: a state counts as surviving while its
@@ -259,7 +249,7 @@ def reforward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, memo: IntAr
                 continue
             for k in range(n):
                 t2 = t + p[k]
-                if k == i or t2 > horizon or (i < n and forbidden(p, d, w, i, k, t2)):
+                if k == i or t2 > horizon or (i < n and not ok[t, i, k]):
                     continue
                 m0, m1, done = with_job(nodes[x, M0], nodes[x, M1], memo[k])
                 if done:

@@ -6,9 +6,12 @@ A node ``(t, k)`` says job ``k`` completes at ``t`` (``p[k] <= t <= T``,
 ``w[k] max(0, t - d[k]) - mu[k]``. A path from 0 to ``T`` is a sequence
 that keeps the machine busy; every permutation is one, of the same cost
 once ``sum(mu)`` is added, so the cheapest path plus ``sum(mu)`` bounds the
-optimum from below. Paths repeating a job in adjacent positions are
-excluded by keeping, per time, the best and second-best node of different
-jobs. ``F`` (source to node, arc into the node included) plus ``G`` (node
+optimum from below. Arcs that no optimal sequence needs are cut: an arc
+table (:func:`arcs`) keeps a job after another only if the pair is not
+beaten by its interchange and the triples through the arc are not beaten
+by another order of their three jobs, ties broken towards the
+lexicographically smallest optimal sequence, which thus remains a path.
+``F`` (source to node, arc into the node included) plus ``G`` (node
 to ``T``) plus ``sum(mu)`` bounds every sequence through the node; nodes
 whose bound exceeds ``UB - 1`` cannot lie on a sequence better than the
 incumbent and are eliminated (``alive`` becomes False) for good.
@@ -57,6 +60,93 @@ def forbidden(p: IntArray, d: IntArray, w: IntArray, i: int, k: int, t: int) -> 
 
 
 @jit
+def _triple(p: IntArray, d: IntArray, w: IntArray, a: int, b: int, c: int, s: int) -> int:
+    """The cost of ``a, b, c`` in this order from time ``s``."""
+    t1 = s + p[a]
+    t2 = t1 + p[b]
+    return int(w[a] * max(0, t1 - d[a]) + w[b] * max(0, t2 - d[b])
+               + w[c] * max(0, t2 + p[c] - d[c]))
+
+
+@jit
+def dominated(p: IntArray, d: IntArray, w: IntArray, h: int, i: int, k: int, t: int) -> bool:
+    """True when ``h, i, k`` (``k`` ending at ``t``) loses to another order of the three.
+
+    It loses to an order that is cheaper, or as cheap and lexicographically
+    smaller (the rule of :func:`forbidden` for three jobs).
+    """
+    s = t - p[h] - p[i] - p[k]
+    kept = _triple(p, d, w, h, i, k, s)
+    trio = (h, i, k)
+    for a, b, c in ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)):
+        x, y, z = trio[a], trio[b], trio[c]
+        other = _triple(p, d, w, x, y, z, s)
+        if other < kept or (other == kept and (x < h or (x == h and y < i))):
+            return True
+    return False
+
+
+@jit
+def arcs(p: IntArray, d: IntArray, w: IntArray, alive: BoolArray, ok: BoolArray) -> None:
+    """Fill ``ok[s, i, k]``: True when ``k`` may follow ``i`` that ends at ``s``.
+
+    Both nodes must be alive, the pair allowed by :func:`forbidden`, some arc
+    into ``(s, i)`` (or the source) must come from a job ``h`` such that
+    ``h, i, k`` is not :func:`dominated`, and unless ``k`` ends at ``T``, some
+    arc out of ``(s + p[k], k)`` must go to a job ``j`` such that ``i, k, j``
+    is not dominated. The lexicographically smallest optimal sequence obeys
+    all these rules, so it remains a path. Nodes left without an arc in (or,
+    before ``T``, out) are no longer ``alive``.
+    """
+    horizon, n = alive.shape[0] - 1, alive.shape[1]
+    ok[:] = False
+    for s in range(1, horizon + 1):
+        for i in range(n):
+            r = s - p[i]
+            if not alive[s, i] or r == 0:
+                continue
+            alive[s, i] = False
+            for h in range(n):
+                if ok[r, h, i]:
+                    alive[s, i] = True
+                    break
+        for i in range(n if s < horizon else 0):
+            if not alive[s, i]:
+                continue
+            r = s - p[i]
+            for k in range(n):
+                t = s + p[k]
+                if k == i or t > horizon or not alive[t, k] or forbidden(p, d, w, i, k, t):
+                    continue
+                if r == 0:
+                    ok[s, i, k] = True
+                    continue
+                for h in range(n):
+                    if h != k and ok[r, h, i] and not dominated(p, d, w, h, i, k, t):
+                        ok[s, i, k] = True
+                        break
+    for s in range(horizon - 1, 0, -1):
+        for i in range(n):
+            if not alive[s, i]:
+                continue
+            out = False
+            for k in range(n):
+                t = s + p[k]
+                if not ok[s, i, k]:
+                    continue
+                if alive[t, k] and t < horizon:
+                    ok[s, i, k] = False
+                    for j in range(n):
+                        if j != i and ok[t, k, j] and not dominated(p, d, w, i, k, j, t + p[j]):
+                            ok[s, i, k] = True
+                            break
+                else:
+                    ok[s, i, k] = alive[t, k]
+                out = out or ok[s, i, k]
+            alive[s, i] = out
+
+
+@jit
 def _keep(vals: FloatArray, jobs: IntArray, v: float, j: int) -> None:
     """Insert ``(v, j)`` into the sorted top list ``vals, jobs`` (dropping the last)."""
     q = vals.shape[0] - 1
@@ -70,14 +160,15 @@ def _keep(vals: FloatArray, jobs: IntArray, v: float, j: int) -> None:
 
 @jit
 def forward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, alive: BoolArray,
-            f: FloatArray, pred: IntArray, adjacent: bool) -> float:
+            f: FloatArray, pred: IntArray, ok: BoolArray) -> float:
     """Fill ``f`` and ``pred`` (the previous job, ``n`` for the source); the cheapest path.
 
-    With ``adjacent``, pairs that :func:`forbidden` rules out are skipped. The
+    Only the arcs of ``ok`` (see :func:`arcs`) are used; while it has no rows,
+    the pair rule of :func:`forbidden` alone. The
     ``TOP`` cheapest nodes of each time are kept sorted and tried first; only
     when all of them are ruled out are all nodes of that time scanned.
     """
-    horizon, n = f.shape[0] - 1, f.shape[1]
+    horizon, n, table = f.shape[0] - 1, f.shape[1], ok.shape[0] > 0
     top_v, top_j = np.full((horizon + 1, TOP), INF), np.full((horizon + 1, TOP), -1, np.int64)
     for t in range(1, horizon + 1):
         for k in range(n):
@@ -93,13 +184,13 @@ def forward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, alive: BoolAr
                 if i < 0:
                     found = True
                     break
-                if i != k and not (adjacent and forbidden(p, d, w, i, k, t)):
+                if ok[s, i, k] if table else i != k and not forbidden(p, d, w, i, k, t):
                     f[t, k], pred[t, k], found = f[s, i] + c, i, True
                     break
             if not found:
                 for i in range(n):
-                    if (i != k and f[s, i] + c < f[t, k]
-                            and not (adjacent and forbidden(p, d, w, i, k, t))):
+                    if f[s, i] + c < f[t, k] and (ok[s, i, k] if table else i != k and not
+                                                  forbidden(p, d, w, i, k, t)):
                         f[t, k], pred[t, k] = f[s, i] + c, i
             if f[t, k] < INF:
                 _keep(top_v[t], top_j[t], f[t, k], k)
@@ -108,9 +199,9 @@ def forward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, alive: BoolAr
 
 @jit
 def backward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, alive: BoolArray,
-             g: FloatArray, adjacent: bool) -> float:
+             g: FloatArray, ok: BoolArray) -> float:
     """Fill ``g`` (the cheapest completion after each node); the cheapest path from 0."""
-    horizon, n = g.shape[0] - 1, g.shape[1]
+    horizon, n, table = g.shape[0] - 1, g.shape[1], ok.shape[0] > 0
     g[horizon, :] = 0.0
     v = np.empty(n)
     top_v, top_j = np.empty(TOP), np.empty(TOP, np.int64)
@@ -119,8 +210,8 @@ def backward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, alive: BoolA
         top_v[:], top_j[:] = INF, -1
         for j in range(n):
             s = t + p[j]
-            ok = s <= horizon and alive[min(s, horizon), j]
-            v[j] = w[j] * max(0, s - d[j]) - mu[j] + g[s, j] if ok else INF
+            live = s <= horizon and alive[min(s, horizon), j]
+            v[j] = w[j] * max(0, s - d[j]) - mu[j] + g[s, j] if live else INF
             if v[j] < INF:
                 _keep(top_v, top_j, v[j], j)
         h1 = top_v[0]
@@ -132,13 +223,13 @@ def backward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, alive: BoolA
                 if j < 0:
                     found = True
                     break
-                if j != k and not (adjacent and forbidden(p, d, w, k, j, t + p[j])):
+                if ok[t, k, j] if table else j != k and not forbidden(p, d, w, k, j, t + p[j]):
                     g[t, k], found = v[j], True
                     break
             if not found:
                 for j in range(n):
-                    if (j != k and v[j] < g[t, k]
-                            and not (adjacent and forbidden(p, d, w, k, j, t + p[j]))):
+                    if v[j] < g[t, k] and (ok[t, k, j] if table else j != k and not
+                                           forbidden(p, d, w, k, j, t + p[j])):
                         g[t, k] = v[j]
     return h1
 
@@ -174,21 +265,21 @@ def path(p: IntArray, f: FloatArray, pred: IntArray) -> IntArray:
 def subgradient(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, best_mu: FloatArray,
                 direction: FloatArray, alive: BoolArray, f: FloatArray, g: FloatArray,
                 pred: IntArray, ub: int, eps: float, state: FloatArray, iterations: int,
-                adjacent: bool) -> int:
+                ok: BoolArray) -> int:
     """Deflected subgradient steps on ``mu`` for ``iterations`` rounds, eliminating as it goes.
 
     The step is ``STEP * (ub - bound) / |direction|^2`` along ``direction``,
     the subgradient plus ``DEFLECTION`` times the previous direction. ``state``
     holds the step factor, the best bound (attained by ``best_mu``), the rounds
-    without progress and the rounds done. With ``adjacent`` the adjacency rules
-    hold. Returns ``CLOSED`` when no node is left (``ub`` is optimal),
+    without progress and the rounds done. Only arcs of ``ok`` are used (see
+    :func:`forward`). Returns ``CLOSED`` when no node is left (``ub`` is optimal),
     ``PERMUTATION`` when the cheapest path is a permutation (its cost is
     optimal), else ``GOING``.
     """
     n = mu.shape[0]
     for _ in range(iterations):
         total = mu.sum()
-        lb = forward(p, d, w, mu, alive, f, pred, adjacent) + total
+        lb = forward(p, d, w, mu, alive, f, pred, ok) + total
         state[RUNS] += 1
         if lb > ub - 1 + eps:
             return CLOSED
@@ -208,7 +299,7 @@ def subgradient(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, best_mu: 
             state[BEST_LB] = lb
             return PERMUTATION
         if int(state[RUNS]) % ELIMINATE_EVERY == 0:
-            backward(p, d, w, mu, alive, g, adjacent)
+            backward(p, d, w, mu, alive, g, ok)
             if eliminate(f, g, alive, ub - 1 + eps - total) == 0:
                 return CLOSED
         direction *= DEFLECTION

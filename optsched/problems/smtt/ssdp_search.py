@@ -24,6 +24,8 @@ SLICE = 2_000_000
 FIRST_STATES = 1 << 12
 MAX_MEMORY = 128
 STOPPED, MEMORY_LIMIT = "time limit or stop request", "memory limit of the state tables"
+REBUILD = 0.9
+"""The arc table is rebuilt when the nodes alive fall below this share of its last build."""
 ADJUST_STATES = 300_000
 """Levels with more surviving states than this keep their multipliers."""
 
@@ -55,6 +57,7 @@ class Search:
         self.ub = int(ls.seq_cost(p, d, w, self.best))
         self.lb = 0.0
         self.mu = np.zeros(self.n)
+        self.arcs_alive = 0
         self.stats: dict[str, Any] = {"levels": 0, "memory": 0, "states": 0,
                                       "subgradient_iterations": 0, "lb1": 0.0, "stopped": None}
 
@@ -70,7 +73,9 @@ class Search:
 
     def bound(self) -> int:
         """The best valid lower bound (integer, rounded safely)."""
-        return min(self.ub, max(0, math.ceil(self.lb - self.eps)))
+        if self.lb >= self.ub:  # also when no path is left (inf)
+            return self.ub
+        return max(0, math.ceil(self.lb - self.eps))
 
     def check(self) -> None:
         """Raise :class:`StopSearchError` if the caller wants to stop."""
@@ -102,12 +107,13 @@ class Search:
     def _multipliers(self) -> FloatArray:
         """First stage: subgradient optimisation; the first-stage completion bounds."""
         p, d, w, n, horizon = self.p, self.d, self.w, self.n, self.horizon
-        if 33 * (horizon + 1) * n > self.max_bytes:  # f, g, pred, base and alive
+        if (33 + n) * (horizon + 1) * n > self.max_bytes:  # f, g, pred, base, alive, ok
             self.stats["stopped"] = MEMORY_LIMIT
             raise StopSearchError
         self.alive = np.arange(horizon + 1)[:, None] >= p[None, :]
         self.f, self.g = np.full((horizon + 1, n), np.inf), np.full((horizon + 1, n), np.inf)
         self.pred = np.zeros((horizon + 1, n), dtype=np.int64)
+        self.ok = np.zeros((0, n, n), dtype=np.bool_)  # the pair rule until the first cuts
         alive, f, g, pred = self.alive, self.f, self.g, self.pred
         self.mu = w * np.maximum(0, np.cumsum(p[self.best]) - d[self.best])[
             np.argsort(self.best)].astype(np.float64)
@@ -117,12 +123,13 @@ class Search:
         while state[lr.RUNS] < self.opts["iterations"] and state[lr.STEP] > 1e-2:
             self.check()
             outcome = lr.subgradient(p, d, w, self.mu, best_mu, direction, alive, f, g, pred,
-                                     self.ub, self.eps, state, 20, True)
+                                     self.ub, self.eps, state, 20, self.ok)
             self.lb = max(self.lb, float(state[lr.BEST_LB]))
             self.stats["subgradient_iterations"] = int(state[lr.RUNS])
             if outcome != lr.GOING:
                 break
             self.offer(ls.repair(lr.path(p, f, pred), n, d))
+            self._arcs()
         self.stats["lb1"] = round(float(state[lr.BEST_LB]), 2)
         if outcome == lr.CLOSED:
             self.lb = float(self.ub)
@@ -136,10 +143,21 @@ class Search:
         """First-stage completion bounds for the current ``mu`` (inf where eliminated)."""
         p, d, w, total = self.p, self.d, self.w, float(self.mu.sum())
         self.lb = max(self.lb, lr.forward(p, d, w, self.mu, self.alive, self.f, self.pred,
-                                          True) + total)
-        lr.backward(p, d, w, self.mu, self.alive, self.g, True)
+                                          self.ok) + total)
+        lr.backward(p, d, w, self.mu, self.alive, self.g, self.ok)
         lr.eliminate(self.f, self.g, self.alive, self.ub - 1 + self.eps - total)
+        self._arcs()
         return np.where(self.alive, self.g, np.inf)
+
+    def _arcs(self) -> None:
+        """Rebuild the arc table (see :func:`ssdp_lr.arcs`) once a tenth of the nodes died."""
+        left = int(self.alive.sum())
+        if self.ok.shape[0] == 0:
+            self.ok = np.zeros((self.horizon + 1, self.n, self.n), dtype=np.bool_)
+        elif left > REBUILD * self.arcs_alive:
+            return
+        lr.arcs(self.p, self.d, self.w, self.alive, self.ok)
+        self.arcs_alive = left
 
     def _backward(self, level: Level, memo: IntArray) -> None:
         """Backward values of ``level`` for the current ``mu``, eliminating states."""
@@ -147,8 +165,8 @@ class Search:
         thr = self.ub - 1 + self.eps - float(self.mu.sum())
         while level.ctl[gr.STATUS] != gr.DONE:
             self.check()
-            gr.backward(self.p, self.d, self.w, self.mu, thr, memo, level.nodes, level.values,
-                        level.head, level.table, level.ctl, SLICE)
+            gr.backward(self.p, self.d, self.w, self.mu, self.ok, thr, memo, level.nodes,
+                        level.values, level.head, level.table, level.ctl, SLICE)
 
     def _adjust(self, level: Level, memo: IntArray) -> None:
         """Subgradient steps on ``mu`` over the surviving states of ``level``."""
@@ -157,7 +175,7 @@ class Search:
         for it in range(self.opts["level_iterations"]):
             self.check()
             total = float(self.mu.sum())
-            lb = gr.reforward(self.p, self.d, self.w, self.mu, memo, level.nodes,
+            lb = gr.reforward(self.p, self.d, self.w, self.mu, self.ok, memo, level.nodes,
                               level.values, level.head, level.table) + total
             if lb > self.ub - 1 + self.eps:
                 self.lb = float(self.ub)
@@ -179,7 +197,7 @@ class Search:
             direction = sub + lr.DEFLECTION * direction
             self.mu += step * max(self.ub - lb, 1.0) / float((direction ** 2).sum()) * direction
         self.mu = best_mu
-        gr.reforward(self.p, self.d, self.w, self.mu, memo, level.nodes, level.values,
+        gr.reforward(self.p, self.d, self.w, self.mu, self.ok, memo, level.nodes, level.values,
                      level.head, level.table)
         self._backward(level, memo)
 
@@ -207,9 +225,9 @@ class Search:
         while True:
             self.check()
             thr = self.ub - 1 + self.eps - total
-            gr.forward(self.p, self.d, self.w, self.mu, thr, memo, pm_total, base, pi, pv, pt,
-                       keep[0], keep[1], level.nodes, level.values, level.head, level.table,
-                       level.ctl, SLICE)
+            gr.forward(self.p, self.d, self.w, self.mu, self.ok, thr, memo, pm_total, base, pi,
+                       pv, pt, keep[0], keep[1], level.nodes, level.values, level.head,
+                       level.table, level.ctl, SLICE)
             if level.ctl[gr.STATUS] == gr.DONE:
                 break
             if level.ctl[gr.STATUS] == gr.GROW:

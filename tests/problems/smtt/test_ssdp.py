@@ -14,6 +14,7 @@ from optsched.backends import interrupt
 from optsched.deadline import Deadline
 from optsched.errors import InputError
 from optsched.problems.smtt import ssdp
+from optsched.problems.smtt import ssdp_lr as lr
 from optsched.problems.smtt import ssdp_ls as ls
 from optsched.problems.smtt.bounds import lower_bound
 from optsched.problems.smtt.evaluate import evaluate
@@ -21,6 +22,8 @@ from optsched.problems.smtt.formats import read_orlib
 from optsched.problems.smtt.generate import generate
 from optsched.problems.smtt.heuristics import cost
 from optsched.problems.smtt.solution import SmttSolution
+from optsched.problems.smtt.ssdp_graph import IntArray
+from optsched.problems.smtt.ssdp_search import Search
 
 from .oracle import brute_force, instances
 
@@ -184,7 +187,6 @@ def test_memory_levels_schedule_every_memorised_job() -> None:
     arcs of memorised jobs let paths skip them and kept the bound flat.)
     """
     from optsched.problems.smtt import ssdp_graph as gr
-    from optsched.problems.smtt.ssdp_search import Search
 
     inst = generate(n=30, tf=0.6, rdd=0.2, count=1, seed=5, weighted=True)[0]
     p, d, w = inst.arrays
@@ -193,7 +195,7 @@ def test_memory_levels_schedule_every_memorised_job() -> None:
     search.base = base = search._multipliers()
     assert not search.closed  # the instance needs memory levels
     level = search._level(base, search._level(base, None))
-    assert len(level.memory) == 6
+    assert len(level.memory) >= 3
     full = (1 << len(level.memory)) - 1
     x, finals = level.head[search.horizon], 0
     while x >= 0:
@@ -203,3 +205,77 @@ def test_memory_levels_schedule_every_memorised_job() -> None:
     assert finals > 0
     path = gr.best_path(p, level.nodes, level.values, level.head).tolist()
     assert all(path.count(j) == 1 for j in level.memory)
+
+
+def test_arcs_rule_out_a_dominated_triple() -> None:
+    """p=(2,2,3), d=(5,0,0), w=(3,3,1): job 1 may not follow job 0 ending at 5.
+
+    Job 0 ending at 5 starts at 3, so only job 2 (p=3) can precede it. The
+    order 2,0,1 costs 1*3 + 0 + 3*7 = 24, while 1,0,2 costs 3*2 + 0 + 1*7 = 13:
+    the triple is dominated. The pairs alone are not: 0,1 ending at 7 costs
+    0 + 3*7 = 21 and 1,0 costs 3*5 + 3*2 = 21, a tie kept because 0 < 1; and
+    2,0 ending at 5 costs 3 + 0 against 0 + 5 for 0,2. Job 1 is the only one
+    short enough to follow job 0 ending at 5 (T = 7), so the node (5, 0) is
+    left without an arc out and dies, and with it the arc from (3, 2) into it.
+    """
+    p, d, w = (np.array(x, dtype=np.int64) for x in ((2, 2, 3), (5, 0, 0), (3, 3, 1)))
+    alive = np.arange(8)[:, None] >= p[None, :]
+    ok = np.zeros((8, 3, 3), dtype=np.bool_)
+    lr.arcs(p, d, w, alive, ok)
+    assert not lr.forbidden(p, d, w, 0, 1, 7) and not lr.forbidden(p, d, w, 2, 0, 5)
+    assert lr.dominated(p, d, w, 2, 0, 1, 7)
+    assert not ok[5, 0, 1] and not alive[5, 0] and not ok[3, 2, 0]
+
+
+@st.composite
+def _tied(draw: st.DrawFn) -> SmttInstance:
+    """Tiny weighted instances with many equal costs (small p, d and w)."""
+    n = draw(st.integers(2, 7))
+    p = draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
+    d = draw(st.lists(st.integers(-1, sum(p)), min_size=n, max_size=n))
+    w = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+    return SmttInstance(tuple(p), tuple(d), tuple(w), name="tied")
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(_tied())
+def test_arcs_keep_the_first_optimal_sequence(instance: SmttInstance) -> None:
+    """The lexicographically first optimal sequence uses only arcs that ``arcs`` keeps.
+
+    ``itertools.permutations`` runs in lexicographic order and the oracle keeps
+    the first strictly better sequence, so it returns that sequence. The pair
+    and triple rules break ties towards it, so none of its arcs may be cut.
+    """
+    _, seq = brute_force(instance)
+    p, d, w = instance.arrays
+    horizon = int(p.sum())
+    ok = np.zeros((horizon + 1, instance.n, instance.n), dtype=np.bool_)
+    lr.arcs(p, d, w, np.arange(horizon + 1)[:, None] >= p[None, :], ok)
+    ends = np.cumsum(p[list(seq)])
+    assert all(ok[ends[q - 1], seq[q - 1], seq[q]] for q in range(1, instance.n))
+
+
+class _RelaxationsOnly(Search):
+    """A search whose incumbent improves only by relaxed paths that are permutations."""
+
+    def offer(self, seq: IntArray, iterations: int = 0) -> None:
+        """Take ``seq`` only if it is a permutation cheaper than the incumbent, as it is."""
+        if sorted(seq.tolist()) == list(range(self.n)):
+            value = int(ls.seq_cost(self.p, self.d, self.w, seq))
+            if value < self.ub:
+                self.ub, self.best = value, seq.copy()
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.one_of(_tied(), instances(max_n=7, weighted=True)))
+def test_relaxations_never_cut_off_the_optimum(instance: SmttInstance) -> None:
+    """Started from the due-date order and without local search, the search ends at the optimum.
+
+    An invalid rule or elimination would cut off every optimal path and then
+    "prove" a worse incumbent optimal; here nothing else can find the optimum.
+    """
+    p, d, w = instance.arrays
+    search = _RelaxationsOnly(p, d, w, lambda: False, 1 << 28, dict(ssdp.OPTIONS))
+    search.solve([])
+    assert search.closed
+    assert search.ub == brute_force(instance)[0]
