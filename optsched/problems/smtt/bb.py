@@ -40,6 +40,17 @@ lower bound for any order), needs no search: both thresholds on ``t`` are
 computed once per set, as are its positions and the ``t`` interval where
 each passes the rules, so a subproblem costs only a few table look-ups.
 
+Pruning: pair the set's due dates in increasing order with the completion
+times of its SPT order (also increasing); any order completes its ``i``-th
+job no sooner than SPT does, so ``sum_i max(0, t + S_i - d_(i))`` bounds the
+set's optimum from ``t`` (``S_i`` the SPT prefix sums). It is convex in
+``t``; each set keeps a few of its linear pieces (a sum over some of the
+pairs, each a lower bound itself). A position whose left and right bounds
+plus the tardiness of ``k`` reach the best position found so far is
+skipped, and so is its right side once the exact left value shows the same;
+values stay exact, so memorised entries stay valid. Measured: about 5 %
+fewer subproblems on the hardest 500-job class.
+
 This module checks the input, watches the deadline and builds the
 :class:`Result`; :mod:`optsched.problems.smtt.bb_solve` drives the compiled
 search of :mod:`optsched.problems.smtt.bb_kernel` (numba, loaded on first use).
@@ -65,10 +76,13 @@ from optsched.problems.smtt.instance import SmttInstance
 from optsched.problems.smtt.solution import SmttSolution
 from optsched.result import Result, Status
 
-OPTIONS = {"memo_mb": 128, "sets_mb": 512}
-"""Options and defaults (MB): ``memo_mb`` caps the memo table, which starts small and
-grows, then evicts; ``sets_mb`` caps the job-set tables, which grow far more slowly
-(tens of MB for 500 jobs) and end the search, like a time limit, at their cap."""
+OPTIONS = {"memo_mb": 2048, "sets_mb": 2048, "prune": 1}
+"""Options and defaults: ``memo_mb`` caps the memo table (MB), which starts small and
+grows, then evicts; ``sets_mb`` caps the job-set tables (MB), which grow far more slowly
+(tens of MB for 500 jobs) and end the search, like a time limit, at their cap; ``prune``
+(1 on, 0 off) skips positions that the lower bound shows cannot beat the best one.
+Both tables grow only as needed; the caps matter at 1000 jobs, where the hardest
+instance measured needs a 1 GB memo (with 128 MB, evictions kept it unsolved in 300 s)."""
 INT64_ROOM = 2**62
 """Every time, due date and partial sum the search forms must stay below this."""
 
@@ -88,8 +102,8 @@ def check_supported(instance: SmttInstance) -> int:
 
 
 def options(params: SolveParams) -> dict[str, int]:
-    """The solver's options, checked (integers >= 1, see :data:`OPTIONS`)."""
-    return int_options(params.options, OPTIONS, "smtt-bb")
+    """The solver's options, checked (sizes >= 1, ``prune`` 0 or 1; see :data:`OPTIONS`)."""
+    return int_options(params.options, OPTIONS, "smtt-bb", frozenset({"prune"}))
 
 
 def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
@@ -120,7 +134,7 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
     p, d = instance.arrays[0], instance.arrays[1]
     order = np.lexsort((np.arange(instance.n), p, d))
     outcome = solve_edd(np.ascontiguousarray(p[order]), np.ascontiguousarray(d[order]),
-                        opts["memo_mb"] << 20, opts["sets_mb"] << 20,
+                        opts["memo_mb"] << 20, opts["sets_mb"] << 20, bool(opts["prune"]),
                         lambda: deadline.expired() or stop_requested())
     stats: dict[str, Any] = {**outcome.stats,
                              "search_s": round(time.perf_counter() - started, 6)}

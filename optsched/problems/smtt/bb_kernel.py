@@ -23,8 +23,12 @@ HUGE, BITS, MAX_JOBS = 1 << 62, 21, 1 << 21
 # memo rows: set id + 1 (0 = empty slot), start time, value, position << SIZE_BITS | set size
 KEY, TIME, VALUE, INFO = range(4)
 BUCKET, SIZE_BITS = 4, 24
-# set rows; EDD keeps all on time iff t <= EDD_UNTIL, SPT makes all tardy iff t >= SPT_FROM
-FIRST, LAST, K, SIZE, EDD_UNTIL, SPT_FROM, SPT_CONST, POS_START, POS_END = range(SET_COLUMNS := 9)
+# set rows; EDD keeps all on time iff t <= EDD_UNTIL, SPT makes all tardy iff t >= SPT_FROM;
+# then PIECES lines (slope, offset) of the lower bound, from column LINES on, tight at
+# PIECES evenly spaced start times up to SPT_FROM
+FIRST, LAST, K, SIZE, EDD_UNTIL, SPT_FROM, SPT_CONST, POS_START, POS_END = range(LINES := 9)
+PIECES = 6
+SET_COLUMNS = LINES + 2 * PIECES
 # position rows: member m, C - t, searched for LO <= t <= HI, ids of the sets before/after k
 M, SPAN, LO, HI, LEFT, RIGHT = range(POS_COLUMNS := 6)
 UNKNOWN, NO_JOBS, FULL = -1, -2, -3  # child id not looked up; the empty set; no room: grow
@@ -41,8 +45,8 @@ def jit(fn: F) -> F:
     return cast(F, numba.njit(cache=True)(fn))
 
 
-def bucket_of(key: Any, t: Any, mask: int) -> Any:
-    """First memo slot of the bucket of ``(key, t)``, for ints or int64 arrays alike."""
+def bucket_of(key: int, t: int, mask: int) -> int:
+    """First memo slot of the bucket of ``(key, t)``."""
     h = key * 0x9E3779B1 + t * 0x85EBCA77
     h ^= h >> 29
     h *= 0x27D4EB2F165667C5
@@ -77,6 +81,17 @@ def store(table: IntArray, sid: int, t: int, value: int, choice: int, size: int)
     taken = 1 if table[victim, KEY] == 0 else 0
     table[victim, KEY], table[victim, TIME] = sid + 1, t
     table[victim, VALUE], table[victim, INFO] = value, (choice << SIZE_BITS) | size
+    return taken
+
+
+@jit
+def reinsert(old: IntArray, new: IntArray) -> int:
+    """Store every entry of memo ``old`` into the empty ``new``; the slots taken."""
+    taken = 0
+    for s in range(old.shape[0]):
+        if old[s, KEY] != 0:
+            taken += store(new, old[s, KEY] - 1, old[s, TIME], old[s, VALUE],
+                           old[s, INFO] >> SIZE_BITS, old[s, INFO] & ((1 << SIZE_BITS) - 1))
     return taken
 
 
@@ -121,7 +136,21 @@ def register(p: IntArray, d: IntArray, rank: IntArray, by_rank: IntArray, regist
             c_spt += p[x]
             start = max(start, d[x] - c_spt)
             const += c_spt - d[x]
-    sets[sid] = (first, last, k, size, until, start, const, -1, -1)
+    sets[sid, :LINES] = (first, last, k, size, until, start, const, -1, -1)
+    sets[sid, LINES:] = 0
+    x, q, c_spt = first, 0, 0
+    for _ in range(size):  # the i-th due date (EDD order) against the i-th SPT completion
+        while rank[x] > rank[k]:
+            x += 1
+        while not first <= by_rank[q] <= last:
+            q += 1
+        c_spt += p[by_rank[q]]
+        a = d[x] - c_spt  # this pair is tardy from t > a
+        for j in range(PIECES):
+            if a < until + (j + 1) * (start - until) // PIECES:
+                sets[sid, LINES + 2 * j] += 1
+                sets[sid, LINES + 2 * j + 1] += a
+        x, q = x + 1, q + 1
     return sid
 
 
@@ -158,6 +187,18 @@ def known_value(sets: IntArray, sid: int, t: int) -> int:
     if sid == NO_JOBS or t <= sets[sid, EDD_UNTIL]:
         return 0
     return int(sets[sid, SIZE] * t + sets[sid, SPT_CONST]) if t >= sets[sid, SPT_FROM] else -1
+
+
+@jit
+def lower(sets: IntArray, sid: int, t: int) -> int:
+    """A lower bound on the set's optimum from ``t`` (exact where EDD or SPT settles it)."""
+    known = known_value(sets, sid, t)
+    if known >= 0:
+        return known
+    best = 0
+    for j in range(PIECES):
+        best = max(best, sets[sid, LINES + 2 * j] * t - sets[sid, LINES + 2 * j + 1])
+    return best
 
 
 @jit
@@ -216,8 +257,11 @@ def child(p: IntArray, d: IntArray, rank: IntArray, by_rank: IntArray, registry:
 @jit
 def search(p: IntArray, d: IntArray, rank: IntArray, by_rank: IntArray, registry: IntArray,
            sets: IntArray, positions: IntArray, counts: IntArray, table: IntArray,
-           frames: IntArray, ctl: IntArray, budget: int, grow_at: int) -> None:
+           frames: IntArray, ctl: IntArray, budget: int, grow_at: int, prune: bool) -> None:
     """Search for ``budget`` expansions or until the memo holds ``grow_at`` entries.
+
+    With ``prune``, a position is skipped once lower bounds show it cannot beat
+    the best position of the subproblem found so far (values stay exact).
 
     ``ctl[STATUS]`` becomes DONE (bottom frame's optimum in ``ctl[RET]``), RUNNING
     or GROW (grow a table; call again), or BROKEN (no position to search: a bug).
@@ -247,16 +291,26 @@ def search(p: IntArray, d: IntArray, rank: IntArray, by_rank: IntArray, registry
             if phase == GO_LEFT:
                 before = child(p, d, rank, by_rank, registry, sets, positions, counts, sid, q,
                                LEFT)
-                if before == FULL:
+                after = child(p, d, rank, by_rank, registry, sets, positions, counts, sid, q,
+                              RIGHT)
+                if before == FULL or after == FULL:
                     frames[f, PHASE], status = GO_LEFT, GROW
                     break
-                left = value(sets, table, before, t)
+                if prune and frames[f, BEST] < HUGE and (
+                        lower(sets, before, t) + tardy_k + lower(sets, after, start)
+                        >= frames[f, BEST]):
+                    left = HUGE  # this position cannot beat the best one found
+                else:
+                    left = value(sets, table, before, t)
                 if left < 0:
                     frames[f, PHASE] = WAIT_LEFT
                     sp = push(frames, sp, before, t)
                     continue
             frames[f, LEFT_VALUE] = left
             phase = GO_RIGHT if left + tardy_k < frames[f, BEST] else -1
+            if phase == GO_RIGHT and prune and frames[f, BEST] < HUGE and (
+                    left + tardy_k + lower(sets, positions[q, RIGHT], start) >= frames[f, BEST]):
+                phase = -1
         if phase in (GO_RIGHT, WAIT_RIGHT):
             right = ret
             if phase == GO_RIGHT:

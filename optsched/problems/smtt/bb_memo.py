@@ -16,7 +16,7 @@ from optsched.problems.smtt import bb_kernel as kn
 from optsched.problems.smtt.bb_kernel import BUCKET, IntArray
 
 SLOT_BYTES = 4 * 8
-GROWTH = 2
+GROWTH = 4
 """Factor by which a table more than half full grows (until its cap)."""
 
 
@@ -70,19 +70,11 @@ def empty(slots: int) -> IntArray:
 def rehash(old: IntArray, slots: int) -> tuple[IntArray, int]:
     """The entries of ``old`` in a new table of ``slots`` slots, and how many fit.
 
-    Vectorised: the kernel's own hash function, applied to arrays, sends each
-    entry to its bucket; within a bucket the largest sets come first, and those past
-    :data:`BUCKET` are dropped (rare: the new table is at most an eighth full).
+    Compiled, one entry at a time, as :func:`bb_kernel.store` files them (a full
+    bucket drops its smallest set; rare, as the new table is at most an eighth full).
     """
-    entries = old[old[:, kn.KEY] != 0]
-    base = kn.bucket_of(entries[:, kn.KEY], entries[:, kn.TIME], slots - 1)
-    order = np.lexsort((-(entries[:, kn.INFO] & ((1 << kn.SIZE_BITS) - 1)), base))
-    entries, base = entries[order], base[order]
-    rank = np.arange(base.shape[0]) - np.searchsorted(base, base)
-    keep = rank < BUCKET
     table = empty(slots)
-    table[base[keep] + rank[keep]] = entries[keep]
-    return table, int(keep.sum())
+    return table, int(kn.reinsert(old, table))
 
 
 def slots_for(max_bytes: int) -> int:

@@ -41,13 +41,16 @@ class Search:
         Memory cap of the job-set tables, which grow with the distinct sets
         searched (far fewer than the subproblems); the search stops rather
         than exceed it.
+    prune
+        Skip positions that lower bounds show cannot beat the best one found.
     """
 
-    def __init__(self, p: IntArray, d: IntArray, memo_bytes: int, set_bytes: int) -> None:
+    def __init__(self, p: IntArray, d: IntArray, memo_bytes: int, set_bytes: int,
+                 prune: bool) -> None:
         n = int(p.shape[0])
         if n >= kn.MAX_JOBS:
             raise ValueError(f"smtt-bb handles fewer than {kn.MAX_JOBS} jobs")
-        self.n, self.p, self.d, self.set_bytes = n, p, d, set_bytes
+        self.n, self.p, self.d, self.set_bytes, self.prune = n, p, d, set_bytes, prune
         self.by_rank = np.lexsort((np.arange(n), p)).astype(np.int64)
         self.rank = np.empty(n, dtype=np.int64)
         self.rank[self.by_rank] = np.arange(n, dtype=np.int64)
@@ -77,7 +80,7 @@ class Search:
                 return None
             kn.search(self.p, self.d, self.rank, self.by_rank, self.registry, self.sets,
                       self.positions, self.counts, self.memo.table, self.frames, ctl, BUDGET,
-                      self.memo.grow_at)
+                      self.memo.grow_at, self.prune)
             self.slices += 1
             self.memo.used = int(ctl[kn.STORED])
             status = ctl[kn.STATUS]
@@ -156,13 +159,13 @@ class Search:
                 "slices": self.slices, "stopped": self.stopped}
 
 
-def solve_edd(p: IntArray, d: IntArray, memo_bytes: int, set_bytes: int,
+def solve_edd(p: IntArray, d: IntArray, memo_bytes: int, set_bytes: int, prune: bool,
               stop: Callable[[], bool]) -> Outcome:
     """Solve the jobs ``p, d`` (EDD order, see :class:`Search`).
 
     ``stop`` is asked between slices of work; True abandons the search.
     """
-    search = Search(p, d, memo_bytes, set_bytes)
+    search = Search(p, d, memo_bytes, set_bytes, prune)
     value = search.value(search.root, 0, stop)
     if value is None:
         return Outcome(None, None, search.stats())

@@ -13,7 +13,7 @@ from optsched.errors import InputError, NotSupportedError
 from optsched.problems.smtt import bb
 from optsched.problems.smtt import bb_kernel as kn
 from optsched.problems.smtt.bb_memo import Memo
-from optsched.problems.smtt.bb_solve import MEMORY_LIMIT, solve_edd
+from optsched.problems.smtt.bb_solve import MEMORY_LIMIT, Search, solve_edd
 from optsched.problems.smtt.bounds import lower_bound
 from optsched.problems.smtt.evaluate import evaluate
 from optsched.problems.smtt.generate import generate
@@ -89,6 +89,40 @@ def test_matches_subset_dp_on_generated(tf: float, rdd: float) -> None:
         assert _run(inst)[1] == _subset_dp(inst)
 
 
+@settings(max_examples=200, deadline=None)
+@given(instances(max_n=7, weighted=False), st.integers(-5, 40))
+def test_lower_bound_never_exceeds_the_optimum(instance: SmttInstance, t: int) -> None:
+    """``lower`` of the whole job set from ``t`` is at most the brute-force optimum from ``t``.
+
+    Starting at ``t`` is the same as every due date lowered by ``t``.
+    """
+    p, d = (np.asarray(a, dtype=np.int64) for a in (instance.processing_times,
+                                                     instance.due_dates))
+    order = np.lexsort((np.arange(instance.n), p, d))
+    search = Search(p[order], d[order], 1 << 20, 1 << 20, True)
+    shifted = SmttInstance(instance.processing_times, tuple(x - t for x in instance.due_dates))
+    assert 0 <= kn.lower(search.sets, search.root, t) <= brute_force(shifted)[0]
+
+
+def test_pruning_skips_work_and_keeps_the_optimum() -> None:
+    """With the bound, fewer subproblems are expanded and the optima stay the same.
+
+    The memo is roomy (nothing evicted), so the pruned search expands a subset
+    of the subproblems of the full one; on these hard classes strictly fewer.
+    """
+    for inst in [*generate(n=80, tf=0.6, rdd=0.2, count=2, seed=5),
+                 *generate(n=80, tf=0.4, rdd=0.4, count=2, seed=6)]:
+        p, d = (np.asarray(a, dtype=np.int64) for a in (inst.processing_times, inst.due_dates))
+        order = np.lexsort((np.arange(inst.n), p, d))
+        p, d = p[order], d[order]
+        pruned = solve_edd(p, d, 64 << 20, 64 << 20, True, lambda: False)
+        full = solve_edd(p, d, 64 << 20, 64 << 20, False, lambda: False)
+        assert pruned.value == full.value and pruned.sequence is not None
+        assert pruned.stats["expanded"] < full.stats["expanded"]
+        c = np.cumsum(p[pruned.sequence])
+        assert int(np.maximum(0, c - d[pruned.sequence]).sum()) == pruned.value
+
+
 def test_memo_cap_does_not_change_results() -> None:
     """A four-slot memo evicts nearly everything, yet the optima and sequences stay optimal."""
     for inst in [*generate(n=60, tf=0.6, rdd=0.2, count=2, seed=5),
@@ -96,8 +130,8 @@ def test_memo_cap_does_not_change_results() -> None:
         p, d = (np.asarray(a, dtype=np.int64) for a in (inst.processing_times, inst.due_dates))
         order = np.lexsort((np.arange(inst.n), p, d))
         p, d = p[order], d[order]
-        roomy = solve_edd(p, d, 64 << 20, 64 << 20, lambda: False)
-        tiny = solve_edd(p, d, 0, 64 << 20, lambda: False)
+        roomy = solve_edd(p, d, 64 << 20, 64 << 20, True, lambda: False)
+        tiny = solve_edd(p, d, 0, 64 << 20, True, lambda: False)
         assert tiny.value == roomy.value and tiny.sequence is not None
         assert tiny.stats["memo_entries"] <= 4 < roomy.stats["memo_entries"]
         c = np.cumsum(p[tiny.sequence])
@@ -121,7 +155,7 @@ def test_job_set_cap_stops_the_search() -> None:
     inst = generate(n=100, tf=0.6, rdd=0.2, count=1, seed=1)[0]
     p, d = (np.asarray(a, dtype=np.int64) for a in (inst.processing_times, inst.due_dates))
     order = np.lexsort((np.arange(inst.n), p, d))
-    outcome = solve_edd(p[order], d[order], 64 << 20, 0, lambda: False)
+    outcome = solve_edd(p[order], d[order], 64 << 20, 0, True, lambda: False)
     assert outcome.value is None and outcome.sequence is None
     assert outcome.stats["stopped"] == MEMORY_LIMIT
 
@@ -171,9 +205,11 @@ def test_weighted_instances_are_declined() -> None:
 
 
 @pytest.mark.parametrize(("options", "field"), [({"nope": 1}, "options.nope"),
-                                                ({"memo_mb": 0}, "options.memo_mb")])
+                                                ({"memo_mb": 0}, "options.memo_mb"),
+                                                ({"prune": 2}, "options.prune"),
+                                                ({"prune": -1}, "options.prune")])
 def test_bad_options(options: dict[str, int], field: str) -> None:
-    """Unknown options and values below 1 raise InputError naming the option."""
+    """Unknown options, sizes below 1 and switches other than 0/1 raise InputError."""
     with pytest.raises(InputError) as caught:
         bb.run(SmttInstance((1,), (0,)), SolveParams(options=options), Deadline(None))
     assert caught.value.field == field
