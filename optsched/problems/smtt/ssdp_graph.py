@@ -108,12 +108,15 @@ def start(nodes: IntArray, values: FloatArray, head: IntArray, table: IntArray,
 def forward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, ok: BoolArray,
             thr: float, memo: IntArray, pm_total: int, base: FloatArray, prev: IntArray,
             prev_values: FloatArray, prev_table: IntArray, keep0: int, keep1: int,
-            nodes: IntArray, values: FloatArray, head: IntArray, table: IntArray,
-            ctl: IntArray, budget: int) -> None:
+            need: IntArray, forbid: IntArray, nodes: IntArray, values: FloatArray,
+            head: IntArray, table: IntArray, ctl: IntArray, budget: int) -> None:
     """Generate states time by time from ``ctl[CURSOR]`` for about ``budget`` arcs.
 
     ``memo[k]`` is the bit of job ``k`` in the masks, or -1. ``base[t, k]``
-    is the first-stage completion bound (inf if eliminated). With a previous
+    is the first-stage completion bound (inf if eliminated). A state ``(t, k,
+    S)`` is made only if ``S`` holds the memorised jobs that must precede
+    ``k`` (masks ``need[k]``) and none that must follow it (``forbid[k]``),
+    precedences the lexicographically first optimum obeys. With a previous
     level (``prev`` not empty), a state's mask is cut by ``keep0, keep1``
     and looked up there. Leaves ``ctl[STATUS]`` at ``DONE``, ``RUNNING``
     (budget spent) or ``GROW`` (no room: grow, then call again; a time is
@@ -134,7 +137,9 @@ def forward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, ok: BoolArray
                 if v + base[t2, k] > thr or (i < n and not ok[t, i, k]):
                     continue
                 m0, m1, done = with_job(nodes[x, M0], nodes[x, M1], memo[k])
-                if done:
+                if done or (m0 & need[k, 0]) != need[k, 0] or (m1 & need[k, 1]) != need[k, 1]:
+                    continue
+                if (m0 & forbid[k, 0]) != 0 or (m1 & forbid[k, 1]) != 0:
                     continue
                 pm = nodes[x, PM] + (p[k] if memo[k] >= 0 else 0)
                 if pm_total - pm > horizon - t2:

@@ -16,6 +16,7 @@ import numpy as np
 from optsched.problems.smtt import ssdp_graph as gr
 from optsched.problems.smtt import ssdp_lr as lr
 from optsched.problems.smtt import ssdp_ls as ls
+from optsched.problems.smtt.dominance import completion_windows
 from optsched.problems.smtt.ssdp_graph import FloatArray, IntArray
 from optsched.problems.smtt.ssdp_level import Level
 
@@ -58,6 +59,7 @@ class Search:
         self.lb = 0.0
         self.mu = np.zeros(self.n)
         self.arcs_alive = 0
+        self.before = np.zeros((self.n, self.n), dtype=np.bool_)
         self.stats: dict[str, Any] = {"levels": 0, "memory": 0, "states": 0,
                                       "subgradient_iterations": 0, "lb1": 0.0, "stopped": None}
 
@@ -110,7 +112,11 @@ class Search:
         if (33 + n) * (horizon + 1) * n > self.max_bytes:  # f, g, pred, base, alive, ok
             self.stats["stopped"] = MEMORY_LIMIT
             raise StopSearchError
-        self.alive = np.arange(horizon + 1)[:, None] >= p[None, :]
+        times = np.arange(horizon + 1)[:, None]
+        self.alive = times >= p[None, :]
+        if self.opts["windows"]:
+            earliest, latest, self.before = completion_windows(p, d, w)
+            self.alive &= (times >= earliest[None, :]) & (times <= latest[None, :])
         self.f, self.g = np.full((horizon + 1, n), np.inf), np.full((horizon + 1, n), np.inf)
         self.pred = np.zeros((horizon + 1, n), dtype=np.int64)
         self.ok = np.zeros((0, n, n), dtype=np.bool_)  # the pair rule until the first cuts
@@ -201,6 +207,18 @@ class Search:
                      level.head, level.table)
         self._backward(level, memo)
 
+    def _order_masks(self, memory: list[int]) -> tuple[IntArray, IntArray]:
+        """Per job ``k``: the memorised jobs that must precede it, and those that must follow.
+
+        As two-word bit masks (see :meth:`Level.masks`), from ``self.before``.
+        """
+        need, forbid = np.zeros((self.n, 2), dtype=np.uint64), np.zeros((self.n, 2), np.uint64)
+        for b, j in enumerate(memory):
+            bit = np.uint64(1) << np.uint64(b % 64)
+            need[self.before[j], b // 64] |= bit
+            forbid[self.before[:, j], b // 64] |= bit
+        return need.view(np.int64), forbid.view(np.int64)
+
     def _level(self, base: FloatArray, prev: Level | None) -> Level:
         """Build the next relaxation (memory grown from ``prev``'s best path)."""
         memory = [] if prev is None else list(prev.memory)
@@ -221,13 +239,14 @@ class Search:
         pi, pv, pt = ((prev.nodes, prev.values, prev.table) if prev is not None
                       else (empty_i, empty_f, np.full(1, -1, dtype=np.int64)))
         pm_total = int(self.p[memory].sum())
+        need, forbid = self._order_masks(memory)
         total = float(self.mu.sum())
         while True:
             self.check()
             thr = self.ub - 1 + self.eps - total
             gr.forward(self.p, self.d, self.w, self.mu, self.ok, thr, memo, pm_total, base, pi,
-                       pv, pt, keep[0], keep[1], level.nodes, level.values, level.head,
-                       level.table, level.ctl, SLICE)
+                       pv, pt, keep[0], keep[1], need, forbid, level.nodes, level.values,
+                       level.head, level.table, level.ctl, SLICE)
             if level.ctl[gr.STATUS] == gr.DONE:
                 break
             if level.ctl[gr.STATUS] == gr.GROW:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optsched import SmttInstance
-from optsched.problems.smtt.dominance import dominance_matrix, precedences, respect
+from optsched.problems.smtt.dominance import (
+    completion_windows,
+    dominance_matrix,
+    precedences,
+    respect,
+)
 from optsched.problems.smtt.heuristics import cost
 
 from .oracle import brute_force, instances
@@ -53,3 +59,47 @@ def test_respect_obeys_pairs_and_never_costs_more(instance: SmttInstance, rnd: o
         if dom[j, i]:
             assert position[j] < position[i]
     assert cost(instance, fixed) <= cost(instance, seq)
+
+
+def test_windows_hand_example() -> None:
+    """p=(1,2), d=(0,3), w=(1,5): neither job dominates, yet job 0 must come first.
+
+    T = 3. Job 0 can end no later than L_0 = T = 3, and job 1 is due at 3:
+    put after job 0 it is on time wherever job 0 ends, so the swap rule puts
+    0 before 1 (0, 1 costs 1*1 + 0 = 1; 1, 0 costs 0 + 1*3 = 3). Hence
+    E = (1, 1 + 2) = (1, 3) and L = (3 - 2, 3) = (1, 3).
+    """
+    p, d, w = (np.array(x, dtype=np.int64) for x in ((1, 2), (0, 3), (1, 5)))
+    earliest, latest, before = completion_windows(p, d, w)
+    assert earliest.tolist() == [1, 3] and latest.tolist() == [1, 3]
+    assert before.tolist() == [[False, True], [False, False]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances(max_n=6, weighted=True), st.booleans())
+def test_lexicographically_first_optimum_fits_the_windows(instance: SmttInstance,
+                                                          relabel: bool) -> None:
+    """The smallest optimal sequence (by job index) obeys every window and precedence.
+
+    ``itertools.permutations`` yields sequences in lexicographic order, so the
+    first one of minimum cost is that sequence. Relabelling by ``(p, -w, d)``,
+    as smtt-ssdp does, makes more pairs qualify.
+    """
+    p, d, w = (np.asarray(a, dtype=np.int64) for a in instance.arrays)
+    if relabel:
+        order = np.lexsort((np.arange(instance.n), d, -w, p))
+        p, d, w = p[order], d[order], w[order]
+    best: tuple[int, tuple[int, ...]] | None = None
+    for seq in itertools.permutations(range(instance.n)):
+        c = np.cumsum(p[list(seq)])
+        value = int((w[list(seq)] * np.maximum(0, c - d[list(seq)])).sum())
+        best = (value, seq) if best is None or value < best[0] else best
+    assert best is not None
+    first = list(best[1])
+    end = np.empty(instance.n, dtype=np.int64)
+    end[first] = np.cumsum(p[first])
+    earliest, latest, before = completion_windows(p, d, w)
+    assert ((earliest <= end) & (end <= latest)).all()
+    position = np.argsort(first)
+    for i, j in zip(*np.nonzero(before), strict=True):
+        assert position[i] < position[j]

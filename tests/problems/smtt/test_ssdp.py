@@ -149,9 +149,10 @@ def test_repair_makes_a_permutation() -> None:
 
 
 @pytest.mark.parametrize(("options", "field"), [({"nope": 1}, "options.nope"),
-                                                ({"add": 0}, "options.add")])
+                                                ({"add": 0}, "options.add"),
+                                                ({"windows": 2}, "options.windows")])
 def test_bad_options(options: dict[str, int], field: str) -> None:
-    """Unknown options and values below 1 raise InputError naming the option."""
+    """Unknown options, values below 1 and switches other than 0/1 raise InputError."""
     with pytest.raises(InputError) as caught:
         ssdp.run(SmttInstance((1,), (0,)), SolveParams(options=options), Deadline(None))
     assert caught.value.field == field
