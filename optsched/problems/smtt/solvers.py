@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from optsched.backends.heuristic import found
 from optsched.deadline import Deadline
 from optsched.family import Kind, NativeSolver
@@ -124,11 +126,21 @@ def table() -> dict[str, NativeSolver]:
 
 
 def warm() -> None:
-    """Run the compiled solvers once on a tiny instance, loading their numba code."""
+    """Run the compiled solvers once on a tiny instance, loading their numba code.
+
+    The stages of ``smtt-ssdp`` that a tiny instance never reaches are driven
+    by hand (:func:`optsched.problems.smtt.ssdp_search.warm`).
+    """
     from optsched.problems.smtt.generate import generate
+    from optsched.problems.smtt.ssdp_search import warm as warm_levels
 
     for weighted in (False, True):
         (instance,) = generate(n=8, weighted=weighted, seed=1)
         for name in ("dynasearch", "smtt-bb", "smtt-ssdp"):
             if name != "smtt-bb" or not weighted:
                 table()[name].run(instance, SolveParams(workers=1), Deadline(None))
+    warm_levels(dict(ssdp.OPTIONS))
+    from optsched.problems.smtt import bb_kernel, bb_memo  # tables growing in smtt-bb
+
+    bb_memo.rehash(bb_memo.empty(bb_kernel.BUCKET), 2 * bb_kernel.BUCKET)
+    bb_kernel.rehash_registry(np.full((1, 2), -1, np.int64), np.full((2, 2), -1, np.int64))

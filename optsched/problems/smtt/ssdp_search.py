@@ -275,3 +275,25 @@ class Search:
         else:
             self.offer(ls.repair(seq, self.n, self.d))
         return level
+
+
+def warm(opts: dict[str, int]) -> None:
+    """Call every compiled entry point once, so that a fork server holds them all loaded.
+
+    A small instance is solved before any level is built; this drives the
+    stages by hand instead (with ``opts``, the options of ``smtt-ssdp``).
+    """
+    p, d, w = (np.array(x, dtype=np.int64) for x in ((3, 2, 4, 1, 5, 2), (4, 3, 9, 2, 6, 5),
+                                                     (2, 1, 3, 1, 2, 4)))
+    search = Search(p, d, w, lambda: False, 1 << 26, opts)
+    search.offer(search.best, 1)
+    search.base = search._multipliers()
+    search.offer(ls.repair(lr.path(p, search.f, search.pred), search.n, d))
+    first = search._level(search.base, None)
+    level = search._level(search.base, Level([0], first.nodes, first.values, first.head,
+                                             first.table, first.ctl))
+    gr.alive(level.values, level.count)
+    memo = np.full(search.n, -1, dtype=np.int64)
+    memo[level.memory] = np.arange(len(level.memory))
+    search._adjust(level, memo)
+    level.grow()
