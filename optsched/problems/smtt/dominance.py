@@ -65,15 +65,21 @@ def completion_windows(p: npt.NDArray[np.int64], d: npt.NDArray[np.int64],
     Also returns ``before``: ``before[i, j]`` when that optimum puts ``i`` before ``j``.
 
     The optimum meant is the smallest by job index among all optimal sequences.
-    It puts ``i`` before ``j`` whenever ``i < j``, ``p_i <= p_j``, ``w_i >= w_j``
-    and ``d_i <= max(d_j, E_j)``, ``E_j`` being the earliest completion of ``j``
-    known so far (Rinnooy Kan, Lageweg & Lenstra 1975): if ``j`` came first,
-    swapping the two would cost no more (with ``d_i <= d_j`` by the module
-    docstring's argument; otherwise both are tardy and the change is
-    ``(C_i - C_j)(w_j - w_i) <= 0``) and would give a smaller sequence. Job
-    ``k`` follows all jobs that precede it in the transitive closure of these
-    pairs and ends by ``T`` minus the jobs that must follow it; the pairs
-    and the earliest completions are grown together until neither changes.
+    Let ``i < j`` and ``p_i <= p_j``. If ``j`` came before ``i``, swapping the
+    two would move the jobs between them no later and give a smaller sequence,
+    so that optimum puts ``i`` first whenever the swap costs no more, which
+    holds in two cases:
+
+    1. ``w_i >= w_j`` and ``d_i <= max(d_j, E_j)``, ``E_j`` the earliest
+       completion of ``j`` known so far (Rinnooy Kan, Lageweg & Lenstra
+       1975): with ``d_i <= d_j`` by the module docstring's argument; else
+       both are tardy and the change is ``(C_i - C_j)(w_j - w_i) <= 0``.
+    2. ``d_j >= L_i``, the latest completion of ``i`` known so far: ``j``
+       would end where ``i`` ended, on time, and ``i`` ends earlier.
+
+    A job ends no sooner than its own time plus all jobs that must precede
+    it (transitive closure), and no later than ``T`` minus all that must
+    follow it; pairs and windows are grown together until nothing changes.
     Numbering the jobs by ``(p, -w, d)`` first lets the most pairs qualify.
     """
     n = p.shape[0]
