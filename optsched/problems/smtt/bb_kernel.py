@@ -45,16 +45,14 @@ def jit(fn: F) -> F:
     return cast(F, numba.njit(cache=True)(fn))
 
 
-def bucket_of(key: int, t: int, mask: int) -> int:
+@jit
+def bucket(key: int, t: int, mask: int) -> int:
     """First memo slot of the bucket of ``(key, t)``."""
     h = key * 0x9E3779B1 + t * 0x85EBCA77
     h ^= h >> 29
     h *= 0x27D4EB2F165667C5
     h ^= h >> 32
     return (h & mask) & ~(BUCKET - 1)
-
-
-bucket = jit(bucket_of)
 
 
 @jit

@@ -131,6 +131,7 @@ def warm() -> None:
     The stages of ``smtt-ssdp`` that a tiny instance never reaches are driven
     by hand (:func:`optsched.problems.smtt.ssdp_search.warm`).
     """
+    from optsched.problems.smtt import bb_kernel, bb_memo  # tables growing in smtt-bb
     from optsched.problems.smtt.generate import generate
     from optsched.problems.smtt.ssdp_search import warm as warm_levels
 
@@ -140,7 +141,5 @@ def warm() -> None:
             if name != "smtt-bb" or not weighted:
                 table()[name].run(instance, SolveParams(workers=1), Deadline(None))
     warm_levels(dict(ssdp.OPTIONS))
-    from optsched.problems.smtt import bb_kernel, bb_memo  # tables growing in smtt-bb
-
     bb_memo.rehash(bb_memo.empty(bb_kernel.BUCKET), 2 * bb_kernel.BUCKET)
     bb_kernel.rehash_registry(np.full((1, 2), -1, np.int64), np.full((2, 2), -1, np.int64))

@@ -126,7 +126,8 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
                                                   opts["kicks"], params.seed,
                                                   lower_bound(instance))
     starts.append(np.asarray(better, dtype=np.int64))
-    search.solve([np.argsort(label)[seq] for seq in starts])
+    relabel = np.argsort(label)
+    search.solve([relabel[seq] for seq in starts])
     seq = [int(label[j]) for j in search.best]
     value = cost(instance, seq)
     if value != search.ub:

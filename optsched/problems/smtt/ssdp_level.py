@@ -50,6 +50,12 @@ class Level:
         self.table = np.full(2 * size, -1, dtype=np.int64)
         gr.rehash(self.nodes, count, self.table)
 
+    def bits(self, n: int) -> IntArray:
+        """Per job of ``n``, its bit in the masks (its place in ``memory``), or -1."""
+        out = np.full(n, -1, dtype=np.int64)
+        out[self.memory] = np.arange(len(self.memory))
+        return out
+
     def masks(self) -> tuple[int, int]:
         """The bits of all memorised jobs, as two signed 64-bit words."""
         words = [0, 0]

@@ -231,9 +231,8 @@ class Search:
         if len(memory) > MAX_MEMORY:
             self.stats["stopped"] = MEMORY_LIMIT
             raise StopSearchError
-        memo = np.full(self.n, -1, dtype=np.int64)
-        memo[memory] = np.arange(len(memory))
         level = Level.empty(self.horizon, self.n, memory, FIRST_STATES)
+        memo = level.bits(self.n)
         keep = prev.masks() if prev is not None else (0, 0)
         empty_i, empty_f = np.zeros((0, gr.COLUMNS), dtype=np.int64), np.zeros((0, 2))
         pi, pv, pt = ((prev.nodes, prev.values, prev.table) if prev is not None
@@ -293,7 +292,5 @@ def warm(opts: dict[str, int]) -> None:
     level = search._level(search.base, Level([0], first.nodes, first.values, first.head,
                                              first.table, first.ctl))
     gr.alive(level.values, level.count)
-    memo = np.full(search.n, -1, dtype=np.int64)
-    memo[level.memory] = np.arange(len(level.memory))
-    search._adjust(level, memo)
+    search._adjust(level, level.bits(search.n))
     level.grow()
