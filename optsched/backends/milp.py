@@ -82,9 +82,14 @@ def _cbc_solver(form: MilpFormulation, params: SolveParams, left: float | None) 
     # CBC reads randomCbcSeed 0 as "seed from the clock": shift by one to stay reproducible.
     native = [f"randomCbcSeed {params.seed + 1}"]
     native += [f"{key} {value}" for key, value in params.options.items()]
+    # "threads 1" makes the bundled CBC 2.10.3 hand the search to one worker thread,
+    # which now and then never starts: the main thread waits out the whole time limit
+    # and reports "Stopped on time" on a model it had solved in milliseconds. One
+    # worker therefore means CBC's serial code, which is what it asks for anyway.
+    threads = params.workers if params.workers > 1 else None
     with warnings.catch_warnings():  # PuLP 3.3 warns that PuLP 4 drops the bundled CBC
         warnings.simplefilter("ignore", DeprecationWarning)
-        return pulp.PULP_CBC_CMD(msg=params.log, timeLimit=left, threads=params.workers,
+        return pulp.PULP_CBC_CMD(msg=params.log, timeLimit=left, threads=threads,
                                  gapRel=0.0, gapAbs=_abs_gap(form), options=native)
 
 
