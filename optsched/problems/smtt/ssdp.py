@@ -31,10 +31,10 @@ single-machine scheduling without machine idle time", J. Scheduling 12.
 4. *Successive sublimation* (:mod:`optsched.problems.smtt.ssdp_graph`):
    with ``mu`` fixed, the relaxation is tightened level by level. Level 0
    has the first stage's arcs and nodes; each later level memorises the
-   jobs that the previous level's best path repeats or misses, so that they
-   occur exactly once. States of
-   a level are generated only where the previous level's bound leaves room
-   below the incumbent, and eliminated again by their own bound.
+   jobs that the previous level's best path repeats or misses (those with
+   the smallest multipliers first), so that they occur exactly once.
+   States of a level are generated only where the previous level's bound
+   leaves room below the incumbent, and eliminated again by their own bound.
 5. The search ends when the best path of a level is a permutation (its cost
    is then optimal) or no state survives (the incumbent is optimal).
 

@@ -217,6 +217,8 @@ def backward(p: IntArray, d: IntArray, w: IntArray, mu: FloatArray, alive: BoolA
         h1 = top_v[0]
         for k in range(n):
             g[t, k] = INF
+            if not alive[t, k]:  # only live nodes' completions are ever read
+                continue
             found = False
             for q in range(TOP):
                 j = top_j[q]
