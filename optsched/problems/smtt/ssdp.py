@@ -122,9 +122,9 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
     hint = params.hint
     if isinstance(hint, SmttSolution) and sorted(hint.sequence) == list(range(instance.n)):
         starts.append(np.asarray(hint.sequence, dtype=np.int64))
+    floor = lower_bound(instance)
     better, _, _ = dynasearch.iterated_dynasearch(instance, starts[-1].tolist(), deadline,
-                                                  opts["kicks"], params.seed,
-                                                  lower_bound(instance))
+                                                  opts["kicks"], params.seed, floor)
     starts.append(np.asarray(better, dtype=np.int64))
     relabel = np.argsort(label)
     search.solve([relabel[seq] for seq in starts])
@@ -133,7 +133,7 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
     if value != search.ub:
         raise InvalidSolutionError(f"smtt-ssdp priced its sequence at {search.ub}, "
                                    f"but it costs {value}")
-    bound = max(search.bound(), lower_bound(instance))
+    bound = max(search.bound(), floor)
     stats: dict[str, Any] = {**search.stats, "search_s": round(time.perf_counter() - started, 6)}
     status = Status.OPTIMAL if bound >= value else Status.FEASIBLE
     return Result(status=status, solver="", solution=SmttSolution(tuple(seq)), objective=value,
