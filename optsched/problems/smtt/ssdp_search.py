@@ -27,8 +27,18 @@ MAX_MEMORY = 128
 STOPPED, MEMORY_LIMIT = "time limit or stop request", "memory limit of the state tables"
 REBUILD = 0.9
 """The arc table is rebuilt when the nodes alive fall below this share of its last build."""
+CHUNK = 20
+"""Subgradient steps per compiled call of the first stage."""
 ADJUST_STATES = 300_000
 """Levels with more surviving states than this keep their multipliers."""
+PROGRESS, WINDOW, EXTEND = 0.05, 100, 5
+"""Past its ``iterations``, the first stage goes on (up to ``EXTEND`` times as many
+steps) while the last ``WINDOW`` steps closed at least ``PROGRESS`` of the gap left
+between the bound and the incumbent. On OR-Library wt100 the stages still closing
+fast at step 600 then prove the optimum by themselves (wt100-031 and 033 at steps 1218
+and 1109), while on wt50 the stage has slowed down by then and the levels prove more
+within 1 s (in the benchmarks, going on to the step rule alone for every instance
+proved 3 more wt100 instances and 4 fewer wt50 ones)."""
 
 
 class StopSearchError(Exception):
@@ -125,12 +135,13 @@ class Search:
             np.argsort(self.best)].astype(np.float64)
         best_mu, direction = self.mu.copy(), np.zeros(n)
         state = np.array([1.0, -np.inf, 0.0, 0.0])
-        outcome = lr.GOING
-        while state[lr.RUNS] < self.opts["iterations"] and state[lr.STEP] > 1e-2:
+        outcome, bounds = lr.GOING, list[float]()
+        while state[lr.STEP] > 1e-2 and self._going(int(state[lr.RUNS]), bounds):
             self.check()
             outcome = lr.subgradient(p, d, w, self.mu, best_mu, direction, alive, f, g, pred,
-                                     self.ub, self.eps, state, 20, self.ok)
-            self.lb = max(self.lb, float(state[lr.BEST_LB]))
+                                     self.ub, self.eps, state, CHUNK, self.ok)
+            bounds.append(float(state[lr.BEST_LB]))
+            self.lb = max(self.lb, bounds[-1])
             self.stats["subgradient_iterations"] = int(state[lr.RUNS])
             if outcome != lr.GOING:
                 break
@@ -144,6 +155,20 @@ class Search:
             self.lb = float(self.ub)
         self.mu = best_mu
         return self._base()
+
+    def _going(self, runs: int, bounds: list[float]) -> bool:
+        """Whether the first stage takes another chunk, after ``runs`` steps (see PROGRESS).
+
+        ``bounds`` holds the best bound after each chunk of ``CHUNK`` steps.
+        """
+        base = self.opts["iterations"]
+        if runs < base:
+            return True
+        back = WINDOW // CHUNK
+        if runs >= EXTEND * base or len(bounds) <= back:
+            return False
+        gap, then = self.ub - 1 - bounds[-1], self.ub - 1 - bounds[-1 - back]
+        return then - gap >= PROGRESS * then
 
     def _base(self) -> FloatArray:
         """First-stage completion bounds for the current ``mu`` (inf where eliminated)."""

@@ -13,7 +13,7 @@ from optsched import SmttInstance, SolveParams, Status
 from optsched.backends import interrupt
 from optsched.deadline import Deadline
 from optsched.errors import InputError
-from optsched.problems.smtt import ssdp
+from optsched.problems.smtt import ssdp, ssdp_search
 from optsched.problems.smtt import ssdp_lr as lr
 from optsched.problems.smtt import ssdp_ls as ls
 from optsched.problems.smtt.bounds import lower_bound
@@ -231,6 +231,45 @@ def test_levels_memorise_the_jobs_with_the_smallest_multipliers_first() -> None:
     wrong = sorted((j for j in range(inst.n) if counts[j] != 1), key=lambda j: mu[j])
     assert len(wrong) > 3 and wrong[:3] != sorted(wrong)[:3]  # the rule matters here
     assert list(search._level(search.base, first).memory) == wrong[:3]
+
+
+def test_first_stage_goes_on_while_it_closes_the_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past its 600 steps the first stage goes on while it closes the gap fast.
+
+    On this instance (incumbent 1916 from the due-date order and local
+    search) 600 subgradient steps leave the bound at 1911.8: open. The last
+    100 of them closed more than 5 % of the gap, so the stage goes on, and
+    at step 845 every (job, time) node is eliminated: 1916 is optimal
+    without a single memory level. With the extension off it stops at 600.
+    """
+    inst = generate(n=40, tf=0.4, rdd=0.6, count=1, seed=20, weighted=True)[0]
+    p, d, w = inst.arrays
+    for extend in (True, False):
+        if not extend:
+            monkeypatch.setattr(ssdp_search, "PROGRESS", float("inf"))
+        search = Search(p, d, w, lambda: False, 1 << 28, dict(ssdp.OPTIONS))
+        search.offer(np.argsort(d).astype(np.int64), 100)
+        assert search.ub == 1916
+        search.base = search._multipliers()
+        steps = search.stats["subgradient_iterations"]
+        assert search.closed is extend
+        assert (600 < steps < 3000) if extend else steps == 600
+
+
+@pytest.mark.parametrize(("runs", "gap_then", "gap_now", "going"), [
+    (580, 100.0, 100.0, True),    # below its 600 steps: always
+    (600, 100.0, 94.0, True),     # 6 % of the gap closed in the last 100 steps
+    (600, 100.0, 96.0, False),    # 4 %: the stage has slowed down
+    (3000, 100.0, 50.0, False),   # 5 times 600 steps: never more
+])
+def test_first_stage_extension_rule(runs: int, gap_then: float, gap_now: float,
+                                    going: bool) -> None:
+    """The rule of ``PROGRESS``: incumbent 1000, so a gap g is a bound 999 - g."""
+    ones = np.ones(3, dtype=np.int64)
+    search = Search(ones, ones, ones, lambda: False, 1 << 20, dict(ssdp.OPTIONS))
+    search.ub = 1000
+    bounds = [999 - gap_then] + [999 - gap_now] * 5  # chunks of 20 steps: 100 steps apart
+    assert search._going(runs, bounds) is going
 
 
 def test_arcs_rule_out_a_dominated_triple() -> None:
