@@ -25,7 +25,8 @@ single-machine scheduling without machine idle time", J. Scheduling 12.
    ``0..T`` whose arcs are jobs. Dominance of adjacent pairs and of three
    successive jobs (an interchange or reordering that is cheaper, ties
    broken lexicographically) removes arcs; subgradient steps raise the
-   bound; (job, completion time) nodes whose bound through them exceeds
+   bound (600, and more while each 100 still close 5 % of the gap to the
+   incumbent); (job, completion time) nodes whose bound through them exceeds
    ``UB - 1`` are eliminated as they go, and the arcs are recomputed from
    the nodes left.
 4. *Successive sublimation* (:mod:`optsched.problems.smtt.ssdp_graph`):
