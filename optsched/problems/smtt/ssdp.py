@@ -31,9 +31,9 @@ single-machine scheduling without machine idle time", J. Scheduling 12.
    the nodes left.
 4. *Successive sublimation* (:mod:`optsched.problems.smtt.ssdp_graph`):
    with ``mu`` fixed, the relaxation is tightened level by level. Level 0
-   has the first stage's arcs and nodes; each later level memorises the
-   jobs that the previous level's best path repeats or misses (those with
-   the smallest multipliers first), so that they occur exactly once.
+   has the first stage's arcs and nodes; each later level memorises
+   ``add`` more jobs, so that they occur exactly once: those that end the
+   fewest surviving states of the previous level, as SiPS does.
    States of a level are generated only where the previous level's bound
    leaves room below the incumbent, and eliminated again by their own bound.
 5. The search ends when the best path of a level is a permutation (its cost

@@ -208,14 +208,15 @@ def test_memory_levels_schedule_every_memorised_job() -> None:
     assert all(path.count(j) == 1 for j in level.memory)
 
 
-def test_levels_memorise_the_jobs_with_the_smallest_multipliers_first() -> None:
-    """Of the jobs the previous level's path repeats or misses, the cheapest in ``mu`` go first.
+def test_levels_memorise_the_jobs_that_end_the_fewest_states_first() -> None:
+    """The next level memorises the jobs that end the fewest surviving states.
 
-    On this instance level 0's path repeats jobs 2 and 27 and misses 5, 7 and
-    20, with multipliers about 52, 2093, 906, 607 and 273; so with ``add=3`` the
-    next level memorises 2, 20, 7. Ordering by |count - 1| (then by job) would
-    have memorised 2, 5, 7 (on OR-Library wt100 that ordering proved none of
-    16 instances that this one proves 6 of).
+    On this instance jobs 3, 8, 13, 19, 22 and 29 each end one surviving
+    state of level 0, job 4 ends two and every other job at least six; the best
+    path holds each of those six once, so with ``add=3`` the tie goes to the
+    job number and the next level memorises 3, 8, 13. The previous rule (the
+    jobs the path repeats or misses, here 2, 5, 7, 20 and 27, smallest
+    multiplier first) would have memorised 2, 20, 7.
     """
     from optsched.problems.smtt import ssdp_graph as gr
 
@@ -226,11 +227,16 @@ def test_levels_memorise_the_jobs_with_the_smallest_multipliers_first() -> None:
     search.base = search._multipliers()
     first = search._level(search.base, None)
     assert not search.closed
-    counts = np.bincount(gr.best_path(p, first.nodes, first.values, first.head), minlength=30)
-    mu = search.mu.copy()
-    wrong = sorted((j for j in range(inst.n) if counts[j] != 1), key=lambda j: mu[j])
-    assert len(wrong) > 3 and wrong[:3] != sorted(wrong)[:3]  # the rule matters here
-    assert list(search._level(search.base, first).memory) == wrong[:3]
+    states = [0] * inst.n
+    for x in range(1, first.count):
+        if first.values[x, gr.BV] < np.inf:
+            states[first.nodes[x, gr.JOB]] += 1
+    assert [j for j in range(inst.n) if states[j] == 1] == [3, 8, 13, 19, 22, 29]
+    assert states[4] == 2 and sorted(states)[6:8] == [2, 6]  # job 5 ends six
+    path = gr.best_path(p, first.nodes, first.values, first.head).tolist()
+    assert all(path.count(j) == 1 for j in (3, 8, 13, 19, 22, 29))
+    assert sorted(j for j in range(inst.n) if path.count(j) != 1) == [2, 5, 7, 20, 27]
+    assert list(search._level(search.base, first).memory) == [3, 8, 13]
 
 
 def test_first_stage_goes_on_while_it_closes_the_gap(monkeypatch: pytest.MonkeyPatch) -> None:
