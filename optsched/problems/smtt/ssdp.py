@@ -62,15 +62,13 @@ from optsched.problems.smtt.instance import SmttInstance
 from optsched.problems.smtt.solution import SmttSolution
 from optsched.result import Result, Status
 
-OPTIONS = {"states_mb": 1024, "iterations": 600, "level_iterations": 1,
-           "ils_iterations": 100, "add": 3, "kicks": 300, "windows": 1}
+OPTIONS = {"states_mb": 1024, "iterations": 600, "ils_iterations": 100, "add": 3,
+           "kicks": 300, "windows": 1}
 """Options and defaults: ``states_mb`` caps the state tables (MB; the search stops
 at the cap, like a time limit); ``iterations`` the first-stage subgradient steps (the
 stage ends sooner once its step factor is below 1/100, and goes on, up to 5 times as
 many, while each 100 steps close 5 % of the gap to the incumbent; see
-:data:`optsched.problems.smtt.ssdp_search.PROGRESS`), ``level_iterations`` those on
-each level with memory (one step by default: on
-OR-Library wt40 with 1 s each, 1 proved 115 of 125 and 30 proved 112); ``kicks`` those
+:data:`optsched.problems.smtt.ssdp_search.PROGRESS`); ``kicks`` those
 of the dynasearch that improves the start (300: 0.12 s at most and the best known value
 on all of OR-Library wt100, 10 kicks miss it on 35); ``ils_iterations`` the kicks of the
 compiled local search after it; ``add`` the jobs memorised per level; ``windows``

@@ -29,8 +29,6 @@ REBUILD = 0.9
 """The arc table is rebuilt when the nodes alive fall below this share of its last build."""
 CHUNK = 20
 """Subgradient steps per compiled call of the first stage."""
-ADJUST_STATES = 300_000
-"""Levels with more surviving states than this keep their multipliers."""
 PROGRESS, WINDOW, EXTEND = 0.05, 100, 5
 """Past its ``iterations``, the first stage goes on (up to ``EXTEND`` times as many
 steps) while the last ``WINDOW`` steps closed at least ``PROGRESS`` of the gap left
@@ -199,39 +197,6 @@ class Search:
             gr.backward(self.p, self.d, self.w, self.mu, self.ok, thr, memo, level.nodes,
                         level.values, level.head, level.table, level.ctl, SLICE)
 
-    def _adjust(self, level: Level, memo: IntArray) -> None:
-        """Subgradient steps on ``mu`` over the surviving states of ``level``."""
-        best_mu, best_lb = self.mu.copy(), -np.inf
-        direction, step, stall = np.zeros(self.n), 0.5, 0
-        for it in range(self.opts["level_iterations"]):
-            self.check()
-            total = float(self.mu.sum())
-            lb = gr.reforward(self.p, self.d, self.w, self.mu, self.ok, memo, level.nodes,
-                              level.values, level.head, level.table) + total
-            if lb > self.ub - 1 + self.eps:
-                self.lb = float(self.ub)
-                return
-            if lb > best_lb:
-                best_lb, best_mu[:], stall = lb, self.mu, 0
-            else:
-                stall += 1
-                step, stall = (step / 2, 0) if stall >= 5 else (step, stall)
-            self.lb = max(self.lb, lb)
-            seq = gr.best_path(self.p, level.nodes, level.values, level.head)
-            sub = 1.0 - np.bincount(seq, minlength=self.n)
-            if not sub.any():
-                self.offer(seq)
-                self.lb = max(self.lb, float(ls.seq_cost(self.p, self.d, self.w, seq)))
-                return
-            if it % 5 == 4:  # forward values are those of the current mu
-                self._backward(level, memo)
-            direction = sub + lr.DEFLECTION * direction
-            self.mu += step * max(self.ub - lb, 1.0) / float((direction ** 2).sum()) * direction
-        self.mu = best_mu
-        gr.reforward(self.p, self.d, self.w, self.mu, self.ok, memo, level.nodes, level.values,
-                     level.head, level.table)
-        self._backward(level, memo)
-
     def _order_masks(self, memory: list[int]) -> tuple[IntArray, IntArray]:
         """Per job ``k``: the memorised jobs that must precede it, and those that must follow.
 
@@ -301,11 +266,6 @@ class Search:
             self.lb = float(self.ub)
             return level
         self.lb = max(self.lb, source + total)
-        if memory and gr.alive(level.values, level.count) <= ADJUST_STATES:
-            self._adjust(level, memo)
-            if self.closed:
-                return level
-            self.base[:] = self._base()
         seq = gr.best_path(self.p, level.nodes, level.values, level.head)
         if sorted(seq.tolist()) == list(range(self.n)):
             self.offer(seq)
@@ -330,6 +290,4 @@ def warm(opts: dict[str, int]) -> None:
     first = search._level(search.base, None)
     level = search._level(search.base, Level([0], first.nodes, first.values, first.head,
                                              first.table, first.ctl))
-    gr.alive(level.values, level.count)
-    search._adjust(level, level.bits(search.n))
     level.grow()

@@ -17,7 +17,7 @@ def test_warm_runs_the_compiled_solvers() -> None:
 
 
 ENTRY_POINTS = {
-    "ssdp_graph": ("start", "forward", "backward", "reforward", "best_path", "alive", "rehash"),
+    "ssdp_graph": ("start", "forward", "backward", "best_path", "rehash"),
     "ssdp_lr": ("arcs", "forward", "backward", "eliminate", "path", "subgradient"),
     "ssdp_ls": ("ils", "repair", "seq_cost"),
     "bb_kernel": ("register", "search", "known_value", "lookup", "push", "reinsert",
