@@ -27,8 +27,11 @@ single-machine scheduling without machine idle time", J. Scheduling 12.
    broken lexicographically) removes arcs; subgradient steps raise the
    bound (600, and more while each 100 still close 5 % of the gap to the
    incumbent); (job, completion time) nodes whose bound through them exceeds
-   ``UB - 1`` are eliminated as they go, and the arcs are recomputed from
-   the nodes left.
+   ``UB - 1`` are eliminated as they go, the nodes left are propagated as
+   one-machine time windows (:mod:`optsched.problems.smtt.ssdp_windows`:
+   a job that can go neither before nor after a node, or jobs that cannot
+   fit before or after it, kill it), and the arcs are recomputed from the
+   nodes left.
 4. *Successive sublimation* (:mod:`optsched.problems.smtt.ssdp_graph`):
    with ``mu`` fixed, the relaxation is tightened level by level. Level 0
    has the first stage's arcs and nodes; each later level memorises

@@ -16,6 +16,7 @@ import numpy as np
 from optsched.problems.smtt import ssdp_graph as gr
 from optsched.problems.smtt import ssdp_lr as lr
 from optsched.problems.smtt import ssdp_ls as ls
+from optsched.problems.smtt import ssdp_windows as win
 from optsched.problems.smtt.dominance import completion_windows
 from optsched.problems.smtt.ssdp_graph import FloatArray, IntArray
 from optsched.problems.smtt.ssdp_level import Level
@@ -179,7 +180,8 @@ class Search:
         return np.where(self.alive, self.g, np.inf)
 
     def _arcs(self) -> None:
-        """Rebuild the arc table (see :func:`ssdp_lr.arcs`) once a tenth of the nodes died."""
+        """Propagate the nodes; rebuild the arc table (:func:`ssdp_lr.arcs`) once a tenth died."""
+        win.propagate(self.p, self.before, self.alive)
         left = int(self.alive.sum())
         if self.ok.shape[0] == 0:
             self.ok = np.zeros((self.horizon + 1, self.n, self.n), dtype=np.bool_)

@@ -20,6 +20,7 @@ ENTRY_POINTS = {
     "ssdp_graph": ("start", "forward", "backward", "best_path", "rehash"),
     "ssdp_lr": ("arcs", "forward", "backward", "eliminate", "path", "subgradient"),
     "ssdp_ls": ("ils", "repair", "seq_cost"),
+    "ssdp_windows": ("propagate",),
     "bb_kernel": ("register", "search", "known_value", "lookup", "push", "reinsert",
                   "rehash_registry"),
 }
