@@ -56,10 +56,12 @@ def respect(instance: SmttInstance, sequence: Sequence[int]) -> list[int]:
     return [int(j) for j in seq]
 
 
-def completion_windows(p: npt.NDArray[np.int64], d: npt.NDArray[np.int64],
-                       w: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
-                                                          npt.NDArray[np.int64],
-                                                          npt.NDArray[np.bool_]]:
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def completion_windows(p: IntArray, d: IntArray,
+                       w: IntArray) -> tuple[IntArray, IntArray, BoolArray]:
     """Earliest and latest completion of each job in the lexicographically first optimum.
 
     Also returns ``before``: ``before[i, j]`` when that optimum puts ``i`` before ``j``.
@@ -83,12 +85,24 @@ def completion_windows(p: npt.NDArray[np.int64], d: npt.NDArray[np.int64],
     Numbering the jobs by ``(p, -w, d)`` first lets the most pairs qualify.
     """
     n = p.shape[0]
-    lower = np.arange(n)[:, None] < np.arange(n)[None, :]
+    return tighten_windows(p, d, w, p.copy(), np.full(n, int(p.sum())),
+                           np.zeros((n, n), dtype=np.bool_))
+
+
+def tighten_windows(p: IntArray, d: IntArray, w: IntArray, earliest: IntArray,
+                    latest: IntArray, closure: BoolArray) -> tuple[IntArray, IntArray, BoolArray]:
+    """:func:`completion_windows` started from known windows and precedences.
+
+    ``earliest``, ``latest`` and ``closure`` (transitively closed) must hold
+    for the lexicographically first optimum; so do the windows and the
+    precedences returned, which are never weaker than those given.
+    """
+    lower = np.arange(p.shape[0])[:, None] < np.arange(p.shape[0])[None, :]
     shorter = lower & (p[:, None] <= p[None, :])
     may = shorter & (w[:, None] >= w[None, :])
-    closure = np.zeros((n, n), dtype=np.bool_)
-    earliest, latest = p.copy(), np.full(n, int(p.sum()))
     while True:
+        earliest = np.maximum(earliest, p + closure.astype(np.int64).T @ p)
+        latest = np.minimum(latest, int(p.sum()) - closure.astype(np.int64) @ p)
         before = (closure | (may & (d[:, None] <= np.maximum(d, earliest)[None, :]))
                   | (shorter & (d[None, :] >= latest[:, None])))
         while True:  # transitive closure by squaring (at most log2(n) rounds)
@@ -97,8 +111,5 @@ def completion_windows(p: npt.NDArray[np.int64], d: npt.NDArray[np.int64],
                 break
             before = wider
         if (before == closure).all():
-            break
+            return earliest, latest, closure
         closure = before
-        earliest = p + closure.astype(np.int64).T @ p
-        latest = int(p.sum()) - closure.astype(np.int64) @ p
-    return earliest, latest, closure

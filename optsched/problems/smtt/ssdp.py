@@ -24,14 +24,14 @@ single-machine scheduling without machine idle time", J. Scheduling 12.
    get multipliers ``mu``; what is left is a shortest path over time
    ``0..T`` whose arcs are jobs. Dominance of adjacent pairs and of three
    successive jobs (an interchange or reordering that is cheaper, ties
-   broken lexicographically) removes arcs; subgradient steps raise the
-   bound (600, and more while each 100 still close 5 % of the gap to the
-   incumbent); (job, completion time) nodes whose bound through them exceeds
+   broken lexicographically) removes arcs; 600 subgradient steps raise the
+   bound; (job, completion time) nodes whose bound through them exceeds
    ``UB - 1`` are eliminated as they go, the nodes left are propagated as
    one-machine time windows (:mod:`optsched.problems.smtt.ssdp_windows`:
    a job that can go neither before nor after a node, or jobs that cannot
-   fit before or after it, kill it), and the arcs are recomputed from the
-   nodes left.
+   fit before or after it, kill it), the windows they leave give more
+   precedences by the rules of step 2, and the arcs are recomputed from
+   the nodes left.
 4. *Successive sublimation* (:mod:`optsched.problems.smtt.ssdp_graph`):
    with ``mu`` fixed, the relaxation is tightened level by level. Level 0
    has the first stage's arcs and nodes; each later level memorises
@@ -69,14 +69,13 @@ OPTIONS = {"states_mb": 1024, "iterations": 600, "ils_iterations": 100, "add": 3
            "kicks": 300, "windows": 1}
 """Options and defaults: ``states_mb`` caps the state tables (MB; the search stops
 at the cap, like a time limit); ``iterations`` the first-stage subgradient steps (the
-stage ends sooner once its step factor is below 1/100, and goes on, up to 5 times as
-many, while each 100 steps close 5 % of the gap to the incumbent; see
-:data:`optsched.problems.smtt.ssdp_search.PROGRESS`); ``kicks`` those
+stage ends sooner once its step factor is below 1/100); ``kicks`` those
 of the dynasearch that improves the start (300: 0.12 s at most and the best known value
 on all of OR-Library wt100, 10 kicks miss it on 35); ``ils_iterations`` the kicks of the
 compiled local search after it; ``add`` the jobs memorised per level; ``windows``
 (1 on, 0 off) the precedences and completion windows of
-:func:`optsched.problems.smtt.dominance.completion_windows`."""
+:func:`optsched.problems.smtt.dominance.completion_windows` and their propagation
+(:meth:`optsched.problems.smtt.ssdp_search.Search._propagate`)."""
 MAX_VALUE = 2**52
 """Every cost the search forms must stay below this to be exact in a double."""
 

@@ -14,6 +14,7 @@ from optsched.problems.smtt.dominance import (
     dominance_matrix,
     precedences,
     respect,
+    tighten_windows,
 )
 from optsched.problems.smtt.heuristics import cost
 
@@ -100,6 +101,42 @@ def test_lexicographically_first_optimum_fits_the_windows(instance: SmttInstance
     end[first] = np.cumsum(p[first])
     earliest, latest, before = completion_windows(p, d, w)
     assert ((earliest <= end) & (end <= latest)).all()
+    position = np.argsort(first)
+    for i, j in zip(*np.nonzero(before), strict=True):
+        assert position[i] < position[j]
+
+
+def test_narrower_windows_give_more_precedences() -> None:
+    """p=(1,2), d=(0,2), w=(1,2): a pair only once job 0 is known to end at 1.
+
+    T = 3. The orders 0, 1 (1*1 + 2*1 = 3) and 1, 0 (0 + 1*3 = 3) tie, so
+    the lexicographically first optimum is 0, 1, ending job 0 at 1. From
+    scratch no rule applies: w_0 < w_1, and job 1 is due at 2 < L_0 = 3.
+    Given L_0 = 1, job 1 is on time after job 0 wherever it ends, so 0 comes
+    first, and job 1 ends no sooner than 1 + 2 = 3.
+    """
+    p, d, w = (np.array(x, dtype=np.int64) for x in ((1, 2), (0, 2), (1, 2)))
+    assert not completion_windows(p, d, w)[2].any()
+    earliest, latest, before = tighten_windows(p, d, w, np.array([1, 2]), np.array([1, 3]),
+                                               np.zeros((2, 2), dtype=np.bool_))
+    assert before.tolist() == [[False, True], [False, False]]
+    assert earliest.tolist() == [1, 3] and latest.tolist() == [1, 3]
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances(max_n=6, weighted=True))
+def test_exact_windows_give_precedences_the_first_optimum_obeys(instance: SmttInstance) -> None:
+    """Given the first optimum's own completion times as windows, every pair inferred holds.
+
+    These are the narrowest valid windows, so the rules fire most often here.
+    """
+    p, d, w = (np.asarray(a, dtype=np.int64) for a in instance.arrays)
+    first = list(brute_force(instance)[1])
+    end = np.empty(instance.n, dtype=np.int64)
+    end[first] = np.cumsum(p[first])
+    earliest, latest, before = tighten_windows(p, d, w, end.copy(), end.copy(),
+                                               np.zeros((instance.n,) * 2, dtype=np.bool_))
+    assert (earliest == end).all() and (latest == end).all()
     position = np.argsort(first)
     for i, j in zip(*np.nonzero(before), strict=True):
         assert position[i] < position[j]
