@@ -189,7 +189,7 @@ def test_memory_levels_schedule_every_memorised_job() -> None:
     """
     from optsched.problems.smtt import ssdp_graph as gr
 
-    inst = generate(n=30, tf=0.6, rdd=0.2, count=1, seed=17, weighted=True)[0]
+    inst = generate(n=35, tf=0.6, rdd=0.4, count=1, seed=6, weighted=True)[0]
     p, d, w = inst.arrays
     search = Search(p, d, w, lambda: False, 1 << 28, dict(ssdp.OPTIONS, add=6))
     search.offer(np.argsort(d).astype(np.int64))
@@ -211,16 +211,16 @@ def test_memory_levels_schedule_every_memorised_job() -> None:
 def test_levels_memorise_the_jobs_that_end_the_fewest_states_first() -> None:
     """The next level memorises the jobs that end the fewest surviving states.
 
-    On this instance jobs 1, 6, 7, 11, 20, 26 and 27 each end one surviving
-    state of level 0, jobs 14 and 17 end two, job 3 three and every other job
-    at least eight; the best path holds each of those seven once, so with
-    ``add=3`` the tie goes to the job number and the next level memorises
-    1, 6, 7. The previous rule (the jobs the path repeats or misses, here 0,
-    5, 16 and 25, smallest multiplier first) would have memorised 25, 16, 5.
+    On this instance jobs 8, 17, 18, 22 and 27 each end one surviving state
+    of level 0, job 24 ends two, job 30 four and every other job at least 13;
+    the best path holds each of those five once, so with ``add=3`` the tie
+    goes to the job number and the next level memorises 8, 17, 18. The
+    previous rule (the jobs the path repeats or misses, here 5, 7, 9, 11, 12,
+    13, 14 and 16, smallest multiplier first) would have memorised 7, 13, 5.
     """
     from optsched.problems.smtt import ssdp_graph as gr
 
-    inst = generate(n=30, tf=0.6, rdd=0.2, count=1, seed=17, weighted=True)[0]
+    inst = generate(n=35, tf=0.6, rdd=0.4, count=1, seed=6, weighted=True)[0]
     p, d, w = inst.arrays
     search = Search(p, d, w, lambda: False, 1 << 28, dict(ssdp.OPTIONS, add=3))
     search.offer(np.argsort(d).astype(np.int64))
@@ -231,12 +231,12 @@ def test_levels_memorise_the_jobs_that_end_the_fewest_states_first() -> None:
     for x in range(1, first.count):
         if first.values[x, gr.BV] < np.inf:
             states[first.nodes[x, gr.JOB]] += 1
-    assert [j for j in range(inst.n) if states[j] == 1] == [1, 6, 7, 11, 20, 26, 27]
-    assert states[14] == states[17] == 2 and states[3] == 3 and sorted(states)[10] == 8
+    assert [j for j in range(inst.n) if states[j] == 1] == [8, 17, 18, 22, 27]
+    assert states[24] == 2 and states[30] == 4 and sorted(states)[7] == 13
     path = gr.best_path(p, first.nodes, first.values, first.head).tolist()
-    assert all(path.count(j) == 1 for j in (1, 6, 7, 11, 20, 26, 27))
-    assert sorted(j for j in range(inst.n) if path.count(j) != 1) == [0, 5, 16, 25]
-    assert list(search._level(search.base, first).memory) == [1, 6, 7]
+    assert all(path.count(j) == 1 for j in (8, 17, 18, 22, 27))
+    assert sorted(j for j in range(inst.n) if path.count(j) != 1) == [5, 7, 9, 11, 12, 13, 14, 16]
+    assert list(search._level(search.base, first).memory) == [8, 17, 18]
 
 
 def test_arcs_rule_out_a_dominated_triple() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
+import pytest
 
 from optsched.problems.smtt.ssdp_windows import propagate
 
@@ -44,3 +46,45 @@ def test_a_job_that_must_come_first_cannot_come_after() -> None:
     before = np.array([[False, False], [True, False]])
     propagate(p, before, alive)
     assert sorted(zip(*np.nonzero(alive), strict=True)) == [(3, 1), (5, 0)]
+
+
+def _by_definition(p: list[int], before: npt.NDArray[np.bool_],
+                   alive: npt.NDArray[np.bool_]) -> None:
+    """``propagate`` written node by node from its docstring, in plain Python."""
+    horizon, n = alive.shape[0] - 1, len(p)
+    while True:
+        times = [np.flatnonzero(alive[:, i]) for i in range(n)]
+        first = [int(x[0]) if x.size else horizon + 1 for x in times]
+        start = [int(x[-1]) - p[i] if x.size else -1 for i, x in enumerate(times)]
+        dead = []
+        for j in range(n):
+            for t in times[j]:
+                s, pre, post, stuck = t - p[j], 0, 0, False
+                for i in set(range(n)) - {j}:
+                    early = first[i] <= s and not before[j, i]
+                    late = start[i] >= t and not before[i, j]
+                    stuck |= not early and not late
+                    pre += p[i] if early and not late else 0
+                    post += p[i] if late and not early else 0
+                if stuck or pre > s or post > horizon - t:
+                    dead.append((t, j))
+        if not dead:
+            return
+        for t, j in dead:
+            alive[t, j] = False
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_propagation_matches_its_definition(seed: int) -> None:
+    """On random nodes and precedences, the same fixed point as the node-by-node check."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 7))
+    p = rng.integers(1, 5, size=n)
+    horizon = int(p.sum())
+    alive = (np.arange(horizon + 1)[:, None] >= p[None, :]) & (rng.random((horizon + 1, n)) < 0.7)
+    before = np.triu(rng.random((n, n)) < 0.15, 1)
+    expected, nodes = alive.copy(), int(alive.sum())
+    _by_definition(p.tolist(), before, expected)
+    killed = propagate(p.astype(np.int64), before, alive)
+    assert (alive == expected).all()
+    assert killed == nodes - int(alive.sum())
