@@ -17,6 +17,9 @@ import numpy.typing as npt
 
 from optsched.problems.smtt.instance import SmttInstance
 
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
 
 def dominance_matrix(instance: SmttInstance) -> npt.NDArray[np.bool_]:
     """``D[i, j]`` is True when job ``i`` must come before job ``j``."""
@@ -54,10 +57,6 @@ def respect(instance: SmttInstance, sequence: Sequence[int]) -> list[int]:
             b = a + 1 + rivals[np.argmin(rank[later[rivals]])]
             seq[a], seq[b] = seq[b], seq[a]
     return [int(j) for j in seq]
-
-
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 def completion_windows(p: IntArray, d: IntArray,

@@ -60,8 +60,8 @@ def propagate(p: IntArray, before: BoolArray, alive: BoolArray) -> int:
     another job's window.
 
     For a fixed ``j``, each ``i`` changes its case at two times only, so a
-    pass adds the cases up as differences over time and sweeps each job's
-    window once: ``O(n (n + T))`` per pass instead of ``O(n^2 T)``.
+    pass adds the cases up as differences over time and sweeps the times up
+    to each job's last node once: ``O(n (n + T))`` per pass, not ``O(n^2 T)``.
     """
     horizon, n = alive.shape[0] - 1, alive.shape[1]
     first, start = np.empty(n, np.int64), np.empty(n, np.int64)
@@ -86,18 +86,12 @@ def propagate(p: IntArray, before: BoolArray, alive: BoolArray) -> int:
                 pre[max(early, late + 1)] += p[i]  # from there i can only come before
                 post[0] += p[i]  # up to min(late, early - 1) i can only come after
                 post[min(late, early - 1) + 1] -= p[i]
-            gaps = before_time = after_time = 0
-            for t in range(first[j] + 1 if first[j] <= horizon else horizon + 1):
+            gaps = pre_sum = post_sum = 0
+            for t in range(start[j] + p[j] + 1):  # up to j's last alive completion
                 gaps += stuck[t]
-                before_time += pre[t]
-                after_time += post[t]
-            for t in range(first[j], start[j] + p[j] + 1):
-                if t > first[j]:
-                    gaps += stuck[t]
-                    before_time += pre[t]
-                    after_time += post[t]
-                if alive[t, j] and (gaps > 0 or before_time > t - p[j]
-                                    or after_time > horizon - t):
+                pre_sum += pre[t]
+                post_sum += post[t]
+                if alive[t, j] and (gaps > 0 or pre_sum > t - p[j] or post_sum > horizon - t):
                     alive[t, j] = False
                     now += 1
         killed += now
