@@ -159,7 +159,7 @@ class Search:
         return np.where(self.alive, self.g, np.inf)
 
     def _arcs(self) -> None:
-        """Propagate the nodes; rebuild the arc table (:func:`ssdp_lr.arcs`) once a tenth died."""
+        """Propagate the nodes, then rebuild the arc table (:func:`ssdp_lr.arcs`) per REBUILD."""
         if self.opts["windows"]:
             self._propagate()
         left = int(self.alive.sum())
