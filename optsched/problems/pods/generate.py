@@ -126,6 +126,6 @@ def _default_scheduler() -> Baseline:
     # default_scheduler.schedule(instance, *, preemption=False, order="priority", seed=None):
     # the non-preempting default with its priority queue, ties broken by node name. Most
     # tests pass baseline=greedy.first_fit so that they do not depend on the simulation.
-    module = importlib.import_module("optsched.problems.pods.default_scheduler")
+    module = importlib.import_module("optsched.problems.pods.scheduler.simulation")
     schedule: Baseline = module.schedule
     return schedule

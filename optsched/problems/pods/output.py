@@ -25,7 +25,7 @@ def compare(instance: PodsInstance, solution: PodsSolution) -> dict[str, Any]:
     ``arrival_preempt``, pods arriving one at a time in instance order with
     DefaultPreemption, so a late high-priority pod preempts earlier ones.
     """
-    from optsched.problems.pods.default_scheduler import schedule
+    from optsched.problems.pods.scheduler.simulation import schedule
 
     ours = placed_by_priority(instance, solution)
     out: dict[str, Any] = {"priorities": list(instance.priorities), "placed_by_priority": ours}

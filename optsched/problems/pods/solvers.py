@@ -12,9 +12,9 @@ from optsched.family import Kind, NativeSolver
 from optsched.fields import int_options
 from optsched.params import SolveParams
 from optsched.problems.pods import greedy
-from optsched.problems.pods.default_scheduler import ORDERS, schedule
 from optsched.problems.pods.evaluate import evaluate
 from optsched.problems.pods.instance import PodsInstance
+from optsched.problems.pods.scheduler.simulation import ORDERS, schedule
 from optsched.problems.pods.solution import PodsSolution
 from optsched.result import Result
 

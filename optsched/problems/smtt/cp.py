@@ -10,7 +10,7 @@ from optsched.backends.cpsat import CpFormulation
 from optsched.deadline import Deadline
 from optsched.params import SolveParams
 from optsched.problems.smtt.dominance import precedences, respect
-from optsched.problems.smtt.heuristics import cost
+from optsched.problems.smtt.heuristics.rules import cost
 from optsched.problems.smtt.instance import SmttInstance
 from optsched.problems.smtt.solution import SmttSolution
 

@@ -12,12 +12,13 @@ from optsched.deadline import Deadline
 from optsched.family import Kind, NativeSolver
 from optsched.fields import int_options
 from optsched.params import SolveParams
-from optsched.problems.smtt import bb, ssdp
-from optsched.problems.smtt import heuristics as h
-from optsched.problems.smtt import local_search as ls
+from optsched.problems.smtt.bb import solver as bb
 from optsched.problems.smtt.bounds import lower_bound
+from optsched.problems.smtt.heuristics import local_search as ls
+from optsched.problems.smtt.heuristics import rules as h
 from optsched.problems.smtt.instance import SmttInstance
 from optsched.problems.smtt.solution import SmttSolution
+from optsched.problems.smtt.ssdp import solver as ssdp
 from optsched.result import Result
 
 DYNASEARCH_KICKS = 1000
@@ -84,7 +85,7 @@ def _ils(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Res
 
 def _dynasearch(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
     opts = _options(params, {"kicks": DYNASEARCH_KICKS})
-    from optsched.problems.smtt import dynasearch  # compiles or loads numba code
+    from optsched.problems.smtt.heuristics import dynasearch  # compiles or loads numba code
 
     start, start_cost, name = best_rule(instance)
     seq, value, counts = dynasearch.iterated_dynasearch(
@@ -129,11 +130,12 @@ def warm() -> None:
     """Run the compiled solvers once on a tiny instance, loading their numba code.
 
     The stages of ``smtt-ssdp`` that a tiny instance never reaches are driven
-    by hand (:func:`optsched.problems.smtt.ssdp_search.warm`).
+    by hand (:func:`optsched.problems.smtt.ssdp.search.warm`).
     """
-    from optsched.problems.smtt import bb_kernel, bb_memo  # tables growing in smtt-bb
+    from optsched.problems.smtt.bb import kernel as bb_kernel  # tables growing in smtt-bb
+    from optsched.problems.smtt.bb import memo as bb_memo  # tables growing in smtt-bb
     from optsched.problems.smtt.generate import generate
-    from optsched.problems.smtt.ssdp_search import warm as warm_levels
+    from optsched.problems.smtt.ssdp.search import warm as warm_levels
 
     for weighted in (False, True):
         (instance,) = generate(n=8, weighted=weighted, seed=1)

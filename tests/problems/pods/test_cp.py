@@ -14,10 +14,10 @@ from ortools.sat.python import cp_model
 from optsched import SolveParams, Status, solve
 from optsched.deadline import Deadline
 from optsched.errors import InputError
-from optsched.problems.pods import cp
-from optsched.problems.pods.counts import build_counts
-from optsched.problems.pods.counts_objective import blocks, value
-from optsched.problems.pods.counts_symmetry import (
+from optsched.problems.pods.counts import cp
+from optsched.problems.pods.counts.objective import blocks, value
+from optsched.problems.pods.counts.structure import build_counts
+from optsched.problems.pods.counts.symmetry import (
     SYMMETRY,
     decode,
     fixed_to_zero,

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
-from optsched.problems.pods import preemption as dp
-from optsched.problems.pods.default_scheduler import (
+from optsched.problems.pods.evaluate import evaluate, placed_by_priority
+from optsched.problems.pods.generate import scenario
+from optsched.problems.pods.instance import PodsInstance
+from optsched.problems.pods.scheduler import preemption as dp
+from optsched.problems.pods.scheduler.simulation import (
     balanced_allocation,
     feasible_nodes,
     go_round,
@@ -20,9 +23,6 @@ from optsched.problems.pods.default_scheduler import (
     spread_raw,
     taint_normalize,
 )
-from optsched.problems.pods.evaluate import evaluate, placed_by_priority
-from optsched.problems.pods.generate import scenario
-from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.solution import PodsSolution
 from optsched.problems.pods.state import Kube
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 
 import pytest
@@ -89,8 +88,6 @@ def test_failing_gives_up_when_nothing_fails() -> None:
         generate(nodes=4, load=0.2, failing=True, baseline=greedy.first_fit)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("optsched.problems.pods.default_scheduler") is None,
-                    reason="the default scheduler simulation is not written yet")
 def test_failing_uses_the_default_scheduler() -> None:
     kept = generate(nodes=4, pods_per_node=4, load=1.0, count=2, failing=True)
     assert len(kept) == 2

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from optsched import SolveParams, Status, solve
 from optsched.deadline import Deadline
 from optsched.errors import NotSupportedError
-from optsched.problems.pods import milp
-from optsched.problems.pods.counts import build_counts
-from optsched.problems.pods.counts_symmetry import SYMMETRY
+from optsched.problems.pods.counts import milp
+from optsched.problems.pods.counts.structure import build_counts
+from optsched.problems.pods.counts.symmetry import SYMMETRY
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import Node, PodGroup
 

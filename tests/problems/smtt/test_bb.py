@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from optsched import SmttInstance, SolveParams, Status, solve
 from optsched.deadline import Deadline
 from optsched.errors import InputError, NotSupportedError
-from optsched.problems.smtt import bb
-from optsched.problems.smtt import bb_kernel as kn
-from optsched.problems.smtt.bb_memo import Memo
-from optsched.problems.smtt.bb_solve import MEMORY_LIMIT, Search, solve_edd
+from optsched.problems.smtt.bb import kernel as kn
+from optsched.problems.smtt.bb import solver as bb
+from optsched.problems.smtt.bb.memo import Memo
+from optsched.problems.smtt.bb.search import MEMORY_LIMIT, Search, solve_edd
 from optsched.problems.smtt.bounds import lower_bound
 from optsched.problems.smtt.evaluate import evaluate
 from optsched.problems.smtt.generate import generate

@@ -16,7 +16,7 @@ from optsched.problems.smtt.dominance import (
     respect,
     tighten_windows,
 )
-from optsched.problems.smtt.heuristics import cost
+from optsched.problems.smtt.heuristics.rules import cost
 
 from .oracle import brute_force, instances
 

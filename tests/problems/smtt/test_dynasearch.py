@@ -14,10 +14,10 @@ from optsched import SmttInstance, SolveParams, solve
 from optsched.backends import interrupt
 from optsched.deadline import Deadline
 from optsched.errors import InputError
-from optsched.problems.smtt import dynasearch as ds
 from optsched.problems.smtt.formats import read_orlib
 from optsched.problems.smtt.generate import generate
-from optsched.problems.smtt.heuristics import cost
+from optsched.problems.smtt.heuristics import dynasearch as ds
+from optsched.problems.smtt.heuristics.rules import cost
 from optsched.problems.smtt.solvers import DYNASEARCH_KICKS
 
 from .oracle import brute_force, instances

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 
 from optsched import SmttInstance
-from optsched.problems.smtt import heuristics as h
+from optsched.problems.smtt.heuristics import rules as h
 from optsched.problems.smtt.solvers import RULES
 
 from .oracle import brute_force, instances

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optsched import SmttInstance
-from optsched.problems.smtt import local_search as ls
-from optsched.problems.smtt.heuristics import cost
+from optsched.problems.smtt.heuristics import local_search as ls
+from optsched.problems.smtt.heuristics.rules import cost
 
 from .oracle import brute_force, instances
 

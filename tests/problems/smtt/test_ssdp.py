@@ -13,17 +13,16 @@ from optsched import SmttInstance, SolveParams, Status
 from optsched.backends import interrupt
 from optsched.deadline import Deadline
 from optsched.errors import InputError
-from optsched.problems.smtt import ssdp
-from optsched.problems.smtt import ssdp_lr as lr
-from optsched.problems.smtt import ssdp_ls as ls
 from optsched.problems.smtt.bounds import lower_bound
 from optsched.problems.smtt.evaluate import evaluate
 from optsched.problems.smtt.formats import read_orlib
 from optsched.problems.smtt.generate import generate
-from optsched.problems.smtt.heuristics import cost
+from optsched.problems.smtt.heuristics.rules import cost
 from optsched.problems.smtt.solution import SmttSolution
-from optsched.problems.smtt.ssdp_graph import IntArray
-from optsched.problems.smtt.ssdp_search import Search
+from optsched.problems.smtt.ssdp import lr, ls
+from optsched.problems.smtt.ssdp import solver as ssdp
+from optsched.problems.smtt.ssdp.graph import IntArray
+from optsched.problems.smtt.ssdp.search import Search
 
 from .oracle import brute_force, instances
 
@@ -187,7 +186,7 @@ def test_memory_levels_schedule_every_memorised_job() -> None:
     a level holds each memorised job exactly once. (Checking the fit only on
     arcs of memorised jobs let paths skip them and kept the bound flat.)
     """
-    from optsched.problems.smtt import ssdp_graph as gr
+    from optsched.problems.smtt.ssdp import graph as gr
 
     inst = generate(n=35, tf=0.6, rdd=0.4, count=1, seed=6, weighted=True)[0]
     p, d, w = inst.arrays
@@ -218,7 +217,7 @@ def test_levels_memorise_the_jobs_that_end_the_fewest_states_first() -> None:
     previous rule (the jobs the path repeats or misses, here 5, 7, 9, 11, 12,
     13, 14 and 16, smallest multiplier first) would have memorised 7, 13, 5.
     """
-    from optsched.problems.smtt import ssdp_graph as gr
+    from optsched.problems.smtt.ssdp import graph as gr
 
     inst = generate(n=35, tf=0.6, rdd=0.4, count=1, seed=6, weighted=True)[0]
     p, d, w = inst.arrays

@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from optsched.problems.smtt.ssdp_windows import propagate
+from optsched.problems.smtt.ssdp.windows import propagate
 
 
 def test_propagation_narrows_the_windows_until_they_fix_the_sequence() -> None:

@@ -17,11 +17,11 @@ def test_warm_runs_the_compiled_solvers() -> None:
 
 
 ENTRY_POINTS = {
-    "ssdp_graph": ("start", "forward", "backward", "best_path", "rehash"),
-    "ssdp_lr": ("arcs", "forward", "backward", "eliminate", "path", "subgradient"),
-    "ssdp_ls": ("ils", "repair", "seq_cost"),
-    "ssdp_windows": ("propagate",),
-    "bb_kernel": ("register", "search", "known_value", "lookup", "push", "reinsert",
+    "ssdp.graph": ("start", "forward", "backward", "best_path", "rehash"),
+    "ssdp.lr": ("arcs", "forward", "backward", "eliminate", "path", "subgradient"),
+    "ssdp.ls": ("ils", "repair", "seq_cost"),
+    "ssdp.windows": ("propagate",),
+    "bb.kernel": ("register", "search", "known_value", "lookup", "push", "reinsert",
                   "rehash_registry"),
 }
 """The compiled functions that Python code calls directly, by module."""

@@ -1,11 +1,11 @@
-"""CP-SAT model of pods: one integer count per (pod class, node), see :mod:`.counts`.
+"""CP-SAT model of pods: one integer count per (pod class, node), see :mod:`.structure`.
 
 Variables: ``x[c, n]`` per pair (pods of class ``c`` on node ``n``) and
 ``placed[c] = sum_n x[c, n]``. Constraints: capacity per node and resource
 (and summed over the nodes, a knapsack on ``placed``), ``sum <= 1`` per
 anti-affinity key and node, ``placed[c] = size`` for running classes when
 evictions are off, and symmetry breaking between identical empty nodes
-(:data:`.counts_symmetry.SYMMETRY`; ``SolveParams.model["symmetry"]`` chooses).
+(:data:`.symmetry.SYMMETRY`; ``SolveParams.model["symmetry"]`` chooses).
 
 Symmetry: by default (``fix``) the ``i``-th one-pod class may only use the
 first ``i + 1`` nodes of an orbit. These are variable fixings, so CP-SAT's
@@ -57,9 +57,9 @@ from ortools.sat.python import cp_model
 from optsched.backends.cpsat import CpFormulation, configure
 from optsched.deadline import Deadline
 from optsched.params import SolveParams
-from optsched.problems.pods.counts import Counts, IntArray, build_counts, options
-from optsched.problems.pods.counts_objective import Term, blocks, objective, value
-from optsched.problems.pods.counts_symmetry import (
+from optsched.problems.pods.counts.objective import Term, blocks, objective, value
+from optsched.problems.pods.counts.structure import Counts, IntArray, build_counts, options
+from optsched.problems.pods.counts.symmetry import (
     decode,
     fixed_to_zero,
     hint_counts,

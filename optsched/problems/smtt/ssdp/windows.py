@@ -1,7 +1,7 @@
 """Compiled propagation of the (job, completion time) nodes of ``smtt-ssdp``.
 
 The nodes alive after elimination by the incumbent (see
-:mod:`optsched.problems.smtt.ssdp_lr`) are the only places where the
+:mod:`optsched.problems.smtt.ssdp.lr`) are the only places where the
 lexicographically first optimal sequence, if it beats the incumbent, can
 complete each job. Those sets are windows of a one-machine schedule without
 idle time, and scheduling reasoning removes more of them: a job that has to

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from optsched.problems.pods.counts import Counts, IntArray, PodClass
+    from optsched.problems.pods.counts.structure import Counts, IntArray, PodClass
     from optsched.problems.pods.instance import PodsInstance
 
 

@@ -3,7 +3,7 @@
 A state ``(t, k, S)`` says job ``k`` completes at ``t`` and the jobs of ``S``,
 a subset of the memorised jobs ``M``, are done; ``S`` is a bitmask over the
 positions of the jobs in ``M`` (two int64 words, so ``|M| <= 128``). The
-arcs and their costs are those of :mod:`optsched.problems.smtt.ssdp_lr`
+arcs and their costs are those of :mod:`optsched.problems.smtt.ssdp.lr`
 (its arc table ``ok``), restricted so that no memorised job repeats and the
 memorised jobs not yet done still fit before ``T``. The lexicographically
 smallest optimal sequence remains a path, so the cheapest path bounds the

@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from optsched.problems.smtt import ssdp_graph as gr
-from optsched.problems.smtt import ssdp_lr as lr
-from optsched.problems.smtt import ssdp_ls as ls
-from optsched.problems.smtt import ssdp_windows as win
 from optsched.problems.smtt.dominance import completion_windows, tighten_windows
-from optsched.problems.smtt.ssdp_graph import FloatArray, IntArray
-from optsched.problems.smtt.ssdp_level import Level
+from optsched.problems.smtt.ssdp import graph as gr
+from optsched.problems.smtt.ssdp import lr, ls
+from optsched.problems.smtt.ssdp import windows as win
+from optsched.problems.smtt.ssdp.graph import FloatArray, IntArray
+from optsched.problems.smtt.ssdp.level import Level
 
 SLICE = 2_000_000
 """Arcs scanned by one compiled call between two looks at the clock."""
@@ -39,7 +38,7 @@ class StopSearchError(Exception):
 
 
 class Search:
-    """One exact solve of ``1 || sum w_j T_j``; see :mod:`optsched.problems.smtt.ssdp`.
+    """One exact solve of ``1 || sum w_j T_j``; see :mod:`optsched.problems.smtt.ssdp.solver`.
 
     Parameters
     ----------
@@ -50,7 +49,7 @@ class Search:
     max_bytes
         Cap on the memory of the state tables (two levels live at once).
     opts
-        The options of :data:`optsched.problems.smtt.ssdp.OPTIONS`.
+        The options of :data:`optsched.problems.smtt.ssdp.solver.OPTIONS`.
     """
 
     def __init__(self, p: IntArray, d: IntArray, w: IntArray, stop: Callable[[], bool],

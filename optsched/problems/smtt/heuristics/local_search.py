@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from optsched.backends.interrupt import stop_requested
 from optsched.deadline import Deadline
-from optsched.problems.smtt.heuristics import cost
+from optsched.problems.smtt.heuristics.rules import cost
 from optsched.problems.smtt.instance import SmttInstance
 
 IntArray = npt.NDArray[np.int64]

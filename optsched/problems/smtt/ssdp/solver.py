@@ -7,9 +7,9 @@ single-machine scheduling without machine idle time", J. Scheduling 12.
 
 1. *Incumbent.* The best of a due-date order, the hint and the constructive
    rules, improved by iterated dynasearch
-   (:mod:`optsched.problems.smtt.dynasearch`) from the hint (or the best
+   (:mod:`optsched.problems.smtt.heuristics.dynasearch`) from the hint (or the best
    rule) and by a compiled iterated local search
-   (:mod:`optsched.problems.smtt.ssdp_ls`); every relaxed path met later is
+   (:mod:`optsched.problems.smtt.ssdp.ls`); every relaxed path met later is
    repaired into a permutation and descended too. A better incumbent
    eliminates more states.
 2. *Precedences.* Jobs are renumbered by ``(p, -w, d)``; pairwise swap
@@ -20,19 +20,19 @@ single-machine scheduling without machine idle time", J. Scheduling 12.
    memorised jobs that precede its job and none that follow it. On
    OR-Library wt40/wt50 this removes about half of the (job, time) nodes.
 3. *Lagrangian relaxation of the time-indexed model*
-   (:mod:`optsched.problems.smtt.ssdp_lr`): the constraints "each job once"
+   (:mod:`optsched.problems.smtt.ssdp.lr`): the constraints "each job once"
    get multipliers ``mu``; what is left is a shortest path over time
    ``0..T`` whose arcs are jobs. Dominance of adjacent pairs and of three
    successive jobs (an interchange or reordering that is cheaper, ties
    broken lexicographically) removes arcs; 600 subgradient steps raise the
    bound; (job, completion time) nodes whose bound through them exceeds
    ``UB - 1`` are eliminated as they go, the nodes left are propagated as
-   one-machine time windows (:mod:`optsched.problems.smtt.ssdp_windows`:
+   one-machine time windows (:mod:`optsched.problems.smtt.ssdp.windows`:
    a job that can go neither before nor after a node, or jobs that cannot
    fit before or after it, kill it), the windows they leave give more
    precedences by the rules of step 2, and the arcs are recomputed from
    the nodes left.
-4. *Successive sublimation* (:mod:`optsched.problems.smtt.ssdp_graph`):
+4. *Successive sublimation* (:mod:`optsched.problems.smtt.ssdp.graph`):
    with ``mu`` fixed, the relaxation is tightened level by level. Level 0
    has the first stage's arcs and nodes; each later level memorises
    ``add`` more jobs, so that they occur exactly once: those that end the
@@ -60,7 +60,7 @@ from optsched.errors import InvalidSolutionError, NotSupportedError
 from optsched.fields import int_options
 from optsched.params import SolveParams
 from optsched.problems.smtt.bounds import lower_bound
-from optsched.problems.smtt.heuristics import cost
+from optsched.problems.smtt.heuristics.rules import cost
 from optsched.problems.smtt.instance import SmttInstance
 from optsched.problems.smtt.solution import SmttSolution
 from optsched.result import Result, Status
@@ -75,7 +75,7 @@ on all of OR-Library wt100, 10 kicks miss it on 35); ``ils_iterations`` the kick
 compiled local search after it; ``add`` the jobs memorised per level; ``windows``
 (1 on, 0 off) the precedences and completion windows of
 :func:`optsched.problems.smtt.dominance.completion_windows` and their propagation
-(:meth:`optsched.problems.smtt.ssdp_search.Search._propagate`)."""
+(:meth:`optsched.problems.smtt.ssdp.search.Search._propagate`)."""
 MAX_VALUE = 2**52
 """Every cost the search forms must stay below this to be exact in a double."""
 
@@ -113,9 +113,9 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
     """
     check_supported(instance)
     opts = options(params)
-    from optsched.problems.smtt import dynasearch  # compiles or loads numba code
+    from optsched.problems.smtt.heuristics import dynasearch  # compiles or loads numba code
     from optsched.problems.smtt.solvers import best_rule  # solvers imports this module
-    from optsched.problems.smtt.ssdp_search import Search  # compiles or loads numba code
+    from optsched.problems.smtt.ssdp.search import Search  # compiles or loads numba code
 
     started = time.perf_counter()
     p, d, w = instance.arrays

@@ -33,7 +33,7 @@ Selection
     random (reservoir sampling) with ``seed``, else the smallest node name.
     With one feasible node scoring is skipped, as kube does.
 Preemption
-    ``DefaultPreemption`` (:mod:`optsched.problems.pods.preemption`).
+    ``DefaultPreemption`` (:mod:`optsched.problems.pods.scheduler.preemption`).
 
 Modelling choices where the instance says less than a cluster: the node
 list is kube's node tree (nodes interleaved by zone, instance order within
@@ -52,8 +52,8 @@ from __future__ import annotations
 import heapq
 import math
 
-from optsched.problems.pods import preemption as dp
 from optsched.problems.pods.instance import PodsInstance
+from optsched.problems.pods.scheduler import preemption as dp
 from optsched.problems.pods.solution import PodsSolution, make
 from optsched.problems.pods.state import Kube, Spec
 

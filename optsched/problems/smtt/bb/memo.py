@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from optsched.problems.smtt import bb_kernel as kn
-from optsched.problems.smtt.bb_kernel import BUCKET, IntArray
+from optsched.problems.smtt.bb import kernel as kn
+from optsched.problems.smtt.bb.kernel import BUCKET, IntArray
 
 SLOT_BYTES = 4 * 8
 GROWTH = 4

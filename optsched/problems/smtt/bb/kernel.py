@@ -1,4 +1,4 @@
-"""The compiled part of ``smtt-bb`` (method and proofs: :mod:`optsched.problems.smtt.bb`).
+"""The compiled part of ``smtt-bb`` (method and proofs: :mod:`optsched.problems.smtt.bb.solver`).
 
 All numba code and the constants it reads live in this one module: numba's
 disk cache notices changes only in the file defining a cached function, so

@@ -21,7 +21,7 @@ import numpy as np
 from optsched.problems.pods.solution import PodsSolution, make
 
 if TYPE_CHECKING:
-    from optsched.problems.pods.counts import Counts, IntArray, PodClass
+    from optsched.problems.pods.counts.structure import Counts, IntArray, PodClass
     from optsched.problems.pods.instance import PodsInstance
     from optsched.problems.pods.objects import Node
 

@@ -1,4 +1,4 @@
-"""MILP model of pods (PuLP): the count model of :mod:`.counts`, as in :mod:`.cp`.
+"""MILP model of pods (PuLP): the count model of :mod:`.structure`, as in :mod:`.cp`.
 
 Integer ``x[c, n]`` per pair; capacity rows per node and resource and summed
 over the nodes; ``sum <= 1`` per anti-affinity key and node; at most
@@ -50,9 +50,9 @@ from optsched.backends.milp import MilpFormulation
 from optsched.deadline import Deadline
 from optsched.errors import NotSupportedError
 from optsched.params import SolveParams
-from optsched.problems.pods.counts import Counts, build_counts, options
-from optsched.problems.pods.counts_objective import objective
-from optsched.problems.pods.counts_symmetry import decode, fixed_to_zero, load_cuts
+from optsched.problems.pods.counts.objective import objective
+from optsched.problems.pods.counts.structure import Counts, build_counts, options
+from optsched.problems.pods.counts.symmetry import decode, fixed_to_zero, load_cuts
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.solution import PodsSolution
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from optsched.problems.smtt import bb_kernel as kn
-from optsched.problems.smtt.bb_kernel import IntArray
-from optsched.problems.smtt.bb_memo import Memo, slots_for
+from optsched.problems.smtt.bb import kernel as kn
+from optsched.problems.smtt.bb.kernel import IntArray
+from optsched.problems.smtt.bb.memo import Memo, slots_for
 
 FIRST_SLOTS = 1 << 14
 """Slots of a fresh memo table; it grows as it fills, up to the memory cap."""

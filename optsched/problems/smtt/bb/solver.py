@@ -52,8 +52,8 @@ values stay exact, so memorised entries stay valid. Measured: about 5 %
 fewer subproblems on the hardest 500-job class.
 
 This module checks the input, watches the deadline and builds the
-:class:`Result`; :mod:`optsched.problems.smtt.bb_solve` drives the compiled
-search of :mod:`optsched.problems.smtt.bb_kernel` (numba, loaded on first use).
+:class:`Result`; :mod:`optsched.problems.smtt.bb.search` drives the compiled
+search of :mod:`optsched.problems.smtt.bb.kernel` (numba, loaded on first use).
 Equal weights ``w`` (all 1 being the usual case) scale every sequence's cost
 by ``w`` and are accepted; unequal weights raise :class:`NotSupportedError`.
 """
@@ -71,7 +71,7 @@ from optsched.errors import InvalidSolutionError, NotSupportedError
 from optsched.fields import int_options
 from optsched.params import SolveParams
 from optsched.problems.smtt.bounds import lower_bound
-from optsched.problems.smtt.heuristics import cost
+from optsched.problems.smtt.heuristics.rules import cost
 from optsched.problems.smtt.instance import SmttInstance
 from optsched.problems.smtt.solution import SmttSolution
 from optsched.result import Result, Status
@@ -128,7 +128,7 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
     """
     weight = check_supported(instance)
     opts = options(params)
-    from optsched.problems.smtt.bb_solve import solve_edd  # compiles or loads numba code
+    from optsched.problems.smtt.bb.search import solve_edd  # compiles or loads numba code
 
     started = time.perf_counter()
     p, d = instance.arrays[0], instance.arrays[1]

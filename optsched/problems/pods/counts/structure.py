@@ -12,8 +12,8 @@ A pair exists only where one pod of the class fits the node's capacity left
 by the fixed pods and passes :meth:`PodGroup.can_start_on` (a running pod's
 own node always counts); a class with no pair is never placeable and its
 cost is a constant. This module builds the classes and pairs; the objective's
-digits are in :mod:`.counts_objective`; the symmetry between identical nodes
-and the conversion of solutions to and from counts in :mod:`.counts_symmetry`.
+digits are in :mod:`.objective`; the symmetry between identical nodes
+and the conversion of solutions to and from counts in :mod:`.symmetry`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from numpy.typing import NDArray
 
 from optsched.errors import InputError
 from optsched.params import SolveParams
-from optsched.problems.pods.counts_objective import Term, make_terms
-from optsched.problems.pods.counts_symmetry import (
+from optsched.problems.pods.counts.objective import Term, make_terms
+from optsched.problems.pods.counts.symmetry import (
     SYMMETRY,
     find_orbits,
     node_signature,

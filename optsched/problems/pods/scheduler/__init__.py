@@ -1,0 +1,1 @@
+"""kube-scheduler's default profile simulated: scheduling cycle and DefaultPreemption."""

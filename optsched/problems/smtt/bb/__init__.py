@@ -1,0 +1,1 @@
+"""``smtt-bb``: Lawler's decomposition, memorised (``docs/methods/smtt-bb.md``)."""

@@ -1,0 +1,1 @@
+"""smtt heuristics: constructive rules, local searches and iterated dynasearch."""

@@ -1,0 +1,1 @@
+"""``smtt-ssdp``: successive sublimation dynamic programming (``docs/methods/smtt-ssdp.md``)."""
