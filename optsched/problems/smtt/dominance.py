@@ -15,10 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from optsched.compiled import BoolArray, IntArray
 from optsched.problems.smtt.instance import SmttInstance
-
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 def dominance_matrix(instance: SmttInstance) -> npt.NDArray[np.bool_]:

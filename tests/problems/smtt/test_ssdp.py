@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from optsched import SmttInstance, SolveParams, Status
 from optsched.backends import interrupt
+from optsched.compiled import IntArray
 from optsched.deadline import Deadline
 from optsched.errors import InputError
 from optsched.problems.smtt.bounds import lower_bound
@@ -21,7 +22,6 @@ from optsched.problems.smtt.heuristics.rules import cost
 from optsched.problems.smtt.solution import SmttSolution
 from optsched.problems.smtt.ssdp import lr, ls
 from optsched.problems.smtt.ssdp import solver as ssdp
-from optsched.problems.smtt.ssdp.graph import IntArray
 from optsched.problems.smtt.ssdp.search import Search
 
 from .oracle import brute_force, instances

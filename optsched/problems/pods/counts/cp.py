@@ -55,10 +55,11 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from optsched.backends.cpsat import CpFormulation, configure
+from optsched.compiled import IntArray
 from optsched.deadline import Deadline
 from optsched.params import SolveParams
 from optsched.problems.pods.counts.objective import Term, blocks, objective, value
-from optsched.problems.pods.counts.structure import Counts, IntArray, build_counts, options
+from optsched.problems.pods.counts.structure import Counts, build_counts, options
 from optsched.problems.pods.counts.symmetry import (
     decode,
     fixed_to_zero,

@@ -5,7 +5,7 @@ level (highest first), then evictions, then moves. Each digit is a
 :class:`Term`, a linear function of the per-class placed counts and the
 per-class staying counts (the count of a running class on its own node), so
 the objective, or any block of consecutive digits, is one weighted sum over
-the :class:`~.counts.Counts` variables.
+the :class:`~.structure.Counts` variables.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from optsched.compiled import IntArray
+
 if TYPE_CHECKING:
-    from optsched.problems.pods.counts.structure import Counts, IntArray, PodClass
+    from optsched.problems.pods.counts.structure import Counts, PodClass
     from optsched.problems.pods.instance import PodsInstance
 
 

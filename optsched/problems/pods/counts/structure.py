@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from optsched.compiled import IntArray
 from optsched.errors import InputError
 from optsched.params import SolveParams
 from optsched.problems.pods.counts.objective import Term, make_terms
@@ -42,7 +43,6 @@ from optsched.problems.pods.objects import PodGroup
 from optsched.problems.pods.quantity import MAX_AMOUNT
 from optsched.problems.pods.state import node_filter_signature
 
-IntArray = NDArray[np.int64]
 OBJECTIVES = ("auto", "weighted", "staged")
 """How a model treats the lexicographic objective (see :mod:`.cp`)."""
 

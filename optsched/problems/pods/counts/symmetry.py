@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from optsched.compiled import IntArray
 from optsched.problems.pods.solution import PodsSolution, make
 
 if TYPE_CHECKING:
-    from optsched.problems.pods.counts.structure import Counts, IntArray, PodClass
+    from optsched.problems.pods.counts.structure import Counts, PodClass
     from optsched.problems.pods.instance import PodsInstance
     from optsched.problems.pods.objects import Node
 

@@ -10,15 +10,8 @@ per job set, ``positions`` one per searched position of a set's longest job,
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from optsched.compiled import IntArray, jit
 
-import numba
-import numpy as np
-import numpy.typing as npt
-
-IntArray = npt.NDArray[np.int64]
-F = TypeVar("F", bound=Callable[..., Any])
 HUGE, BITS, MAX_JOBS = 1 << 62, 21, 1 << 21
 # memo rows: set id + 1 (0 = empty slot), start time, value, position << SIZE_BITS | set size
 KEY, TIME, VALUE, INFO = range(4)
@@ -39,10 +32,6 @@ SID, T, PHASE, POS, BEST, BEST_POS, LEFT_VALUE = range(FIELDS := 7)
 SP, RET, EXPANDED, STORED, STATUS = range(5)
 RUNNING, DONE, GROW, BROKEN = range(4)
 
-
-def jit(fn: F) -> F:
-    """Compile ``fn`` with numba in nopython mode, cached on disk across runs."""
-    return cast(F, numba.njit(cache=True)(fn))
 
 
 @jit

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from optsched.compiled import IntArray
 from optsched.problems.smtt.bb import kernel as kn
-from optsched.problems.smtt.bb.kernel import BUCKET, IntArray
+from optsched.problems.smtt.bb.kernel import BUCKET
 
 SLOT_BYTES = 4 * 8
 GROWTH = 4

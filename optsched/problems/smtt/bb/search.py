@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from optsched.compiled import IntArray
 from optsched.problems.smtt.bb import kernel as kn
-from optsched.problems.smtt.bb.kernel import IntArray
 from optsched.problems.smtt.bb.memo import Memo, slots_for
 
 FIRST_SLOTS = 1 << 14

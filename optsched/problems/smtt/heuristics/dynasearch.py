@@ -58,19 +58,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Sequence
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
 from optsched.backends.interrupt import stop_requested
+from optsched.compiled import IntArray, jit
 from optsched.deadline import Deadline
 from optsched.problems.smtt.instance import SmttInstance
-
-IntArray = npt.NDArray[np.int64]
-F = TypeVar("F", bound=Callable[..., Any])
 
 KICKS = 1000
 """Default of :func:`iterated_dynasearch`: stop after this many kicks in a row without a gain."""
@@ -92,10 +88,6 @@ NONE, SWAP, EBSR, EFSR = range(4)
 MASK64 = (1 << 64) - 1
 HUGE, SMALL = 1 << 62, 1 << 31
 
-
-def jit(fn: F) -> F:
-    """Compile ``fn`` with numba in nopython mode, cached on disk across runs."""
-    return cast(F, numba.njit(cache=True)(fn))
 
 
 @jit

@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
 from optsched.backends.interrupt import stop_requested
+from optsched.compiled import IntArray
 from optsched.deadline import Deadline
 from optsched.problems.smtt.heuristics.rules import cost
 from optsched.problems.smtt.instance import SmttInstance
-
-IntArray = npt.NDArray[np.int64]
 
 
 def _late(w: IntArray, d: IntArray, jobs: IntArray | np.int64, c: IntArray | np.int64

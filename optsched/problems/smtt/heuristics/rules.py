@@ -11,12 +11,10 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 import numpy as np
-import numpy.typing as npt
 
+from optsched.compiled import FloatArray, IntArray
 from optsched.problems.smtt.instance import SmttInstance
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 Priority = Callable[[int, IntArray], FloatArray]
 """``priority(t, remaining_jobs) -> values``; the smallest value is scheduled next."""
 

@@ -24,27 +24,16 @@ time ``t``. All numba code of this file is self-contained.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
-import numba
 import numpy as np
-import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-F_ = TypeVar("F_", bound=Callable[..., Any])
+from optsched.compiled import BoolArray, FloatArray, IntArray, jit
+
 INF = np.inf
 TIME, JOB, M0, M1, PM, PRED, NEXT = range(COLUMNS := 7)
 FV, BV = 0, 1
 CURSOR, COUNT, STATUS = range(3)
 RUNNING, DONE, GROW = range(3)
 
-
-def jit(fn: F_) -> F_:
-    """Compile ``fn`` with numba in nopython mode, cached on disk across runs."""
-    return cast(F_, numba.njit(cache=True)(fn))
 
 
 @jit

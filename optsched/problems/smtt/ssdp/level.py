@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from optsched.compiled import FloatArray, IntArray
 from optsched.problems.smtt.ssdp import graph as gr
-from optsched.problems.smtt.ssdp.graph import FloatArray, IntArray
 
 
 @dataclass

@@ -20,17 +20,10 @@ All numba code of this file is self-contained (numba's cache tracks one file).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
-import numba
 import numpy as np
-import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-F_ = TypeVar("F_", bound=Callable[..., Any])
+from optsched.compiled import BoolArray, FloatArray, IntArray, jit
+
 INF = np.inf
 # subgradient state cells
 STEP, BEST_LB, STALL, RUNS = range(4)
@@ -45,10 +38,6 @@ TOP = 16
 ELIMINATE_EVERY = 5
 """Iterations between two eliminations of nodes by the incumbent."""
 
-
-def jit(fn: F_) -> F_:
-    """Compile ``fn`` with numba in nopython mode, cached on disk across runs."""
-    return cast(F_, numba.njit(cache=True)(fn))
 
 
 @jit

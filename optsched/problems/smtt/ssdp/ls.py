@@ -11,20 +11,9 @@ All numba code of this file is self-contained (numba's cache tracks one file).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
-import numba
 import numpy as np
-import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def jit(fn: F) -> F:
-    """Compile ``fn`` with numba in nopython mode, cached on disk across runs."""
-    return cast(F, numba.njit(cache=True)(fn))
+from optsched.compiled import IntArray, jit
 
 
 @jit

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from optsched.compiled import FloatArray, IntArray
 from optsched.problems.smtt.dominance import completion_windows, tighten_windows
 from optsched.problems.smtt.ssdp import graph as gr
 from optsched.problems.smtt.ssdp import lr, ls
 from optsched.problems.smtt.ssdp import windows as win
-from optsched.problems.smtt.ssdp.graph import FloatArray, IntArray
 from optsched.problems.smtt.ssdp.level import Level
 
 SLICE = 2_000_000

@@ -12,21 +12,9 @@ later relaxations smaller. All numba code of this file is self-contained.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
-import numba
 import numpy as np
-import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
-F_ = TypeVar("F_", bound=Callable[..., Any])
-
-
-def jit(fn: F_) -> F_:
-    """Compile ``fn`` with numba in nopython mode, cached on disk across runs."""
-    return cast(F_, numba.njit(cache=True)(fn))
+from optsched.compiled import BoolArray, IntArray, jit
 
 
 @jit
