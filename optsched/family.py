@@ -1,4 +1,10 @@
-"""What a problem family provides: the entry type of ``registry.FAMILIES``."""
+"""What a problem family provides: :class:`Family`, typed over its instance and solution.
+
+A family is a package under ``optsched/problems/`` (or a package named by an
+``optsched.families`` entry point) whose ``FAMILY`` attribute is a
+:class:`Family`; the registry finds it, so adding one edits no central file.
+``docs/adding-a-family.md`` walks through a small one.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from optsched.deadline import Deadline
+from optsched.options import NONE, OptionSet
 from optsched.params import SolveParams
 from optsched.result import Result, Solution
+
+if TYPE_CHECKING:
+    from optsched.backends.cpsat import CpFormulation
+    from optsched.backends.milp import MilpFormulation
 
 
 class Instance(Protocol):
@@ -24,6 +35,16 @@ class Instance(Protocol):
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON fields of the instance, without ``family`` and ``format``."""
         ...
+
+
+I = TypeVar("I", bound=Instance)  # noqa: E741 - the instance type, as in the docs
+S = TypeVar("S", bound=Solution)
+I_in = TypeVar("I_in", bound=Instance, contravariant=True)
+S_in = TypeVar("S_in", bound=Solution, contravariant=True)
+I_out = TypeVar("I_out", bound=Instance, covariant=True)
+S_out = TypeVar("S_out", bound=Solution, covariant=True)
+F_out = TypeVar("F_out", covariant=True)
+F = TypeVar("F")
 
 
 class Kind(StrEnum):
@@ -50,17 +71,92 @@ class Evaluation:
         return not self.violations
 
 
-NativeRun = Callable[[Any, SolveParams, Deadline], Result]
-"""A family's own algorithm: (instance, params, deadline) -> Result (objective as claimed)."""
+class ReadInstance(Protocol[I_out]):
+    """Reads an instance's JSON object (its ``family`` and ``format`` already checked)."""
+
+    def __call__(self, obj: Mapping[str, Any], /) -> I_out:
+        """Return the validated instance; bad input raises :class:`InstanceError`."""
+
+
+class ReadSolution(Protocol[S_out]):
+    """Reads a solution's JSON value."""
+
+    def __call__(self, obj: object, /) -> S_out:
+        """Return the solution; bad input raises :class:`InputError` naming the field."""
+
+
+class Check(Protocol[I_in, S_in]):
+    """The family's independent checker, shared by no solver."""
+
+    def __call__(self, instance: I_in, solution: S_in, /) -> Evaluation:
+        """Recompute the objective and list every violation."""
+
+
+class LowerBound(Protocol[I_in]):
+    """A cheap valid lower bound of the objective (it gives heuristics a gap)."""
+
+    def __call__(self, instance: I_in, /) -> int | float:
+        """Return the bound."""
+
+
+class NativeRun(Protocol[I_in]):
+    """A family's own algorithm."""
+
+    def __call__(self, instance: I_in, params: SolveParams, deadline: Deadline, /
+                 ) -> Result:
+        """Solve: ``params.options`` holds every declared option (defaults filled in).
+
+        The result's objective is the solver's claim; it may start from
+        ``params.hint`` (a verified solution) and must end soon once
+        ``deadline`` expires (a stop request expires it too).
+        """
+
+
+class Supports(Protocol[I_in]):
+    """A solver's refusal of an instance it cannot solve, made before any work."""
+
+    def __call__(self, instance: I_in, /) -> None:
+        """Raise :class:`NotSupportedError` naming the field, or return."""
+
+
+class Build(Protocol[I_in, F_out]):
+    """Builds a formulation of an instance for a backend."""
+
+    def __call__(self, instance: I_in, params: SolveParams, deadline: Deadline, /
+                 ) -> F_out:
+        """Return the formulation; building counts against ``deadline``."""
+
+
+class Generate(Protocol[I]):
+    """A seeded instance generator."""
+
+    def __call__(self, *args: Any, **params: Any) -> list[I]:
+        """Return the instances for the keyword parameters of its :class:`GeneratorParam`."""
 
 
 @dataclass(frozen=True)
-class NativeSolver:
+class NativeSolver(Generic[I]):
     """A heuristic or exact algorithm a family implements itself."""
 
-    run: NativeRun
+    run: NativeRun[I]
     kind: Kind
     summary: str
+    options: OptionSet = NONE
+    supports: Supports[I] | None = None
+    """Refuses, before any work, an instance the solver cannot solve (e.g. smtt-bb and
+    weights); the conformance suite accepts a refusal only when this gives it."""
+
+
+@dataclass(frozen=True)
+class Model(Generic[I, F]):
+    """A formulation for a backend: its build function, loaded on first use, and options.
+
+    ``load`` imports the module that builds it, so that the modeling library
+    is imported only when a solve asks for it.
+    """
+
+    load: Callable[[], Build[I, F]]
+    options: OptionSet = NONE
 
 
 @dataclass(frozen=True)
@@ -75,57 +171,63 @@ class GeneratorParam:
 
 
 @dataclass(frozen=True)
-class Generator:
+class Generator(Generic[I]):
     """A seeded instance generator: ``make(**params) -> list of instances``."""
 
-    make: Callable[..., list[Any]]
+    make: Generate[I]
     params: tuple[GeneratorParam, ...]
     summary: str = ""
 
 
 @dataclass(frozen=True)
-class OutsideFormat:
-    """A field's own file format the family reads (e.g. OR-Library)."""
+class OutsideFormat(Generic[I]):
+    """A field's own file format the family reads (e.g. OR-Library), recognised by path."""
 
     name: str
     claims: Callable[[Path], bool]
-    read: Callable[[Path], list[Any]]
+    read: Callable[[Path], list[I]]
 
 
 @dataclass(frozen=True)
-class Family:
+class Family(Generic[I, S]):
     """Everything optsched needs to know about one problem family.
 
-    ``cp_model`` and ``milp_model`` name modules with a ``build`` function;
-    they are imported only when used, so a missing solver package costs
-    nothing until it is asked for.
+    The registry checks the entry when it finds the family: the default and
+    hint solvers exist, the hint options fit the hint solver, and no native
+    solver takes a backend's name. ``optsched`` exports ``instance_type`` and
+    ``solution_type`` under their class names.
     """
 
     name: str
     summary: str
-    instance_type: type
+    instance_type: type[I]
+    solution_type: type[S]
     format: int
-    read_instance: Callable[[Mapping[str, Any]], Any]
-    read_solution: Callable[[Any], Solution]
-    evaluate: Callable[[Any, Any], Evaluation]
-    lower_bound: Callable[[Any], int | float]
-    solvers: Mapping[str, NativeSolver]
+    read_instance: ReadInstance[I]
+    read_solution: ReadSolution[S]
+    evaluate: Check[I, S]
+    lower_bound: LowerBound[I]
+    solvers: Mapping[str, NativeSolver[I]]
     hint_solver: str
+    """The heuristic whose solution is the hint, upper bound and fallback of exact solvers."""
     default_solver: str
+    samples: Callable[[], Sequence[I]]
+    """Tiny instances that every solver of the family solves within seconds: the
+    conformance suite runs each solver on them, and exact solvers must agree."""
     hint_options: Mapping[str, Any] = field(default_factory=dict)
     """Options of ``hint_solver`` when it makes a hint (e.g. a short search)."""
     integral: bool = True
-    cp_model: str | None = None
-    milp_model: str | None = None
-    generator: Generator | None = None
-    variants: Mapping[str, Generator] = field(default_factory=dict)
+    cp: Model[I, CpFormulation] | None = None
+    milp: Model[I, MilpFormulation] | None = None
+    generator: Generator[I] | None = None
+    variants: Mapping[str, Generator[I]] = field(default_factory=dict)
     """Further generators, called ``<family>-<variant>`` in suites and on the command line."""
-    outside_formats: Sequence[OutsideFormat] = ()
-    compare: Callable[[Any, Any], Mapping[str, Any]] | None = None
+    outside_formats: Sequence[OutsideFormat[I]] = ()
+    compare: Callable[[I, S], Mapping[str, Any]] | None = None
     """Measures a verified solution against the field's own baselines (``vs_<name>`` keys
     say ``better``, ``equal`` or ``worse``); benchmark rows and ``solve --compare`` carry it."""
     warm: Callable[[], None] | None = None
     """Loads the family's compiled code (numba) ahead of time; the benchmark fork server
     calls it once, so that no job's time limit pays for it."""
-    manifests: Callable[[Any, Any], str] | None = None
+    manifests: Callable[[I, S], str] | None = None
     """The text that applies a solution in the field's own system (``solve --manifests``)."""

@@ -7,6 +7,7 @@ one-line message: ``<field>: <problem>``.
 from __future__ import annotations
 
 import numbers
+import reprlib
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
@@ -89,6 +90,17 @@ def type_name(value: object) -> str:
     if isinstance(value, Mapping):
         return "an object"
     return type(value).__name__
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 2
+_REPR.maxtuple = _REPR.maxlist = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 4
+_REPR.maxstring = _REPR.maxlong = _REPR.maxother = 40
+
+
+def excerpt(value: object) -> str:
+    """A short ``repr`` of ``value`` for messages: long or deep values are cut."""
+    return _REPR.repr(value)
 
 
 def _join(where: str, key: str) -> str:

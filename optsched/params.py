@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from optsched.errors import InputError
 from optsched.result import Solution
+from optsched.threads import available_cores
 
 MAX_SEED = 2**31 - 1
-
-
-def available_cores() -> int:
-    """Return the number of cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -32,7 +24,10 @@ class SolveParams:
         Wall-clock seconds for the whole solve (hint and model building
         included), or None for no limit.
     workers
-        Threads the solver may use; defaults to the cores available.
+        Threads the solver may use. None (the default): :func:`optsched.solve`
+        leases the cores its thread budget has free, at least one (see
+        :class:`optsched.threads.ThreadBudget`), so solves running side by side
+        share the machine instead of each taking every core.
     seed
         Random seed, so that runs with the same seed and workers repeat.
     log
@@ -40,17 +35,19 @@ class SolveParams:
     hint
         A solution of the instance's family to start from.
     options
-        Native solver parameters passed straight through (a CP-SAT parameter,
-        a HiGHS option, a CBC option or a heuristic's own setting).
+        The solver's options (a CP-SAT parameter, a HiGHS option, a CBC
+        parameter or a native solver's own setting), checked against the
+        solver's declaration before any work (``optsched solvers --options``).
     model
-        Options of the family's formulation, e.g. ``{"formulation": "time-indexed"}``.
+        Options of the family's formulation, e.g. ``{"formulation": "time-indexed"}``,
+        checked the same way.
     fallback
         When an exact solver finds nothing in time, return the family's
         heuristic solution instead (marked in ``Result.stats["fallback"]``).
     """
 
     time_limit: float | None = None
-    workers: int = field(default_factory=available_cores)
+    workers: int | None = None
     seed: int = 0
     log: bool = False
     hint: Solution | None = None
@@ -67,10 +64,18 @@ class SolveParams:
             or tl <= 0
         ):
             raise InputError("time_limit", f"must be a positive number of seconds, got {tl!r}")
-        if not _is_int(self.workers) or self.workers < 1:
+        if self.workers is not None and (not _is_int(self.workers) or self.workers < 1):
             raise InputError("workers", f"must be an integer >= 1, got {self.workers!r}")
         if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
             raise InputError("seed", f"must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
+
+    @property
+    def threads(self) -> int:
+        """The solver's thread count: ``workers``, or the cores available when unset.
+
+        Inside :func:`optsched.solve` ``workers`` is always set (leased).
+        """
+        return self.workers if self.workers is not None else available_cores()
 
 
 def _is_int(value: object) -> bool:

@@ -1,45 +1,66 @@
-"""The two name tables: ``FAMILIES`` and ``SOLVERS``.
+"""The families optsched finds, and each family's solvers, keyed by (family, name).
 
-Family and solver names appear here (and in each family's own table of
-native solvers) and nowhere else.
+Families are discovered, not listed: every package under ``optsched/problems/``
+whose ``FAMILY`` is a :class:`~optsched.family.Family`, then every entry point
+of the group ``optsched.families``. Each family's solver table holds the
+backends whose formulation it defines and its own native solvers, so the same
+solver name in two families never collides. Every entry is checked when it is
+found; a family that breaks the contract raises :class:`RegistryError`.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable
-from dataclasses import dataclass
+import pkgutil
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib.metadata import entry_points
 from typing import Any
 
-from optsched.backends import cpsat, heuristic, milp
+from optsched.backends import BACKENDS, INSTALL, Backend
+from optsched.backends.native import timed
 from optsched.deadline import Deadline
 from optsched.errors import (
     InputError,
     NotSupportedError,
+    OptschedError,
     SolverUnavailableError,
     UnknownSolverError,
 )
-from optsched.family import Family, Generator, Kind
+from optsched.family import Family, Generator, Kind, NativeSolver
+from optsched.options import NONE, OptionSet
 from optsched.params import SolveParams
-from optsched.problems.pods import FAMILY as PODS
-from optsched.problems.smtt import FAMILY as SMTT
 from optsched.result import Result
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (SMTT, PODS)}
+ENTRY_POINTS = "optsched.families"
+AUTO = "auto"
+NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+"""Family and solver names: lower case words joined by ``-`` or ``_``."""
 
-Run = Callable[[Family, Any, SolveParams, Deadline], Result]
+AnyFamily = Family[Any, Any]
+
+
+class RegistryError(OptschedError):
+    """A family breaks the contract of :class:`~optsched.family.Family` (a developer's error)."""
 
 
 @dataclass(frozen=True)
 class SolverSpec:
-    """One entry of the solver table."""
+    """One solver of one family: a backend on the family's formulation, or a native solver."""
 
+    family: str
     name: str
     kind: Kind
     summary: str
-    supports: Callable[[Family], bool]
-    run: Run
+    run: Callable[[Any, SolveParams, Deadline], Result]
+    options: Callable[[], OptionSet]
+    """The solver's options (``-o``), loaded on first use for backends."""
+    model_options: OptionSet = NONE
+    """The formulation's options (``-m``); native solvers have none."""
+    supports: Callable[[Any], None] | None = None
     packages: tuple[str, ...] = ()
     install: str = ""
 
@@ -47,100 +68,206 @@ class SolverSpec:
         """True when every package the solver needs can be imported."""
         return all(importlib.util.find_spec(p) is not None for p in self.packages)
 
-    def families(self) -> list[str]:
-        """Names of the families this solver can solve."""
-        return [name for name, fam in FAMILIES.items() if self.supports(fam)]
+    @property
+    def label(self) -> str:
+        """``family/name``, as messages name it."""
+        return f"{self.family}/{self.name}"
 
 
-def _model_backend(attr: str, backend: Callable[..., Result], name: str) -> Run:
-    def run(family: Family, instance: Any, params: SolveParams, deadline: Deadline) -> Result:
-        module = importlib.import_module(getattr(family, attr))
-        form = module.build(instance, params, deadline)
-        return backend(form, name, params, deadline)
+@dataclass(frozen=True)
+class Registry:
+    """The checked tables: families by name and, per family, its solvers by name."""
 
-    return run
-
-
-def _native(name: str) -> Run:
-    def run(family: Family, instance: Any, params: SolveParams, deadline: Deadline) -> Result:
-        return heuristic.run(family.solvers[name], name, instance, params, deadline)
-
-    return run
+    families: Mapping[str, AnyFamily]
+    solvers: Mapping[str, dict[str, SolverSpec]]
+    sources: Mapping[str, str]
 
 
-def _backends() -> list[SolverSpec]:
-    install = 'pip install "optsched" (it pins ortools, highspy and pulp)'
-    return [
-        SolverSpec("cpsat", Kind.EXACT, "OR-Tools CP-SAT on the family's CP model",
-                   lambda f: f.cp_model is not None,
-                   _model_backend("cp_model", cpsat.run, "cpsat"), ("ortools",), install),
-        SolverSpec("highs", Kind.EXACT, "HiGHS (highspy) on the family's MILP model via PuLP",
-                   lambda f: f.milp_model is not None,
-                   _model_backend("milp_model", milp.run_highs, "highs"),
-                   ("pulp", "highspy"), install),
-        SolverSpec("cbc", Kind.EXACT, "CBC (bundled with PuLP) on the family's MILP model",
-                   lambda f: f.milp_model is not None,
-                   _model_backend("milp_model", milp.run_cbc, "cbc"), ("pulp",), install),
-    ]
+@cache
+def registry() -> Registry:
+    """Find and check every family (once per process; :func:`reset` forgets them)."""
+    found: dict[str, AnyFamily] = {}
+    sources: dict[str, str] = {}
+    for source, family in _discover():
+        _check_family(family, source)
+        if family.name in found:
+            raise RegistryError(f"two families are called {family.name!r}: "
+                                f"{sources[family.name]} and {source}")
+        for other in found.values():
+            if issubclass(family.instance_type, other.instance_type) or issubclass(
+                    other.instance_type, family.instance_type):
+                raise RegistryError(f"{family.name} and {other.name} share the instance type "
+                                    f"{family.instance_type.__name__}")
+        found[family.name] = family
+        sources[family.name] = source
+    tables = {name: _table(family) for name, family in found.items()}
+    taken: dict[str, str] = {}
+    for family in found.values():
+        for generator in _generator_names(family):
+            if generator in taken:
+                raise RegistryError(f"the generator name {generator!r} of {family.name} is "
+                                    f"also one of {taken[generator]}")
+            taken[generator] = family.name
+    return Registry(found, tables, sources)
 
 
-def _natives() -> list[SolverSpec]:
-    specs: dict[str, SolverSpec] = {}
-    for family in FAMILIES.values():
-        for name, native in family.solvers.items():
-            if name not in specs:
-                specs[name] = SolverSpec(
-                    name, native.kind, native.summary,
-                    lambda f, name=name: name in f.solvers,  # type: ignore[misc]
-                    _native(name))
-    return list(specs.values())
+def reset() -> None:
+    """Forget the families found, so that the next use discovers them again (tests)."""
+    registry.cache_clear()
 
 
-SOLVERS: dict[str, SolverSpec] = {s.name: s for s in (*_backends(), *_natives())}
-AUTO = "auto"
+def _discover() -> list[tuple[str, AnyFamily]]:
+    import optsched.problems as problems
+
+    out = []
+    for info in sorted(pkgutil.iter_modules(problems.__path__), key=lambda i: i.name):
+        if not info.ispkg or info.name.startswith("_"):
+            continue
+        module = f"optsched.problems.{info.name}"
+        try:
+            family = importlib.import_module(module).FAMILY
+        except AttributeError:
+            raise RegistryError(f"{module} has no FAMILY (a family package defines one)"
+                                ) from None
+        if getattr(family, "name", None) != info.name:
+            raise RegistryError(f"{module}: FAMILY.name must be the folder's name "
+                                f"{info.name!r}, got {getattr(family, 'name', None)!r}")
+        out.append((module, family))
+    for point in entry_points(group=ENTRY_POINTS):
+        source = f"entry point {point.name} = {point.value}"
+        try:
+            family = point.load()
+        except Exception as exc:
+            raise RegistryError(f"{source} does not load: {type(exc).__name__}: {exc}"
+                                ) from exc
+        out.append((source, family))
+    return out
 
 
-def family_of(instance: object) -> Family:
+def _check_family(family: object, source: str) -> None:
+    if not isinstance(family, Family):
+        raise RegistryError(f"{source}: FAMILY must be an optsched.family.Family, "
+                            f"got {type(family).__name__}")
+    if not NAME.match(family.name):
+        raise RegistryError(f"{source}: family name {family.name!r} must be lower-case words "
+                            "joined by - or _")
+    backends = {b.name for b in BACKENDS}
+    for name, native in family.solvers.items():
+        if name in backends or name == AUTO:
+            raise RegistryError(f"{family.name}: the native solver {name!r} has the name of a "
+                                "backend; name it within the family (e.g. "
+                                f"{family.name}-{name})")
+        if not NAME.match(name):
+            raise RegistryError(f"{family.name}: solver name {name!r} must be lower-case words "
+                                "joined by - or _")
+        if not isinstance(native, NativeSolver):
+            raise RegistryError(f"{family.name}: solver {name!r} must be a NativeSolver")
+    hint = family.solvers.get(family.hint_solver)
+    if hint is None or hint.kind is not Kind.HEURISTIC:
+        raise RegistryError(f"{family.name}: hint_solver {family.hint_solver!r} must be one "
+                            f"of its heuristics ({', '.join(family.solvers)})")
+    try:
+        hint.options.check(family.hint_options, "hint_options", family.hint_solver)
+    except InputError as exc:
+        raise RegistryError(f"{family.name}: {exc}") from None
+    usable = [*family.solvers, *(b.name for b in BACKENDS if b.formulation(family))]
+    if family.default_solver not in usable:
+        raise RegistryError(f"{family.name}: default_solver {family.default_solver!r} is not "
+                            f"one of its solvers ({', '.join(usable)})")
+
+
+def _generator_names(family: AnyFamily) -> list[str]:
+    named = [family.name] if family.generator is not None else []
+    return [*named, *(f"{family.name}-{k}" for k in family.variants)]
+
+
+def _table(family: AnyFamily) -> dict[str, SolverSpec]:
+    table = {b.name: _backend(family, b) for b in BACKENDS if b.formulation(family)}
+    table.update({name: _native(family, name, native)
+                  for name, native in family.solvers.items()})
+    return table
+
+
+def _backend(family: AnyFamily, backend: Backend) -> SolverSpec:
+    model = backend.formulation(family)
+    assert model is not None
+
+    def run(instance: Any, params: SolveParams, deadline: Deadline) -> Result:
+        params = replace(params, model=model.options.resolve(params.model))
+        form = model.load()(instance, params, deadline)
+        return backend.run(form, backend.name, params, deadline)
+
+    return SolverSpec(family.name, backend.name, Kind.EXACT, backend.summary, run,
+                      backend.options, model.options, None, backend.packages, INSTALL)
+
+
+def _native(family: AnyFamily, name: str, native: NativeSolver[Any]) -> SolverSpec:
+    def run(instance: Any, params: SolveParams, deadline: Deadline) -> Result:
+        params = replace(params, options=native.options.resolve(params.options))
+        return timed(native.run, name, instance, params, deadline)
+
+    return SolverSpec(family.name, name, native.kind, native.summary, run,
+                      lambda: native.options, NONE, native.supports)
+
+
+def families() -> Mapping[str, AnyFamily]:
+    """Every family found, by name."""
+    return registry().families
+
+
+def solvers(family: AnyFamily | str) -> dict[str, SolverSpec]:
+    """The solver table of ``family``: backends first, then its native solvers."""
+    return registry().solvers[family if isinstance(family, str) else family.name]
+
+
+def family_of(instance: object) -> AnyFamily:
     """The family whose instance type ``instance`` is."""
-    for family in FAMILIES.values():
+    for family in families().values():
         if isinstance(instance, family.instance_type):
             return family
     raise InputError("instance", f"{type(instance).__name__} is not an instance of any family "
-                                 f"({', '.join(FAMILIES)})")
+                                 f"({', '.join(families())})")
 
 
-def generators() -> dict[str, tuple[Family, Generator]]:
+def get_family(name: str) -> AnyFamily:
+    """The family called ``name``; the error lists the known ones."""
+    try:
+        return families()[name]
+    except KeyError:
+        raise InputError("family", f"unknown family {name!r} (known: {', '.join(families())})"
+                         ) from None
+
+
+def get_solver(name: str, family: AnyFamily) -> SolverSpec:
+    """The solver ``name`` of ``family`` (its default for ``"auto"``), checked to be usable."""
+    table = solvers(family)
+    spec = table.get(family.default_solver if name == AUTO else name)
+    if spec is None:
+        choices = f"choose from {AUTO}, {', '.join(table)}"
+        if name in {b.name for b in BACKENDS}:
+            raise NotSupportedError("solver", f"{family.name} has no formulation that {name} "
+                                              f"runs ({choices})")
+        elsewhere = [f for f, t in registry().solvers.items() if name in t]
+        if elsewhere:
+            raise NotSupportedError("solver", f"{name!r} does not solve {family.name}: it is a "
+                                              f"solver of {', '.join(elsewhere)} ({choices})")
+        raise UnknownSolverError("solver", f"unknown solver {name!r} ({choices})")
+    if not spec.installed():
+        raise SolverUnavailableError("solver", f"{name!r} needs {', '.join(spec.packages)}: "
+                                               f"{spec.install}")
+    return spec
+
+
+def generators() -> dict[str, tuple[AnyFamily, Generator[Any]]]:
     """Every instance generator by name: the family's own, then ``<family>-<variant>``."""
-    out: dict[str, tuple[Family, Generator]] = {}
-    for family in FAMILIES.values():
+    out: dict[str, tuple[AnyFamily, Generator[Any]]] = {}
+    for family in families().values():
         if family.generator is not None:
             out[family.name] = (family, family.generator)
         out.update({f"{family.name}-{k}": (family, g) for k, g in family.variants.items()})
     return out
 
 
-def get_family(name: str) -> Family:
-    """The family called ``name``; the error lists the known ones."""
-    try:
-        return FAMILIES[name]
-    except KeyError:
-        raise InputError("family", f"unknown family {name!r} (known: {', '.join(FAMILIES)})"
-                         ) from None
-
-
-def get_solver(name: str, family: Family) -> SolverSpec:
-    """The solver ``name`` (or the family's default for ``"auto"``), checked to be usable."""
-    if name == AUTO:
-        name = family.default_solver
-    spec = SOLVERS.get(name)
-    if spec is None:
-        raise UnknownSolverError("solver", f"unknown solver {name!r} (choose from {AUTO}, "
-                                           f"{', '.join(SOLVERS)})")
-    if not spec.supports(family):
-        usable = [s.name for s in SOLVERS.values() if s.supports(family)]
-        raise NotSupportedError("solver", f"{name!r} does not solve {family.name} "
-                                          f"(choose from {', '.join(usable)})")
-    if not spec.installed():
-        raise SolverUnavailableError("solver", f"{name!r} needs {', '.join(spec.packages)}: "
-                                               f"{spec.install}")
-    return spec
+__all__ = ["AUTO", "RegistryError", "SolverSpec", "families",
+           "family_of", "generators", "get_family", "get_solver", "registry", "reset",
+           "solvers"]

@@ -4,21 +4,56 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from optsched.deadline import Deadline
+from optsched.deadline import Deadline, StopRequest
 from optsched.errors import InputError, InvalidSolutionError, OptschedError
 from optsched.family import Family, Kind
 from optsched.params import SolveParams
-from optsched.registry import AUTO, family_of, get_solver
+from optsched.registry import AUTO, SolverSpec, family_of, get_solver, solvers
 from optsched.result import Result, Status
+from optsched.threads import PROCESS, ThreadBudget
 
 HINT_SHARE = 0.1
 """Most of the time limit a computed hint may take before the exact solver starts."""
 
 
-def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None) -> Result:
+@dataclass(frozen=True)
+class Request:
+    """A solve request checked before any work: the family, the solver, checked parameters."""
+
+    family: Family[Any, Any]
+    spec: SolverSpec
+    params: SolveParams
+
+
+def prepare(instance: Any, solver: str = AUTO, params: SolveParams | None = None) -> Request:
+    """Check everything about a solve that can be checked before it starts.
+
+    The solver must exist in the instance's family and be installed; the
+    options (``-o``) and formulation options (``-m``) must be declared by the
+    solver and its formulation, with valid values; a solver that cannot take
+    this instance must say so now.
+
+    Raises
+    ------
+    InputError
+        Naming the field (``solver``, ``options.<key>``, ``model.<key>``, or the
+        instance field a solver does not support) and the valid choices.
+    """
+    params = params or SolveParams()
+    family = family_of(instance)
+    spec = get_solver(solver, family)
+    options = spec.options().check(params.options, "options", spec.label)
+    model = spec.model_options.check(params.model, "model", spec.label)
+    if spec.supports is not None:
+        spec.supports(instance)
+    return Request(family, spec, replace(params, options=options, model=model))
+
+
+def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, *,
+          stop: StopRequest | None = None, threads: ThreadBudget | None = None) -> Result:
     """Solve ``instance`` with ``solver`` and return a verified :class:`Result`.
 
     Exact solvers get the family's heuristic solution as a hint (unless
@@ -28,17 +63,37 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None) 
     the family's heuristic). Every solution is re-evaluated by the family's
     independent checker.
 
+    Parameters
+    ----------
+    instance
+        An instance of any family.
+    solver
+        A solver of the instance's family, or ``"auto"`` for its default.
+    params
+        Limits, workers, seed, hint and options (:class:`SolveParams`).
+    stop
+        This solve's stop request: setting it (from any thread) ends the solve
+        soon with the best solution found. Other solves are not affected.
+    threads
+        The budget ``params.workers`` is leased from (default: the process's,
+        shared by every solve that names none).
+
     Raises
     ------
     InputError
-        Unknown or unusable solver, or bad parameters.
+        Unknown or unusable solver, or bad parameters (see :func:`prepare`).
     InvalidSolutionError
         The solver's answer fails the independent check (a solver or model bug).
     """
-    params = params or SolveParams()
-    family = family_of(instance)
-    spec = get_solver(solver, family)
-    deadline = Deadline(params.time_limit)
+    request = prepare(instance, solver, params)
+    family, spec, params = request.family, request.spec, request.params
+    deadline = Deadline(params.time_limit, stop)
+    with (threads or PROCESS).lease(params.workers) as workers:
+        return _solve(family, spec, instance, replace(params, workers=workers), deadline)
+
+
+def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: SolveParams,
+           deadline: Deadline) -> Result:
     stats: dict[str, Any] = {"fallback": None, "workers": params.workers, "seed": params.seed}
     hint = None
     if spec.kind is Kind.EXACT and spec.name != family.hint_solver:
@@ -51,7 +106,7 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None) 
         if hint is not None:
             params = replace(params, hint=hint.solution)
     try:
-        result = spec.run(family, instance, params, deadline)
+        result = spec.run(instance, params, deadline)
     except OptschedError:
         raise
     except Exception as exc:  # a solver crash becomes a status, never a traceback
@@ -75,20 +130,22 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None) 
     return result
 
 
-def _hint(family: Family, instance: Any, params: SolveParams, deadline: Deadline,
+def _hint(family: Family[Any, Any], instance: Any, params: SolveParams, deadline: Deadline,
           stats: dict[str, Any]) -> Result | None:
     """The family's heuristic solution, verified, as hint, upper bound and fallback."""
     started = time.perf_counter()
     if params.hint is not None:
+        if not isinstance(params.hint, family.solution_type):
+            raise InputError("hint", f"must be a {family.solution_type.__name__}, got "
+                                     f"{type(params.hint).__name__}")
         evaluation = family.evaluate(instance, params.hint)
         if evaluation.violations:
             raise InputError("hint", "; ".join(evaluation.violations[:3]))
         hint = Result(status=Status.FEASIBLE, solver="hint", solution=params.hint,
                       objective=evaluation.objective)
     else:
-        hint_spec = get_solver(family.hint_solver, family)
         own = replace(params, options=family.hint_options, model={})  # not the exact solver's
-        hint = hint_spec.run(family, instance, own, Deadline(deadline.share(HINT_SHARE)))
+        hint = solvers(family)[family.hint_solver].run(instance, own, deadline.part(HINT_SHARE))
         stats["hint"] = family.hint_solver
     hint = verify(family, instance, hint)
     stats["hint_objective"] = hint.objective
@@ -96,7 +153,7 @@ def _hint(family: Family, instance: Any, params: SolveParams, deadline: Deadline
     return hint if hint.status.has_solution else None
 
 
-def verify(family: Family, instance: Any, result: Result) -> Result:
+def verify(family: Family[Any, Any], instance: Any, result: Result) -> Result:
     """Recompute the objective with the family's checker and reconcile the bound.
 
     The checker's objective replaces the solver's (after checking they agree);
@@ -141,7 +198,7 @@ def verify(family: Family, instance: Any, result: Result) -> Result:
                    objective=objective, bound=bound, verified=True, stats=stats)
 
 
-def _tidy_bound(family: Family, bound: int | float | None) -> int | float | None:
+def _tidy_bound(family: Family[Any, Any], bound: int | float | None) -> int | float | None:
     """Round a solver's bound up to an integer for integral objectives."""
     if bound is None or not math.isfinite(bound):
         return None

@@ -1,18 +1,15 @@
-"""Shared fixtures: the solver fixtures run a test on every installed backend."""
+"""Shared fixtures and helpers; the solver fixtures live with each family's tests."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from optsched import SolveParams, solve
 from optsched.errors import NotSupportedError
 from optsched.family import Kind
-from optsched.registry import FAMILIES, SOLVERS
-from optsched.result import Result
+from optsched.registry import family_of, get_family, get_solver, solvers
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_ENV = "OPTSCHED_DATA"
@@ -23,46 +20,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help=f"benchmark data directory (default: ${DATA_ENV} or ../shared/data)")
 
 
-def _installed(kind: Kind) -> list[str]:
-    return [s.name for s in SOLVERS.values() if s.kind is kind and s.installed()]
+def installed(family: str, kind: Kind) -> list[str]:
+    """The installed solvers of one family of one kind."""
+    return [s.name for s in solvers(get_family(family)).values()
+            if s.kind is kind and s.installed()]
 
 
-EXACT = _installed(Kind.EXACT)
-HEURISTICS = _installed(Kind.HEURISTIC)
-
-
-@pytest.fixture(params=EXACT)
-def solver(request: pytest.FixtureRequest) -> str:
-    """Every installed exact solver, one test run each."""
-    return str(request.param)
-
-
-def solve_unless_declined(instance: Any, solver: str, params: SolveParams) -> Result | None:
-    """``solve()``, or None when the solver declines a weighted instance.
-
-    Some exact solvers handle only the unweighted problem (smtt-bb); they
-    must say so with :class:`NotSupportedError` naming ``weights``, and only
-    for an instance that has unequal weights. Any other refusal fails the test.
-    """
+def declined(instance: object, solver: str) -> bool:
+    """True when ``solver`` declares (its ``supports``) that it cannot take ``instance``."""
+    spec = get_solver(solver, family_of(instance))
+    if spec.supports is None:
+        return False
     try:
-        return solve(instance, solver, params)
-    except NotSupportedError as exc:
-        weights = getattr(instance, "weights", None)
-        if exc.field != "weights" or weights is None or len(set(weights)) < 2:
-            raise
-        return None
-
-
-@pytest.fixture(params=HEURISTICS)
-def heuristic(request: pytest.FixtureRequest) -> str:
-    """Every heuristic solver."""
-    return str(request.param)
-
-
-@pytest.fixture(params=list(FAMILIES))
-def family_name(request: pytest.FixtureRequest) -> str:
-    """Every registered family."""
-    return str(request.param)
+        spec.supports(instance)
+    except NotSupportedError:
+        return True
+    return False
 
 
 @pytest.fixture(scope="session")

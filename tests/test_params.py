@@ -30,9 +30,10 @@ def test_bad_params_name_the_field(kwargs: dict[str, object], field: str) -> Non
 
 
 def test_defaults() -> None:
-    """No time limit, at least one worker, seed 0, fallback on."""
+    """No time limit, workers leased by solve() (the cores available outside it), seed 0,
+    fallback on."""
     params = SolveParams()
     assert params.time_limit is None
-    assert params.workers >= 1
+    assert params.workers is None and params.threads >= 1
     assert params.seed == 0
     assert params.fallback

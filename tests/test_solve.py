@@ -21,8 +21,7 @@ from optsched import (
     UnknownSolverError,
     solve,
 )
-from optsched.family import Kind
-from optsched.registry import SOLVERS, SolverSpec
+from optsched.registry import solvers
 
 EXAMPLE = SmttInstance((3, 5, 2), (4, 6, 3), (1, 2, 1), name="example")
 """Optimum 8 by order 2,1,0; order 0,1,2 costs 0 + 2*2 + 7 = 11; family lower bound 7."""
@@ -35,7 +34,8 @@ def fake(monkeypatch: pytest.MonkeyPatch, outcome: Callable[[], Result]) -> None
     def run(*_args: Any) -> Result:
         return outcome()
 
-    monkeypatch.setitem(SOLVERS, "cpsat", dataclasses.replace(SOLVERS["cpsat"], run=run))
+    table = solvers("smtt")
+    monkeypatch.setitem(table, "cpsat", dataclasses.replace(table["cpsat"], run=run))
 
 
 def answer(status: Status, sequence: tuple[int, ...] | None, objective: int | None,
@@ -146,24 +146,23 @@ def test_user_hint_is_used() -> None:
 
 
 def test_unknown_solver_lists_the_choices() -> None:
-    """An unknown name is bad input that lists the known solvers."""
+    """An unknown name is bad input that lists the family's solvers."""
     with pytest.raises(UnknownSolverError, match="unknown solver 'gurobi'.*cpsat"):
         solve(EXAMPLE, "gurobi")
 
 
-def test_solver_of_another_family(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A solver that does not support smtt is refused, listing those that do."""
-    spec = SolverSpec("only-elsewhere", Kind.HEURISTIC, "x", lambda _family: False,
-                      lambda *_args: Result(Status.ERROR, "x"))
-    monkeypatch.setitem(SOLVERS, "only-elsewhere", spec)
-    with pytest.raises(NotSupportedError, match="does not solve smtt.*cpsat"):
-        solve(EXAMPLE, "only-elsewhere")
+def test_solver_of_another_family() -> None:
+    """pods' ``default`` does not solve smtt: refused, naming its family and smtt's solvers."""
+    with pytest.raises(NotSupportedError, match="does not solve smtt: it is a solver of pods.*"
+                                                "cpsat"):
+        solve(EXAMPLE, "default")
 
 
 def test_unavailable_solver_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     """A solver whose package is missing names the package to install."""
-    spec = dataclasses.replace(SOLVERS["highs"], packages=("no_such_package_xyz",))
-    monkeypatch.setitem(SOLVERS, "highs", spec)
+    table = solvers("smtt")
+    monkeypatch.setitem(table, "highs", dataclasses.replace(table["highs"],
+                                                            packages=("no_such_package_xyz",)))
     with pytest.raises(SolverUnavailableError, match="no_such_package_xyz.*pip install"):
         solve(EXAMPLE, "highs")
 

@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from optsched.backends.interrupt import stoppable
 from optsched.deadline import Deadline
 from optsched.errors import InputError, OptschedError
 from optsched.params import SolveParams
@@ -53,23 +52,19 @@ _STATUS = {
 
 def configure(solver: cp_model.CpSolver, params: SolveParams, deadline: Deadline,
               suggested: Mapping[str, Any] | None = None, reserve_s: float = 0.0) -> None:
-    """Apply workers, seed, log, the time left, suggested then native options to ``solver``.
+    """Apply workers, seed, log, the time left, suggested then the caller's options.
 
     The time limit is what ``deadline`` has left now, less ``reserve_s``, but
-    at least :data:`MIN_SOLVE_S` (or all that is left, if less); the native
-    ``max_time_in_seconds`` option overrides it.
+    at least :data:`MIN_SOLVE_S` (or all that is left, if less); the option
+    ``max_time_in_seconds`` may only shorten it. The caller's options were
+    checked against :func:`.cpsat_options.options` by ``solve()``.
     """
     p = solver.parameters
-    p.num_workers = params.workers
+    p.num_workers = params.threads
     p.random_seed = params.seed
     p.log_search_progress = params.log
     p.log_to_stdout = params.log
-    left = deadline.remaining()
-    if left is not None:
-        p.max_time_in_seconds = max(left - reserve_s, min(left, MIN_SOLVE_S))
     for key, value in {**(suggested or {}), **params.options}.items():
-        if not hasattr(p, key) or key.startswith("_"):
-            raise InputError(f"options.{key}", "is not a CP-SAT parameter")
         try:
             if isinstance(value, list):  # a repeated field, e.g. subsolvers
                 getattr(p, key).clear()
@@ -80,6 +75,17 @@ def configure(solver: cp_model.CpSolver, params: SolveParams, deadline: Deadline
             problem = " ".join(str(exc).split())[:120]
             raise InputError(f"options.{key}", f"bad value {value!r} for CP-SAT: {problem}"
                              ) from None
+    left = deadline.remaining()
+    if left is not None:  # max_time_in_seconds, if given, may only shorten the limit
+        ours = max(left - reserve_s, min(left, MIN_SOLVE_S))
+        p.max_time_in_seconds = min(p.max_time_in_seconds, ours)
+
+
+def solve_model(solver: cp_model.CpSolver, model: cp_model.CpModel, deadline: Deadline
+                ) -> Any:
+    """``solver.solve(model)``, interrupted (keeping its incumbent) if the solve is stopped."""
+    with deadline.on_stop(solver.stop_search):
+        return solver.solve(model)
 
 
 def run(form: CpFormulation, name: str, params: SolveParams, deadline: Deadline) -> Result:
@@ -92,8 +98,7 @@ def run(form: CpFormulation, name: str, params: SolveParams, deadline: Deadline)
     solver = cp_model.CpSolver()
     configure(solver, params, deadline, form.parameters, form.reserve_s)
     started = time.perf_counter()
-    with stoppable(solver.stop_search):
-        code = solver.solve(form.model)
+    code = solve_model(solver, form.model, deadline)
     solve_s = time.perf_counter() - started
     status = _STATUS[solver.status_name(code)]
     solution = objective = bound = None

@@ -1,7 +1,7 @@
 """Run one job in a child process under a watchdog.
 
 The watchdog gives the solver its own limit plus a grace period, then sends
-SIGTERM (the child asks every running solve to stop and reports the best
+SIGTERM (the child sets the solve's stop request and reports the best
 solution it has), then SIGKILL. The solve runs in a thread of the child so
 that its main thread can take the signal while a solver is inside C++.
 Whatever happens, the job ends as exactly one row.
@@ -20,6 +20,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from optsched.bench.jobs import Job
+from optsched.deadline import StopRequest
 
 KILL_AFTER = 5.0
 """Seconds between SIGTERM and SIGKILL."""
@@ -38,38 +39,37 @@ def _context() -> Any:
     return ctx
 
 
-def _solve(job: Job) -> dict[str, Any]:
+def _solve(job: Job, stop: StopRequest) -> dict[str, Any]:
     from optsched.io import instance_from_dict
     from optsched.params import SolveParams
-    from optsched.registry import FAMILIES
+    from optsched.registry import get_family
     from optsched.solve import solve
 
     params = SolveParams(time_limit=job.time_limit, workers=job.workers, seed=job.seed,
                          options=job.options, model=job.model)
     instance = instance_from_dict(job.data)
     started = time.perf_counter()
-    result = solve(instance, job.solver, params)
+    result = solve(instance, job.solver, params, stop=stop)
     row = result.to_dict()
     out = {k: row[k] for k in ("status", "objective", "bound", "gap", "verified",
                                "build_s", "solve_s", "solution", "stats")}
     out["solve_wall_s"] = round(time.perf_counter() - started, 6)
-    compare = FAMILIES[job.family].compare
+    compare = get_family(job.family).compare
     if compare is not None and result.solution is not None:
         out["compare"] = dict(compare(instance, result.solution))
     return out
 
 
 def _child(job: Job, conn: Connection) -> None:
-    from optsched.backends.interrupt import stop_all
-
+    stop = StopRequest()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    signal.signal(signal.SIGTERM, lambda *_: stop_all())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     conn.send({"ready": True})  # the job's clock starts now, not when the process was made
     out: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            out.update(_solve(job))
+            out.update(_solve(job, stop))
         except Exception as exc:
             out.update(status="error", error=f"{type(exc).__name__}: {exc}",
                        trace=traceback.format_exc(limit=8))

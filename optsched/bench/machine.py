@@ -7,7 +7,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from optsched.params import available_cores
+from optsched.threads import available_cores
 
 PACKAGES = ("optsched", "ortools", "highspy", "pulp", "numpy", "numba", "ray")
 

@@ -125,11 +125,13 @@ def _suite(path: Path, raw: dict[str, Any], data_dir: str | Path | None) -> Suit
     labels = [s.label for s in solvers]
     if len(set(labels)) != len(labels):
         raise InputError("solvers", "two solvers share a label; give each a distinct `label`")
-    for inst in instances:
-        family = family_of(inst.instance)
+    for family in {family_of(inst.instance).name: family_of(inst.instance)
+                   for inst in instances}.values():
         for i, solver in enumerate(solvers):
             try:
-                get_solver(solver.name, family)
+                spec = get_solver(solver.name, family)
+                spec.options().check(solver.options, "options", spec.label)
+                spec.model_options.check(solver.model, "model", spec.label)
             except InputError as exc:
                 raise exc.within(f"solvers[{i}]") from None
     return Suite(name=name, path=path, time_limit=float(limit), workers=workers,

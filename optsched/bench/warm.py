@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 
-from optsched.registry import FAMILIES
+from optsched.registry import families
 
-for _family in FAMILIES.values():
-    for _module in (_family.cp_model, _family.milp_model):
-        if _module is not None:
+for _family in families().values():
+    for _model in (_family.cp, _family.milp):
+        if _model is not None:
             with contextlib.suppress(ImportError):
-                importlib.import_module(_module)
+                _model.load()
     if _family.warm is not None:
         with contextlib.suppress(Exception):
             _family.warm()

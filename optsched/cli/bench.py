@@ -9,7 +9,7 @@ import click
 from optsched.bench.progress import Progress
 from optsched.bench.runner import EXECUTORS, execute, plan
 from optsched.bench.suite import load_suite
-from optsched.params import available_cores
+from optsched.threads import available_cores
 
 
 @click.command()

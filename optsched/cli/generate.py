@@ -13,7 +13,7 @@ from optsched.io import instance_to_dict, write_instance
 from optsched.registry import generators
 
 
-def _command(name: str, family: Family, generator: Generator) -> click.Command:
+def _command(name: str, family: Family[Any, Any], generator: Generator[Any]) -> click.Command:
     def run(out: Path | None, **values: Any) -> int:
         instances = generator.make(**values)
         if out is not None:
@@ -40,10 +40,17 @@ def _command(name: str, family: Family, generator: Generator) -> click.Command:
                               f"{generator.summary or family.summary}")
 
 
-@click.group()
+class _Generators(click.Group):
+    """One subcommand per generator, found with the families when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(generators())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = generators().get(cmd_name)
+        return None if found is None else _command(cmd_name, *found)
+
+
+@click.group(cls=_Generators)
 def generate() -> None:
     """Generate seeded instances of a family."""
-
-
-for _name, (_family, _generator) in generators().items():
-    generate.add_command(_command(_name, _family, _generator))

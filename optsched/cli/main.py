@@ -9,7 +9,7 @@ import click
 
 from optsched.cli.bench import bench
 from optsched.cli.generate import generate
-from optsched.cli.info import families, solvers
+from optsched.cli.info import families_command, solvers_command
 from optsched.cli.report import report
 from optsched.cli.solve import solve
 from optsched.cli.validate import validate
@@ -29,7 +29,7 @@ def cli() -> None:
     """
 
 
-for command in (solve, validate, generate, families, solvers, bench, report):
+for command in (solve, validate, generate, families_command, solvers_command, bench, report):
     cli.add_command(command)
 
 

@@ -10,10 +10,12 @@ import click
 from optsched.cli.options import key_values
 from optsched.errors import InputError
 from optsched.io import read_instances, result_to_json, write_result
-from optsched.params import SolveParams, available_cores
-from optsched.registry import AUTO, family_of, get_solver
+from optsched.params import SolveParams
+from optsched.registry import AUTO
 from optsched.result import Result
+from optsched.solve import prepare
 from optsched.solve import solve as solve_instance
+from optsched.threads import available_cores
 
 EXIT_NO_SOLUTION = 3
 
@@ -28,9 +30,11 @@ EXIT_NO_SOLUTION = 3
               help="Solver threads. Default: the cores available.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
-              help="Native solver parameter, passed straight through (repeatable).")
+              help="Solver option (repeatable); `optsched solvers NAME` lists them.")
 @click.option("--model", "-m", "model", multiple=True, metavar="KEY=VALUE",
               help="Formulation option, e.g. formulation=linear-ordering (repeatable).")
+@click.option("--family", "family_name", default=None,
+              help="The family that reads FILE..., when the formats of several claim one.")
 @click.option("--no-fallback", is_flag=True, help="Do not fall back to the heuristic solution.")
 @click.option("--log", is_flag=True, help="Show the solver's log.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result per line.")
@@ -44,7 +48,7 @@ EXIT_NO_SOLUTION = 3
                    "(pods: Kubernetes Eviction and Binding objects).")
 def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, workers: int | None,
           seed: int, options: tuple[str, ...], model: tuple[str, ...], no_fallback: bool,
-          log: bool, as_json: bool, out: Path | None, compare: bool,
+          family_name: str | None, log: bool, as_json: bool, out: Path | None, compare: bool,
           manifests: Path | None) -> int:
     """Solve each instance in FILE... (JSON instances or a family's own formats).
 
@@ -54,10 +58,9 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
                          workers=available_cores() if workers is None else workers,
                          seed=seed, log=log, options=key_values(options, "--option"),
                          model=key_values(model, "--model"), fallback=not no_fallback)
-    instances = [inst for path in files for inst in read_instances(path)]
+    instances = [inst for path in files for inst in read_instances(path, family_name)]
     for instance in instances:
-        family = family_of(instance)
-        get_solver(solver, family)
+        family = prepare(instance, solver, params).family  # solver, options, support
         for flag, wanted, hook in (("--compare", compare, family.compare),
                                    ("--manifests", manifests, family.manifests)):
             if wanted and hook is None:
@@ -68,7 +71,7 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
     code = 0
     written: set[Path] = set()
     for instance in instances:
-        family = family_of(instance)
+        family = prepare(instance, solver, params).family
         result = solve_instance(instance, solver, params)
         if compare and result.solution is not None and family.compare is not None:
             result = replace(result, stats={**result.stats,

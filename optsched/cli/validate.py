@@ -18,14 +18,17 @@ EXIT_VIOLATED = 1
 @click.argument("instance_file", metavar="INSTANCE", type=click.Path(path_type=Path))
 @click.argument("solution_file", metavar="SOLUTION", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
-def validate(instance_file: Path, solution_file: Path, as_json: bool) -> int:
+@click.option("--family", "family_name", default=None,
+              help="The family that reads INSTANCE, when the formats of several claim it.")
+def validate(instance_file: Path, solution_file: Path, as_json: bool,
+             family_name: str | None) -> int:
     """Recompute the objective of SOLUTION (a solution or a result file) on INSTANCE.
 
     Exits 1, listing the violations, when the solution breaks the instance.
     A file of many instances (e.g. OR-Library) needs a result file whose
     ``instance`` names one of them.
     """
-    instances = read_instances(instance_file)
+    instances = read_instances(instance_file, family_name)
     raw = load_json(solution_file)
     instance = instances[0]
     if len(instances) > 1:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from optsched.registry import SOLVERS
+from optsched.registry import solvers
 from optsched.result import Result, Status
 
 from .helpers import EXAMPLE, run, write_json
@@ -53,12 +54,12 @@ def test_solve_orlib_file_reads_every_instance(data_dir: Path, tmp_path: Path,
 
 def test_exit_3_when_nothing_is_found(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = SOLVERS["cpsat"]
+    table = solvers("smtt")
 
     def nothing(*_: object) -> Result:
         return Result(status=Status.NO_SOLUTION, solver="cpsat")
 
-    monkeypatch.setitem(SOLVERS, "cpsat", type(spec)(**{**spec.__dict__, "run": nothing}))
+    monkeypatch.setitem(table, "cpsat", dataclasses.replace(table["cpsat"], run=nothing))
     a = write_json(tmp_path / "a.json", EXAMPLE)
     res = run(capsys, "solve", a, "--solver", "cpsat", "--no-fallback")
     assert res.code == 3 and "no_solution" in res.out

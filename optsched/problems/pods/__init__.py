@@ -1,18 +1,35 @@
 """pods: Kubernetes pods onto nodes, the most pods of the highest priority first."""
 
-from optsched.family import Family, Generator, OutsideFormat
-from optsched.problems.pods import alibaba, formats, generate, output, solvers
+from optsched.backends.cpsat import CpFormulation
+from optsched.backends.milp import MilpFormulation
+from optsched.family import Build, Family, Generator, Model, OutsideFormat
+from optsched.problems.pods import alibaba, formats, generate, output, samples, solvers
 from optsched.problems.pods.bounds import lower_bound
+from optsched.problems.pods.counts.structure import MODEL_OPTIONS
 from optsched.problems.pods.evaluate import evaluate
 from optsched.problems.pods.instance import PodsInstance, from_dict
 from optsched.problems.pods.solution import PodsSolution
 from optsched.problems.pods.solution import from_dict as solution_from_dict
 
-FAMILY = Family(
+
+def _cp() -> Build[PodsInstance, CpFormulation]:
+    from optsched.problems.pods.counts.cp import build
+
+    return build
+
+
+def _milp() -> Build[PodsInstance, MilpFormulation]:
+    from optsched.problems.pods.counts.milp import build
+
+    return build
+
+
+FAMILY: Family[PodsInstance, PodsSolution] = Family(
     name="pods",
     summary="Kubernetes pod placement: most pods of the highest priority, then fewest "
             "evictions and moves",
     instance_type=PodsInstance,
+    solution_type=PodsSolution,
     format=1,
     read_instance=from_dict,
     read_solution=solution_from_dict,
@@ -21,8 +38,9 @@ FAMILY = Family(
     solvers=solvers.table(),
     hint_solver="best-greedy",
     default_solver="cpsat",
-    cp_model="optsched.problems.pods.counts.cp",
-    milp_model="optsched.problems.pods.counts.milp",
+    samples=samples.samples,
+    cp=Model(_cp, MODEL_OPTIONS),
+    milp=Model(_milp, MODEL_OPTIONS),
     generator=Generator(generate.generate, generate.PARAMS,
                         "the grid of Priority Matters (identical nodes, ReplicaSets)"),
     variants={"alibaba": Generator(alibaba.generate, alibaba.PARAMS,

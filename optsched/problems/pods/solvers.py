@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
-from optsched.backends.heuristic import found
+from optsched.backends.native import found
 from optsched.deadline import Deadline
-from optsched.errors import InputError
-from optsched.family import Kind, NativeSolver
-from optsched.fields import int_options
+from optsched.family import Kind, NativeRun, NativeSolver
+from optsched.options import Option, OptionSet
 from optsched.params import SolveParams
 from optsched.problems.pods import greedy
 from optsched.problems.pods.evaluate import evaluate
@@ -51,16 +49,20 @@ GREEDY: dict[str, tuple[Placement, str]] = {
                          "that places more of the level"),
     "repack": (greedy.repack, "best-fit decreasing over pending and movable running pods, "
                               "running pods kept in place when they still fit"),
-    "default": (default, "kube-scheduler's default profile simulated, no preemption (options "
-                         "order=priority|arrival, random_ties=false|true with --seed)"),
+    "default": (default, "kube-scheduler's default profile simulated, no preemption"),
     "default-preempt": (default_preempt, "kube-scheduler's default profile with "
-                                         "DefaultPreemption (options order, random_ties)"),
+                                         "DefaultPreemption"),
     "arrival-preempt": (arrival_preempt, "default-preempt with pods arriving one at a time "
                                          "in instance order"),
 }
 """Every greedy rule; :func:`best_greedy` keeps the best, so it never loses to a default."""
 
-SCHEDULER_OPTIONS = ("order", "random_ties")
+SCHEDULER_OPTIONS = OptionSet((
+    Option("order", str, "priority", "the scheduling queue: by priority, or pods one at a time "
+                                     "in instance order", ORDERS),
+    Option("random_ties", bool, False, "break score ties at random with --seed (kube-scheduler's "
+                                       "way) instead of by node name"),
+))
 
 
 FIRST = ("default", "default-preempt", "arrival-preempt", "best-fit-levels")
@@ -91,30 +93,10 @@ def best_greedy(instance: PodsInstance, deadline: Deadline | None = None
     return solution, value, name
 
 
-def scheduler_options(options: Mapping[str, Any], seed: int, owner: str
-                      ) -> tuple[str, int | None]:
-    """The queue order and tie seed of a default-scheduler solver's options.
-
-    ``order`` is ``"priority"`` (default) or ``"arrival"``; ``random_ties``
-    true breaks ties at random with the solve's ``seed``, false (default)
-    by node name.
-    """
-    unknown = sorted(set(options) - set(SCHEDULER_OPTIONS))
-    if unknown:
-        raise InputError(f"options.{unknown[0]}", f"is not an option of {owner} "
-                                                  f"(known: {', '.join(SCHEDULER_OPTIONS)})")
-    order = options.get("order", "priority")
-    if order not in ORDERS:
-        raise InputError("options.order", f"must be one of {', '.join(ORDERS)}, got {order!r}")
-    ties = options.get("random_ties", False)
-    if not isinstance(ties, bool):
-        raise InputError("options.random_ties", f"must be true or false, got {ties!r}")
-    return str(order), seed if ties else None
-
-
-def _scheduler(preemption: bool, name: str) -> Callable[[Any, SolveParams, Deadline], Result]:
+def _scheduler(preemption: bool, name: str) -> NativeRun[PodsInstance]:
     def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Result:
-        order, seed = scheduler_options(params.options, params.seed, name)
+        order = str(params.options["order"])
+        seed = params.seed if params.options["random_ties"] else None
         solution = schedule(instance, preemption=preemption, order=order, seed=seed)
         return found(solution, _objective(instance, solution), rule=name, order=order,
                      random_ties=seed is not None)
@@ -122,9 +104,8 @@ def _scheduler(preemption: bool, name: str) -> Callable[[Any, SolveParams, Deadl
     return run
 
 
-def _rule(rule: Placement, name: str) -> Callable[[Any, SolveParams, Deadline], Result]:
+def _rule(rule: Placement, name: str) -> NativeRun[PodsInstance]:
     def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Result:
-        int_options(params.options, {}, name)
         solution = rule(instance)
         return found(solution, _objective(instance, solution), rule=name)
 
@@ -138,18 +119,17 @@ def _objective(instance: PodsInstance, solution: PodsSolution) -> int:
 
 
 def _best(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Result:
-    int_options(params.options, {}, "best-greedy")
     solution, value, name = best_greedy(instance, deadline)
     return found(solution, value, rule=name)
 
 
-def table() -> dict[str, NativeSolver]:
-    """Name -> solver, for the family's entry in the registry."""
+def table() -> dict[str, NativeSolver[PodsInstance]]:
+    """Name -> solver, for the family's entry."""
     out = {name: NativeSolver(_rule(rule, name), Kind.HEURISTIC, summary)
            for name, (rule, summary) in GREEDY.items()}
     for name, preemption in (("default", False), ("default-preempt", True)):
         out[name] = NativeSolver(_scheduler(preemption, name), Kind.HEURISTIC,
-                                 GREEDY[name][1])
+                                 GREEDY[name][1], SCHEDULER_OPTIONS)
     out["best-greedy"] = NativeSolver(_best, Kind.HEURISTIC,
                                       "the best placement of the greedy rules (the default "
                                       "scheduler with and without preemption always, the "

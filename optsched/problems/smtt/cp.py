@@ -66,6 +66,6 @@ def _parameters(params: SolveParams) -> dict[str, list[str]]:
     where the default portfolio proved 1 (an ad-hoc comparison on a loaded
     machine; the full wt40 run is in benchmarks/results/smtt-orlib-cpsat.md).
     """
-    if 2 <= params.workers <= 3 and "subsolvers" not in params.options:
+    if 2 <= params.threads <= 3 and "subsolvers" not in params.options:
         return {"subsolvers": ["quick_restart_no_lp", "core"]}
     return {}

@@ -53,3 +53,9 @@ def generate(n: int = 20, tf: float = 0.6, rdd: float = 0.6, weighted: bool = Fa
             weights=None if w is None else tuple(int(x) for x in w),
             name=f"smtt-{kind}{n}-tf{tf:g}-rdd{rdd:g}-s{seed}-{k}"))
     return out
+
+
+def samples() -> list[SmttInstance]:
+    """Tiny instances for the conformance suite: two unweighted, two weighted, 6 jobs each."""
+    return [*generate(n=6, tf=0.6, rdd=0.4, count=2, seed=11),
+            *generate(n=6, tf=0.4, rdd=0.8, weighted=True, count=2, seed=12)]

@@ -16,7 +16,6 @@ import pulp
 
 from optsched.backends.milp import MilpFormulation
 from optsched.deadline import Deadline
-from optsched.errors import InputError
 from optsched.params import SolveParams
 from optsched.problems.smtt.dominance import dominance_matrix
 from optsched.problems.smtt.instance import SmttInstance
@@ -108,19 +107,12 @@ FORMULATIONS = {"time-indexed": time_indexed, "linear-ordering": linear_ordering
 
 
 def build(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> MilpFormulation:
-    """Build the MILP chosen by ``params.model`` (default: by size, see module docstring)."""
+    """Build the MILP chosen by ``params.model["formulation"]`` (None: by size)."""
     started = time.perf_counter()
-    unknown = set(params.model) - {"formulation"}
-    if unknown:
-        raise InputError(f"model.{sorted(unknown)[0]}", "is not an smtt model option "
-                                                        "(known: formulation)")
     name = params.model.get("formulation")
     if name is None:
         size = sum(instance.horizon - pj for pj in instance.processing_times)
         name = "time-indexed" if size <= TIME_INDEXED_LIMIT else "linear-ordering"
-    if name not in FORMULATIONS:
-        raise InputError("model.formulation", f"unknown formulation {name!r} "
-                                              f"(choose from {', '.join(FORMULATIONS)})")
     prob, decode = FORMULATIONS[name](instance)
     return MilpFormulation(problem=prob, decode=decode, build_s=time.perf_counter() - started,
                            stats={"formulation": name})

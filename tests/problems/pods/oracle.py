@@ -10,12 +10,11 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from optsched.errors import InstanceError
+from optsched.problems.pods import samples as ex
 from optsched.problems.pods.evaluate import evaluate
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import Node, PodGroup, Taint, Toleration
 from optsched.problems.pods.solution import PodsSolution, make
-
-from . import examples as ex
 
 MAX_PODS = 6
 MAX_NODES = 3

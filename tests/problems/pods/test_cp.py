@@ -14,6 +14,7 @@ from ortools.sat.python import cp_model
 from optsched import SolveParams, Status, solve
 from optsched.deadline import Deadline
 from optsched.errors import InputError
+from optsched.problems.pods import samples as ex
 from optsched.problems.pods.counts import cp
 from optsched.problems.pods.counts.objective import blocks, value
 from optsched.problems.pods.counts.structure import build_counts
@@ -31,7 +32,6 @@ from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import Node, PodGroup
 from optsched.problems.pods.solution import PodsSolution, make
 
-from . import examples as ex
 from .oracle import HAND, brute_force, instances, moved
 
 FAST = SolveParams(time_limit=10, workers=1, seed=0)

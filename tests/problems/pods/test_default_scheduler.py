@@ -10,6 +10,7 @@ import pytest
 from optsched.problems.pods.evaluate import evaluate, placed_by_priority
 from optsched.problems.pods.generate import scenario
 from optsched.problems.pods.instance import PodsInstance
+from optsched.problems.pods.samples import instance, node, pod
 from optsched.problems.pods.scheduler import preemption as dp
 from optsched.problems.pods.scheduler.simulation import (
     balanced_allocation,
@@ -25,8 +26,6 @@ from optsched.problems.pods.scheduler.simulation import (
 )
 from optsched.problems.pods.solution import PodsSolution
 from optsched.problems.pods.state import Kube
-
-from .examples import instance, node, pod
 
 ZONE = "topology.kubernetes.io/zone"
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from optsched.problems.pods.evaluate import evaluate
+from optsched.problems.pods.samples import fragmented, instance, node, pod, running
 from optsched.problems.pods.solution import PodsSolution, make
-
-from .examples import fragmented, instance, node, pod, running
 
 
 def test_hand_computed_objectives() -> None:

@@ -10,10 +10,9 @@ from optsched.problems.pods import greedy
 from optsched.problems.pods.evaluate import evaluate, placed_by_priority
 from optsched.problems.pods.generate import scenario
 from optsched.problems.pods.instance import PodsInstance
+from optsched.problems.pods.samples import fragmented, instance, node, pod, running
 from optsched.problems.pods.solution import PodsSolution
 from optsched.problems.pods.solvers import GREEDY, best_greedy
-
-from .examples import fragmented, instance, node, pod, running
 
 
 def objective(inst: PodsInstance, solution: PodsSolution) -> int:

@@ -6,8 +6,7 @@ import pytest
 
 from optsched.errors import InstanceError
 from optsched.io import instance_from_dict, instance_to_dict
-
-from .examples import fragmented, instance, node, pod, running
+from optsched.problems.pods.samples import fragmented, instance, node, pod, running
 
 
 def test_amounts_are_integers_in_kubernetes_units() -> None:

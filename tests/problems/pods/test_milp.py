@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from optsched import SolveParams, Status, solve
 from optsched.deadline import Deadline
 from optsched.errors import NotSupportedError
+from optsched.problems.pods import samples as ex
 from optsched.problems.pods.counts import milp
 from optsched.problems.pods.counts.structure import build_counts
 from optsched.problems.pods.counts.symmetry import SYMMETRY
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import Node, PodGroup
 
-from . import examples as ex
 from .oracle import HAND, brute_force, instances, moved
 
 MILP = ("highs", "cbc")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from optsched.problems.pods.instance import PodsInstance
+from optsched.problems.pods.samples import instance, node, pod
 from optsched.problems.pods.state import (
     DEFAULT_MEMORY_REQUEST,
     DEFAULT_MILLI_CPU_REQUEST,
@@ -11,8 +12,6 @@ from optsched.problems.pods.state import (
     node_tree_order,
     zone_key,
 )
-
-from .examples import instance, node, pod
 
 ZONE = "topology.kubernetes.io/zone"
 

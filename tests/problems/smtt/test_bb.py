@@ -211,5 +211,5 @@ def test_weighted_instances_are_declined() -> None:
 def test_bad_options(options: dict[str, int], field: str) -> None:
     """Unknown options, sizes below 1 and switches other than 0/1 raise InputError."""
     with pytest.raises(InputError) as caught:
-        bb.run(SmttInstance((1,), (0,)), SolveParams(options=options), Deadline(None))
+        solve(SmttInstance((1,), (0,)), "smtt-bb", SolveParams(options=options))
     assert caught.value.field == field

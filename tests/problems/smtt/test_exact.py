@@ -6,15 +6,25 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from optsched import SmttInstance, SolveParams, Status, solve
+from optsched.family import Kind
 
-from ...conftest import solve_unless_declined
+from ...conftest import declined, installed
 from .oracle import brute_force, instances
 
 FAST = SolveParams(time_limit=20, workers=1)
+FORMULATIONS = ("time-indexed", "linear-ordering")
+MILP = [s for s in installed("smtt", Kind.EXACT) if s in ("highs", "cbc")]
 
 
-@pytest.mark.parametrize("formulation", ["time-indexed", "linear-ordering"])
-def test_hand_solved_example(solver: str, formulation: str) -> None:
+def _settings(solver: str) -> list[SolveParams]:
+    """One run per MILP formulation for the MILP solvers, one run for the others."""
+    if solver not in MILP:
+        return [FAST]
+    return [SolveParams(time_limit=20, workers=1, model={"formulation": f})
+            for f in FORMULATIONS]
+
+
+def test_hand_solved_example(solver: str) -> None:
     """p=(3,5,2), d=(4,6,3), w=(1,2,1); of the 6 orders the best is 2,1,0.
 
     2,1,0: C=2,7,10, cost 0 + 2*1 + 1*6 = 8.   2,0,1: C=2,5,10, cost 0 + 1 + 2*4 = 9.
@@ -22,16 +32,15 @@ def test_hand_solved_example(solver: str, formulation: str) -> None:
     0,1,2: 0 + 2*2 + 7 = 11.   So the optimum is 8.
     """
     inst = SmttInstance((3, 5, 2), (4, 6, 3), (1, 2, 1), name="hand")
-    params = SolveParams(time_limit=20, workers=1, model={"formulation": formulation})
-    if solver == "cpsat":
-        params = FAST
-    result = solve_unless_declined(inst, solver, params)
-    if result is None:
+    if declined(inst, solver):
         pytest.skip(f"{solver} declines weighted instances")
-    assert result.status is Status.OPTIMAL
-    assert result.objective == 8 and result.bound == 8 and result.gap == 0.0
-    assert result.verified
-    assert result.solution is not None and result.solution.to_dict() == {"sequence": [2, 1, 0]}
+    for params in _settings(solver):
+        result = solve(inst, solver, params)
+        assert result.status is Status.OPTIMAL
+        assert result.objective == 8 and result.bound == 8 and result.gap == 0.0
+        assert result.verified
+        assert result.solution is not None
+        assert result.solution.to_dict() == {"sequence": [2, 1, 0]}
 
 
 def test_hand_solved_unweighted(solver: str) -> None:
@@ -64,9 +73,8 @@ def test_one_job(solver: str) -> None:
 @given(instances(max_n=8))
 def test_matches_the_oracle(solver: str, instance: SmttInstance) -> None:
     """Status optimal, objective = brute-force optimum, bound = objective, verified."""
-    result = solve_unless_declined(instance, solver, FAST)
-    assume(result is not None)
-    assert result is not None
+    assume(not declined(instance, solver))
+    result = solve(instance, solver, FAST)
     optimum, _ = brute_force(instance)
     assert result.status is Status.OPTIMAL
     assert result.objective == optimum
@@ -74,16 +82,13 @@ def test_matches_the_oracle(solver: str, instance: SmttInstance) -> None:
     assert result.verified
 
 
+@pytest.mark.parametrize("milp", MILP)
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(instances(max_n=6))
-def test_linear_ordering_matches_the_oracle(solver: str, instance: SmttInstance) -> None:
+def test_linear_ordering_matches_the_oracle(milp: str, instance: SmttInstance) -> None:
     """The compact MILP model proves the same optimum as enumeration."""
-    if solver == "cpsat":
-        return
     params = SolveParams(time_limit=20, workers=1, model={"formulation": "linear-ordering"})
-    result = solve_unless_declined(instance, solver, params)
-    assume(result is not None)
-    assert result is not None
+    result = solve(instance, milp, params)
     optimum, _ = brute_force(instance)
     assert result.status is Status.OPTIMAL and result.objective == optimum

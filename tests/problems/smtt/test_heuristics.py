@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 from optsched import SmttInstance
 from optsched.problems.smtt.heuristics import rules as h
-from optsched.problems.smtt.solvers import RULES
+from optsched.problems.smtt.heuristics.rules import RULES
 
 from .oracle import brute_force, instances
 

@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optsched import SmttInstance, SolveParams, Status
-from optsched.backends import interrupt
+from optsched import SmttInstance, SolveParams, Status, solve
 from optsched.compiled import IntArray
-from optsched.deadline import Deadline
+from optsched.deadline import Deadline, StopRequest
 from optsched.errors import InputError
 from optsched.problems.smtt.bounds import lower_bound
 from optsched.problems.smtt.evaluate import evaluate
@@ -107,11 +106,9 @@ def test_expired_deadline_returns_a_feasible_sequence() -> None:
 def test_stop_request_returns_a_feasible_sequence() -> None:
     """A stop requested before the solve: feasible, with the reason in the stats."""
     inst = generate(n=30, tf=0.6, rdd=0.2, count=1, seed=5, weighted=True)[0]
-    interrupt.stop_all()
-    try:
-        result = ssdp.run(inst, NO_LIMIT, Deadline(None))
-    finally:
-        interrupt.reset()
+    stop = StopRequest()
+    stop.set()
+    result = ssdp.run(inst, NO_LIMIT, Deadline(None, stop))
     assert result.status is Status.FEASIBLE
     assert result.stats["stopped"] == "time limit or stop request"
     assert result.bound is not None and result.objective is not None
@@ -153,7 +150,7 @@ def test_repair_makes_a_permutation() -> None:
 def test_bad_options(options: dict[str, int], field: str) -> None:
     """Unknown options, values below 1 and switches other than 0/1 raise InputError."""
     with pytest.raises(InputError) as caught:
-        ssdp.run(SmttInstance((1,), (0,)), SolveParams(options=options), Deadline(None))
+        solve(SmttInstance((1,), (0,)), "smtt-ssdp", SolveParams(options=options))
     assert caught.value.field == field
 
 
@@ -190,7 +187,7 @@ def test_memory_levels_schedule_every_memorised_job() -> None:
 
     inst = generate(n=35, tf=0.6, rdd=0.4, count=1, seed=6, weighted=True)[0]
     p, d, w = inst.arrays
-    search = Search(p, d, w, lambda: False, 1 << 28, dict(ssdp.OPTIONS, add=6))
+    search = Search(p, d, w, lambda: False, 1 << 28, {**ssdp.OPTIONS.resolve({}), "add": 6})
     search.offer(np.argsort(d).astype(np.int64))
     search.base = base = search._multipliers()
     assert not search.closed  # the instance needs memory levels
@@ -221,7 +218,7 @@ def test_levels_memorise_the_jobs_that_end_the_fewest_states_first() -> None:
 
     inst = generate(n=35, tf=0.6, rdd=0.4, count=1, seed=6, weighted=True)[0]
     p, d, w = inst.arrays
-    search = Search(p, d, w, lambda: False, 1 << 28, dict(ssdp.OPTIONS, add=3))
+    search = Search(p, d, w, lambda: False, 1 << 28, {**ssdp.OPTIONS.resolve({}), "add": 3})
     search.offer(np.argsort(d).astype(np.int64))
     search.base = search._multipliers()
     first = search._level(search.base, None)
@@ -306,7 +303,7 @@ def test_relaxations_never_cut_off_the_optimum(instance: SmttInstance) -> None:
     "prove" a worse incumbent optimal; here nothing else can find the optimum.
     """
     p, d, w = instance.arrays
-    search = _RelaxationsOnly(p, d, w, lambda: False, 1 << 28, dict(ssdp.OPTIONS))
+    search = _RelaxationsOnly(p, d, w, lambda: False, 1 << 28, ssdp.OPTIONS.resolve({}))
     search.solve([])
     assert search.closed
     assert search.ub == brute_force(instance)[0]

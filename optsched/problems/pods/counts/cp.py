@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from optsched.backends.cpsat import CpFormulation, configure
+from optsched.backends.cpsat import CpFormulation, configure, solve_model
 from optsched.compiled import IntArray
 from optsched.deadline import Deadline
 from optsched.params import SolveParams
@@ -229,8 +229,9 @@ def _stage(m: _Model, part: tuple[Term, ...], params: SolveParams, deadline: Dea
     """
     m.minimize(part)
     solver = cp_model.CpSolver()
-    configure(solver, params, Deadline(deadline.share(1 / left)), _parameters(params))
-    status = solver.status_name(solver.solve(m.model))
+    stage = deadline.part(1 / left)
+    configure(solver, params, stage, _parameters(params))
+    status = solver.status_name(solve_model(solver, m.model, stage))
     if status != "OPTIMAL":
         names = ", ".join(t.name for t in part)
         raise StageUnfinishedError(f"staged objective: block {names} ended {status}, not proven "

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optsched.compiled import IntArray
-from optsched.errors import InputError
+from optsched.options import Option, OptionSet
 from optsched.params import SolveParams
 from optsched.problems.pods.counts.objective import Term, make_terms
 from optsched.problems.pods.counts.symmetry import (
@@ -259,18 +259,17 @@ def _conflicts(classes: Sequence[PodClass], pair_class: IntArray, pair_node: Int
     return tuple(tuple(ps) for ps in groups.values() if len(ps) > 1)
 
 
+MODEL_OPTIONS = OptionSet((
+    Option("objective", str, OBJECTIVES[0], "the lexicographic objective as one weighted sum, "
+                                            "or staged by blocks of levels (CP-SAT); auto: "
+                                            "staged only when the sum would not fit", OBJECTIVES),
+    Option("symmetry", str, SYMMETRY[0], "symmetry breaking between identical empty nodes: "
+                                         "fix counts, order loads, or none", SYMMETRY),
+))
+"""The options of both count models (``-m``)."""
+
+
 def options(params: SolveParams) -> tuple[str, str]:
-    """``(objective, symmetry)`` from ``SolveParams.model``, checked."""
-    unknown = set(params.model) - {"objective", "symmetry"}
-    if unknown:
-        raise InputError(f"model.{sorted(unknown)[0]}", "is not a pods model option "
-                                                        "(known: objective, symmetry)")
-    objective = params.model.get("objective", OBJECTIVES[0])
-    if objective not in OBJECTIVES:
-        raise InputError("model.objective", f"must be one of {', '.join(OBJECTIVES)}, "
-                                            f"got {objective!r}")
-    symmetry = params.model.get("symmetry", SYMMETRY[0])
-    if symmetry not in SYMMETRY:
-        raise InputError("model.symmetry", f"must be one of {', '.join(SYMMETRY)}, "
-                                           f"got {symmetry!r}")
-    return str(objective), str(symmetry)
+    """``(objective, symmetry)`` from ``SolveParams.model`` (checked by ``solve()``)."""
+    model = MODEL_OPTIONS.resolve(params.model)
+    return str(model["objective"]), str(model["symmetry"])

@@ -65,24 +65,27 @@ from typing import Any
 
 import numpy as np
 
-from optsched.backends.interrupt import stop_requested
 from optsched.deadline import Deadline
 from optsched.errors import InvalidSolutionError, NotSupportedError
-from optsched.fields import int_options
+from optsched.options import Option, OptionSet
 from optsched.params import SolveParams
 from optsched.problems.smtt.bounds import lower_bound
-from optsched.problems.smtt.heuristics.rules import cost
+from optsched.problems.smtt.heuristics.rules import best_rule, cost
 from optsched.problems.smtt.instance import SmttInstance
 from optsched.problems.smtt.solution import SmttSolution
 from optsched.result import Result, Status
 
-OPTIONS = {"memo_mb": 2048, "sets_mb": 2048, "prune": 1}
-"""Options and defaults: ``memo_mb`` caps the memo table (MB), which starts small and
-grows, then evicts; ``sets_mb`` caps the job-set tables (MB), which grow far more slowly
-(tens of MB for 500 jobs) and end the search, like a time limit, at their cap; ``prune``
-(1 on, 0 off) skips positions that the lower bound shows cannot beat the best one.
-Both tables grow only as needed; the caps matter at 1000 jobs, where the hardest
-instance measured needs a 1 GB memo (with 128 MB, evictions kept it unsolved in 300 s)."""
+OPTIONS = OptionSet((
+    Option("memo_mb", int, 2048, "cap of the memo table (MB); it grows as needed, then evicts",
+           low=1),
+    Option("sets_mb", int, 2048, "cap of the job-set tables (MB); the search ends there, like "
+                                 "a time limit", low=1),
+    Option("prune", int, 1, "1: skip positions the lower bound shows cannot win; 0: search them",
+           choices=(0, 1)),
+))
+"""Both tables grow only as needed (the sets by tens of MB for 500 jobs); the caps matter
+at 1000 jobs, where the hardest instance measured needs a 1 GB memo (with 128 MB,
+evictions kept it unsolved in 300 s)."""
 INT64_ROOM = 2**62
 """Every time, due date and partial sum the search forms must stay below this."""
 
@@ -101,9 +104,9 @@ def check_supported(instance: SmttInstance) -> int:
     return weights.pop()
 
 
-def options(params: SolveParams) -> dict[str, int]:
-    """The solver's options, checked (sizes >= 1, ``prune`` 0 or 1; see :data:`OPTIONS`)."""
-    return int_options(params.options, OPTIONS, "smtt-bb", frozenset({"prune"}))
+def supports(instance: SmttInstance) -> None:
+    """Raise :class:`NotSupportedError` if smtt-bb cannot solve ``instance``."""
+    check_supported(instance)
 
 
 def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
@@ -123,11 +126,9 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
     NotSupportedError
         The jobs do not all have the same weight (field ``weights``), or the
         numbers are too large for 64-bit arithmetic.
-    InputError
-        An unknown or invalid option.
     """
     weight = check_supported(instance)
-    opts = options(params)
+    opts = OPTIONS.resolve(params.options)
     from optsched.problems.smtt.bb.search import solve_edd  # compiles or loads numba code
 
     started = time.perf_counter()
@@ -135,7 +136,7 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
     order = np.lexsort((np.arange(instance.n), p, d))
     outcome = solve_edd(np.ascontiguousarray(p[order]), np.ascontiguousarray(d[order]),
                         opts["memo_mb"] << 20, opts["sets_mb"] << 20, bool(opts["prune"]),
-                        lambda: deadline.expired() or stop_requested())
+                        deadline.expired)
     stats: dict[str, Any] = {**outcome.stats,
                              "search_s": round(time.perf_counter() - started, 6)}
     if outcome.value is None or outcome.sequence is None:
@@ -153,8 +154,6 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
 
 def _best_known(instance: SmttInstance, params: SolveParams) -> tuple[list[int], int]:
     """The better of the hint of :func:`optsched.solve` (if any) and the best constructive rule."""
-    from optsched.problems.smtt.solvers import best_rule  # solvers imports this module
-
     candidates = [best_rule(instance)[0]]
     hint = params.hint
     if isinstance(hint, SmttSolution) and sorted(hint.sequence) == list(range(instance.n)):

@@ -63,7 +63,6 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from optsched.backends.interrupt import stop_requested
 from optsched.compiled import IntArray, jit
 from optsched.deadline import Deadline
 from optsched.problems.smtt.instance import SmttInstance
@@ -348,7 +347,7 @@ def iterated_dynasearch(instance: SmttInstance, sequence: Sequence[int],
     while True:
         started = time.perf_counter()
         search(p, d, w, best, cand, state, rng, work, budget, size, big)
-        if state[PHASE] == DONE or stop_requested():
+        if state[PHASE] == DONE:
             break
         left = None if deadline is None else deadline.remaining()
         if left is not None and left <= 0.0:

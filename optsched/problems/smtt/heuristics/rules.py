@@ -206,3 +206,28 @@ def wilkerson_irwin(instance: SmttInstance) -> list[int]:
             starts[k] = s + p[job]
             k -= 1
     return seq
+
+
+Rule = Callable[[SmttInstance], list[int]]
+
+RULES: dict[str, tuple[Rule, str]] = {
+    "edd": (edd, "earliest due date"),
+    "spt": (spt, "shortest processing time"),
+    "wspt": (wspt, "weighted shortest processing time (Smith)"),
+    "mdd": (mdd, "modified due date (Baker & Bertrand)"),
+    "wmdd": (wmdd, "weighted modified due date (Kanet & Li)"),
+    "atc": (atc_best, "apparent tardiness cost, best look-ahead of a grid"),
+    "psk": (psk, "Panwalkar, Smith & Koulamas"),
+    "wi": (wilkerson_irwin, "Wilkerson & Irwin pairwise rule with backtracking"),
+    "eddc": (eddc, "EDDC of the LLM-discovered heuristics paper"),
+    "mddc": (mddc, "MDDC of the LLM-discovered heuristics paper"),
+}
+"""Every constructive rule by solver name, with its one-line description."""
+
+
+def best_rule(instance: SmttInstance) -> tuple[list[int], int, str]:
+    """The cheapest sequence of all constructive rules: (sequence, cost, rule name)."""
+    scored = [(cost(instance, seq), name, seq)
+              for name, (rule, _) in RULES.items() for seq in (rule(instance),)]
+    value, name, seq = min(scored, key=lambda item: item[0])
+    return seq, value, name

@@ -8,7 +8,7 @@ times, so stopping anywhere still leaves a valid answer.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -53,7 +53,7 @@ class Search:
     """
 
     def __init__(self, p: IntArray, d: IntArray, w: IntArray, stop: Callable[[], bool],
-                 max_bytes: int, opts: dict[str, int]) -> None:
+                 max_bytes: int, opts: Mapping[str, int]) -> None:
         self.p, self.d, self.w, self.stop, self.max_bytes = p, d, w, stop, max_bytes
         self.opts, self.n, self.horizon = opts, int(p.shape[0]), int(p.sum())
         self.best = np.argsort(d, kind="mergesort").astype(np.int64)
@@ -279,7 +279,7 @@ class Search:
         return level
 
 
-def warm(opts: dict[str, int]) -> None:
+def warm(opts: Mapping[str, int]) -> None:
     """Call every compiled entry point once, so that a fork server holds them all loaded.
 
     A small instance is solved before any level is built; this drives the

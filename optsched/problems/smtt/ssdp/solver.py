@@ -54,26 +54,30 @@ from typing import Any
 
 import numpy as np
 
-from optsched.backends.interrupt import stop_requested
 from optsched.deadline import Deadline
 from optsched.errors import InvalidSolutionError, NotSupportedError
-from optsched.fields import int_options
+from optsched.options import Option, OptionSet
 from optsched.params import SolveParams
 from optsched.problems.smtt.bounds import lower_bound
-from optsched.problems.smtt.heuristics.rules import cost
+from optsched.problems.smtt.heuristics.rules import best_rule, cost
 from optsched.problems.smtt.instance import SmttInstance
 from optsched.problems.smtt.solution import SmttSolution
 from optsched.result import Result, Status
 
-OPTIONS = {"states_mb": 1024, "iterations": 600, "ils_iterations": 100, "add": 3,
-           "kicks": 300, "windows": 1}
-"""Options and defaults: ``states_mb`` caps the state tables (MB; the search stops
-at the cap, like a time limit); ``iterations`` the first-stage subgradient steps (the
-stage ends sooner once its step factor is below 1/100); ``kicks`` those
-of the dynasearch that improves the start (300: 0.12 s at most and the best known value
-on all of OR-Library wt100, 10 kicks miss it on 35); ``ils_iterations`` the kicks of the
-compiled local search after it; ``add`` the jobs memorised per level; ``windows``
-(1 on, 0 off) the precedences and completion windows of
+OPTIONS = OptionSet((
+    Option("states_mb", int, 1024, "cap of the state tables (MB); the search ends there, like a "
+                                   "time limit", low=1),
+    Option("iterations", int, 600, "subgradient steps of the first stage (it ends sooner once "
+                                   "its step factor is below 1/100)", low=1),
+    Option("ils_iterations", int, 100, "kicks of the compiled local search that improves the "
+                                       "start", low=1),
+    Option("add", int, 3, "jobs memorised per level", low=1),
+    Option("kicks", int, 300, "kicks of the dynasearch that improves the start", low=1),
+    Option("windows", int, 1, "1: precedences, completion windows and their propagation; 0: off",
+           choices=(0, 1)),
+))
+"""``kicks`` 300 takes 0.12 s at most and finds the best known value on all of OR-Library
+wt100 (10 kicks miss it on 35); ``windows`` are the precedences of
 :func:`optsched.problems.smtt.dominance.completion_windows` and their propagation
 (:meth:`optsched.problems.smtt.ssdp.search.Search._propagate`)."""
 MAX_VALUE = 2**52
@@ -88,9 +92,6 @@ def check_supported(instance: SmttInstance) -> None:
                                                     "stay below 2^52 for smtt-ssdp")
 
 
-def options(params: SolveParams) -> dict[str, int]:
-    """The solver's options, checked (``windows`` 0 or 1, others >= 1; see :data:`OPTIONS`)."""
-    return int_options(params.options, OPTIONS, "smtt-ssdp", frozenset({"windows"}))
 
 
 def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
@@ -108,19 +109,16 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
     ------
     NotSupportedError
         The costs are too large for exact double arithmetic.
-    InputError
-        An unknown or invalid option.
     """
     check_supported(instance)
-    opts = options(params)
+    opts = OPTIONS.resolve(params.options)
     from optsched.problems.smtt.heuristics import dynasearch  # compiles or loads numba code
-    from optsched.problems.smtt.solvers import best_rule  # solvers imports this module
     from optsched.problems.smtt.ssdp.search import Search  # compiles or loads numba code
 
     started = time.perf_counter()
     p, d, w = instance.arrays
     label = np.lexsort((np.arange(instance.n), d, -w, p))  # search job x is job label[x]
-    search = Search(p[label], d[label], w[label], lambda: deadline.expired() or stop_requested(),
+    search = Search(p[label], d[label], w[label], deadline.expired,
                     opts["states_mb"] << 20, opts)
     starts = [np.asarray(best_rule(instance)[0], dtype=np.int64)]
     hint = params.hint

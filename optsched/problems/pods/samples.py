@@ -1,4 +1,4 @@
-"""Tiny hand-made pods instances shared by the tests (their optima are worked out where used)."""
+"""Tiny hand-made pods instances: the conformance samples and the tests' building blocks."""
 
 from __future__ import annotations
 
@@ -52,3 +52,8 @@ def running() -> PodsInstance:
     return instance([node("n1"), node("n2")],
                     [pod("old", "2", 1, node="n1"), pod("fill", "3", 1, node="n2"),
                      pod("big", "4", 100)], name="running")
+
+
+def samples() -> list[PodsInstance]:
+    """The conformance suite's instances: :func:`fragmented` and :func:`running`."""
+    return [fragmented(), running()]

@@ -7,7 +7,6 @@ from dataclasses import replace
 from typing import Any
 
 from optsched.deadline import Deadline
-from optsched.family import NativeSolver
 from optsched.params import SolveParams
 from optsched.result import Result, Solution, Status
 
@@ -18,9 +17,9 @@ def found(solution: Solution, objective: int | float, **stats: Any) -> Result:
                   stats=stats)
 
 
-def run(native: NativeSolver, name: str, instance: Any, params: SolveParams,
-        deadline: Deadline) -> Result:
-    """Run ``native`` and stamp its result with the solver name and the time it took."""
+def timed(run: Any, name: str, instance: Any, params: SolveParams,
+          deadline: Deadline) -> Result:
+    """Run a native solver and stamp its result with its name and the time it took."""
     started = time.perf_counter()
-    result = native.run(instance, params, deadline)
+    result: Result = run(instance, params, deadline)
     return replace(result, solver=name, solve_s=time.perf_counter() - started)
