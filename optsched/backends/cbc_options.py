@@ -16,7 +16,8 @@ RESERVED = {"timeMode": "--time-limit (optsched limits wall-clock time)",
             "printingOptions": "nothing: optsched reads CBC's solution itself"}
 
 
-def _f(name: str, default: float | None, low: float | None, high: float | None, text: str) -> Option:
+def _f(name: str, default: float | None, low: float | None, high: float | None,
+       text: str) -> Option:
     return Option(name, float, default, text, (), low, high)
 
 
