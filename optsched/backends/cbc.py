@@ -4,7 +4,8 @@ PuLP writes the model as MPS and reads CBC's solution file; optsched starts
 the binary itself, so that a stop request or an overrun of the time limit
 interrupts it (SIGINT: CBC ends its search and writes the incumbent) and, if
 it does not end promptly (CBC ignores SIGINT while it solves an LP), kills
-it. CBC's summary line ``Lower bound:`` gives the bound of a stopped search.
+it. CBC's summary line ``Lower bound:`` gives the bound of a stopped search
+(without the objective's constant, which PuLP's MPS file leaves out).
 """
 
 from __future__ import annotations
@@ -85,9 +86,11 @@ def run(form: MilpFormulation, name: str, params: SolveParams, deadline: Deadlin
     form.problem.assignVarsVals(values)
     form.problem.assignStatus(status, sol_status)
     found = _LOWER_BOUND.search(log)
-    bound = None
-    if found and form.problem.sol_status == pulp.LpSolutionIntegerFeasible:
-        bound = _number(found.group(1))
+    bound = None if found is None else _number(found.group(1))
+    if bound is not None and form.problem.sol_status == pulp.LpSolutionIntegerFeasible:
+        bound += form.problem.objective.constant  # the MPS file leaves the constant out
+    else:
+        bound = None
     return outcome(form, name, solve_s, bound, cbc=ending)
 
 

@@ -105,7 +105,9 @@ def run(form: CpFormulation, name: str, params: SolveParams, deadline: Deadline)
     if status.has_solution:
         solution = form.decode(solver)
         objective = _number(solver.objective_value, form.offset)
-    if status in (Status.OPTIMAL, Status.FEASIBLE, Status.NO_SOLUTION):
+    if status.has_solution:
+        # Without a solution (UNKNOWN) CP-SAT reports 0.0 whatever the objective, e.g. when
+        # it was stopped or ran out of time before its search began: not a bound.
         bound = _number(solver.best_objective_bound, form.offset)
     stats = {**form.stats, "conflicts": solver.num_conflicts, "branches": solver.num_branches,
              "solver_wall_s": solver.wall_time}

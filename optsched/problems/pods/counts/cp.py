@@ -1,48 +1,9 @@
 """CP-SAT model of pods: one integer count per (pod class, node), see :mod:`.structure`.
 
-Variables: ``x[c, n]`` per pair (pods of class ``c`` on node ``n``) and
-``placed[c] = sum_n x[c, n]``. Constraints: capacity per node and resource
-(and summed over the nodes, a knapsack on ``placed``), ``sum <= 1`` per
-anti-affinity key and node, ``placed[c] = size`` for running classes when
-evictions are off, and symmetry breaking between identical empty nodes
-(:data:`.symmetry.SYMMETRY`; ``SolveParams.model["symmetry"]`` chooses).
-
-Symmetry: by default (``fix``) the ``i``-th one-pod class may only use the
-first ``i + 1`` nodes of an orbit. These are variable fixings, so CP-SAT's
-LNS keeps its freedom; the ``load`` chain of ordering cuts, measured on the
-generator's grid (8-32 nodes, 1 s, 2 workers), improved on the greedy hint
-in half as many scenarios as ``fix`` or ``none`` (an LNS neighbourhood can
-hardly change one node's load between its fixed neighbours). ``none`` is
-about as good at search, but CP-SAT's presolve then fixes an orbitope of its
-own that the hint usually violates, so the hint is only repaired.
-
-Objective: :attr:`PodsInstance.weights` is a mixed radix, so the objective
-is one weighted sum of ``placed`` and the staying counts whose largest value
-is ``prod (top_t + 1) - 1`` over its digits. When that stays at most
-:data:`OBJECTIVE_LIMIT` the model minimises it directly. Otherwise (many
-priority levels with many pods) the digits are split into blocks that fit
-and solved *staged* while building: each block is minimised within a share
-of the time left and fixed at its optimum, and the last block (it ends with
-the moves, weight 1) is the objective returned to the backend. The
-objective's constant and the fixed blocks' value go to
-:attr:`CpFormulation.offset`, an exact integer: CP-SAT computes in int64
-but reports the objective and its bound as doubles, so the part it reports
-stays below 2^53 and the objective and the bound stay exact. A block
-that is not proven optimal in its share would make that bound a guess, so
-the build raises :class:`StageUnfinishedError` instead and ``solve()`` falls back
-to the hint. ``SolveParams.model["objective"]`` forces ``"weighted"`` or
-``"staged"`` (then one digit per stage).
-
-The hint becomes counts with its identical nodes reordered to satisfy the
-symmetry breaking (CP-SAT drops a hint that violates a constraint, silently),
-and its objective becomes an upper bound of the model's: the whole weighted
-sum when that is at most :data:`OBJECTIVE_LIMIT`, and in staged mode each
-block's value, capped before the block is minimised by the best solution
-known then (the hint for the first block; for a later one, the previous
-stage's optimum, which meets every block fixed so far, while the original
-hint may not). Building is vectorised over the pairs and written straight
-into the proto: 32 nodes x 256 pods build in about 10 ms, 100 nodes x 1,000
-Alibaba pods (about 95 classes, 9,000 pairs) in about 30 ms.
+The model, its symmetry breaking, staged objective and hint:
+``docs/methods/pods-count-model.md``. Building is vectorised over the pairs and written
+straight into the proto; an objective wider than :data:`OBJECTIVE_LIMIT` is solved staged
+while building, and a block not proven optimal raises :class:`StageUnfinishedError`.
 """
 
 from __future__ import annotations

@@ -1,41 +1,8 @@
 """MILP model of pods (PuLP): the count model of :mod:`.structure`, as in :mod:`.cp`.
 
-Integer ``x[c, n]`` per pair; capacity rows per node and resource and summed
-over the nodes; ``sum <= 1`` per anti-affinity key and node; at most
-``size`` pods of a class placed (exactly ``size`` for running classes when
-evictions are off); the same symmetry breaking as the CP model
-(``SolveParams.model["symmetry"]``). The objective is the one weighted sum of
-:attr:`PodsInstance.weights`. PuLP passes no start to HiGHS, so the hint is
-not used here.
-
-A MILP solver computes in doubles with tolerances, and the objective's
-lowest digits (moves and evictions, weight 1 and ``movable + 1``) must
-survive next to level weights near the objective's largest value ``M``.
-The backend runs with a relative gap of 0 and an absolute gap of 0.999
-(:attr:`MilpFormulation.integral`), so "optimal" means the bound is within
-1 of the incumbent, which for an integer objective is exact, provided every
-objective value and bound the solver compares is accurate to better than
-1/2, i.e. to ``1 / (2 M)`` relative. Two errors eat into that:
-
-- rounding: a value near ``M`` is a sum of up to thousands of products,
-  each rounded to ``2^-53`` relative: ``~ n M 2^-53`` in the worst case;
-- integrality: HiGHS and CBC accept an integer variable within ``1e-6`` of
-  an integer and price an incumbent from the unrounded values, so a count
-  off by ``d`` shifts the objective by ``w d`` for its weight ``w``. On LP
-  vertices ``d`` is the basis solve's rounding error (relative, about
-  ``2^-53`` times the basis' conditioning), not the tolerance itself.
-
-The old limit 2^53 left no margin at all (``M 2^-53 = 1``): with ``M``
-about 2^54 both solvers reported an objective of 10 for a solution worth
-12, and at 2^56 HiGHS returned, as optimal, a solution one move worse than
-the optimum. :data:`OBJECTIVE_LIMIT` = 2^40 keeps 13 bits (a factor 8,192)
-for both errors, ``M 2^-53 <= 2^-13``. That is a margin, not a proof (a
-badly conditioned basis could still blur the lowest digit), but such an
-error cannot pass as a wrong objective: the decoder snaps the solver's
-values to integers, so the objective the backend reports is an exact sum
-of integers below 2^53, and ``solve()`` re-prices every solution. A wider
-objective raises :class:`NotSupportedError`; CP-SAT solves those exactly,
-staged.
+The model and why the objective stops at :data:`OBJECTIVE_LIMIT` (wider ones raise
+:class:`NotSupportedError`): ``docs/methods/pods-count-model.md``. PuLP passes no start to
+HiGHS, so the hint is not used here.
 """
 
 from __future__ import annotations
@@ -58,7 +25,8 @@ from optsched.problems.pods.solution import PodsSolution
 
 OBJECTIVE_LIMIT = 2**40
 """Largest objective value the MILP solves: 13 bits below the 2^53 of a double's
-mantissa, a margin for rounding and near-integral values (see the module docstring)."""
+mantissa, a margin for rounding and near-integral values (see
+``docs/methods/pods-count-model.md``)."""
 
 
 def formulate(counts: Counts, symmetry: str

@@ -1,19 +1,9 @@
 """The count structure shared by the CP-SAT and MILP models of pods.
 
-Pods with the same spec (requests, priority, selector, affinity,
-tolerations, anti-affinity key, running node and protection) are
-interchangeable, so a model decides only *how many* pods of each class go to
-each node: one integer per (class, node) pair. For a class of running pods
-the count on its own node is the number that stay, the counts elsewhere are
-moves and what is left unplaced is evicted. Protected pods (and running pods
-that may neither move nor be evicted) are fixed: they only take capacity.
-
-A pair exists only where one pod of the class fits the node's capacity left
-by the fixed pods and passes :meth:`PodGroup.can_start_on` (a running pod's
-own node always counts); a class with no pair is never placeable and its
-cost is a constant. This module builds the classes and pairs; the objective's
-digits are in :mod:`.objective`; the symmetry between identical nodes
-and the conversion of solutions to and from counts in :mod:`.symmetry`.
+One integer per (pod class, node) pair: how many pods of the class go to the node (the
+model: ``docs/methods/pods-count-model.md``). This module builds the classes and pairs;
+the objective's digits are in :mod:`.objective`; the symmetry between identical nodes and
+the conversion of solutions to and from counts in :mod:`.symmetry`.
 """
 
 from __future__ import annotations
@@ -44,7 +34,7 @@ from optsched.problems.pods.quantity import MAX_AMOUNT
 from optsched.problems.pods.state import node_filter_signature
 
 OBJECTIVES = ("auto", "weighted", "staged")
-"""How a model treats the lexicographic objective (see :mod:`.cp`)."""
+"""How a model treats the lexicographic objective (see ``docs/methods/pods-count-model.md``)."""
 
 
 @dataclass(frozen=True)

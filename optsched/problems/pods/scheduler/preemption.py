@@ -1,27 +1,8 @@
 """``DefaultPreemption``, simulated: victims on one node, reprieve, and the node choice rules.
 
-For a pod that fits nowhere (``pkg/scheduler/framework/preemption/preemption.go`` and
-``plugins/defaultpreemption/default_preemption.go``):
-
-1. The potential nodes are those that failed only resolvable filters (resources,
-   anti-affinity): every node passing the static filters, in node-tree order.
-   The dry run starts at a random offset (0 without a seed) and stops after
-   ``max(10 % of them, 100)`` candidates (``GetOffsetAndNumCandidates``).
-2. ``SelectVictimsOnNode``: remove every pod of strictly lower priority that
-   may be preempted (not protected; a running pod only when the instance
-   allows evictions); if the preemptor still does not fit, the node is no
-   candidate. Then reprieve the removed pods, most important first (higher
-   priority, then earlier start: ``MoreImportantPod``): a pod goes back if
-   the preemptor still fits, else it is a victim.
-3. ``pickOneNodeForPreemption``: (1) fewest PDB violations (there are no
-   PDBs here); (2) the lowest highest-victim priority; (3) the smallest sum
-   of victim priorities, each offset by 2^31; (4) the fewest victims; (5) the
-   latest earliest start among the highest-priority victims; (6) the first
-   candidate. kube lists the candidates from a map (an arbitrary order);
-   here it is the dry-run order: node-tree order from the offset.
-
-Start times are not in the instance: running pods started in instance order,
-every pod the simulation binds starts after them, in bind order.
+Follows ``pkg/scheduler/framework/preemption/preemption.go`` and
+``plugins/defaultpreemption/default_preemption.go``; the rules, step by step:
+``docs/methods/pods-kube-scheduler.md``.
 """
 
 from __future__ import annotations
@@ -121,7 +102,10 @@ def _select_victims(kube: Kube, spec: Spec, j: int) -> list[int] | None:
 
 
 def pick_one(kube: Kube, candidates: list[Candidate]) -> Candidate:
-    """``pickOneNodeForPreemption`` with the default rules (2)-(6); see the module docstring."""
+    """``pickOneNodeForPreemption`` with the default rules (2)-(6).
+
+    The rules are listed in ``docs/methods/pods-kube-scheduler.md``.
+    """
     spec_of = kube.spec_of
 
     def top(victims: list[int]) -> int:

@@ -1,50 +1,9 @@
 """kube-scheduler's default profile, simulated pod by pod: the baseline optsched must beat.
 
-The simulation follows ``kubernetes/pkg/scheduler`` (v1.27-v1.34) plugin by plugin:
-
-Queue
-    ``PrioritySort``: the activeQ pops the highest priority first, then the
-    earliest queue timestamp (``order="priority"``); ``order="arrival"``
-    schedules in arrival order alone. Pending pods arrive in instance order.
-    A pod that fits nowhere is parked (the unschedulable queue, its timestamp
-    refreshed); it comes back when a pod deletion (a preemption) frees room it
-    could use. In arrival order, pods that come back (victims, woken parked
-    pods) are retried by priority before the next arrival. Running pods stay
-    where they are.
-Filters
-    ``NodeUnschedulable``, ``NodeAffinity`` (node selector and required
-    affinity), ``TaintToleration`` (NoSchedule, NoExecute) - together
-    :meth:`PodGroup.can_start_on`; ``NodeResourcesFit`` on every resource
-    (cpu, memory, the pod count, extended resources) against
-    ``allocatable - requested``; ``InterPodAffinity`` for the hostname
-    anti-affinity key. Above 100 nodes the scan stops after
-    ``numFeasibleNodesToFind`` feasible nodes and the next pod starts where it
-    stopped (``percentageOfNodesToScore`` adaptive, ``schedule_one.go``).
-Scores (each 0..100, times the plugin weight of the default profile)
-    ``NodeResourcesFit`` LeastAllocated, weight 1 (:func:`least_allocated`);
-    ``NodeResourcesBalancedAllocation``, weight 1 (:func:`balanced_allocation`);
-    ``PodTopologySpread`` with the system default constraints, weight 2
-    (:func:`spread_raw`, :func:`spread_normalize`); ``TaintToleration``,
-    weight 3 (:func:`taint_normalize`). ``NodeAffinity`` (no preferred terms),
-    ``InterPodAffinity`` (no preferred terms), ``ImageLocality`` and
-    ``VolumeBinding`` give every node the same score and are left out.
-Selection
-    ``selectHost``: the highest total; among equal totals one uniformly at
-    random (reservoir sampling) with ``seed``, else the smallest node name.
-    With one feasible node scoring is skipped, as kube does.
-Preemption
-    ``DefaultPreemption`` (:mod:`optsched.problems.pods.scheduler.preemption`).
-
-Modelling choices where the instance says less than a cluster: the node
-list is kube's node tree (nodes interleaved by zone, instance order within
-a zone); pod start times (preemption's tie rule 5) are instance order for
-running pods and bind order afterwards; the preemptor binds at once to its
-nominated node (kube binds it when it is retried after the victims are
-gone; meanwhile lower-priority pods already see the nomination); a running
-victim is requeued only when the instance allows moves (else it stays
-evicted); every group is an owner (a ReplicaSet) for the default
-spreading; every node carries ``kubernetes.io/hostname``; the random draws
-are Python's, so a seeded run repeats here but is not a real cluster's draw.
+The simulation follows ``kubernetes/pkg/scheduler`` (v1.27-v1.34) plugin by plugin: queue,
+filters, scores and host selection here, ``DefaultPreemption`` in
+:mod:`optsched.problems.pods.scheduler.preemption`. The method, its sources and the
+modelling choices: ``docs/methods/pods-kube-scheduler.md``.
 """
 
 from __future__ import annotations

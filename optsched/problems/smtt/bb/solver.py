@@ -1,61 +1,10 @@
 """``smtt-bb``: an exact decomposition search for the unweighted problem 1 || sum T_j.
 
-Method
-------
-Jobs are numbered in EDD order (due date, then processing time, then job
-index) and ranked by ``(processing time, EDD index)``. Every subproblem is a
-*job set* -- the jobs of EDD index ``first..last`` whose rank is at most
-``rank[k]``, ``k`` being its longest job -- processed from a start time
-``t``. Lawler (1977): some optimal sequence puts before ``k`` exactly the
-members of EDD index up to some member ``m >= k``; both sides are job sets
-again, so the search is a dynamic programme over ``(job set, t)``, memorised
-in a bounded hash table (Shang, T'kindt & Della Croce's "Branch & Memorize";
-eviction costs work, never correctness), run on an explicit stack.
-
-Writing ``C`` for the completion time of ``k`` at position ``m`` and ``m'``
-for the member after ``m``, only positions passing both rules are searched:
-
-1. ``m = k`` or ``d[m] + p[m] <= C``. Otherwise move ``m`` from before ``k``
-   to just after it: ``m`` ends at ``C`` and gains at most
-   ``max(0, C - d[m]) < p[m]`` tardiness, while ``k`` (due no later,
-   ``d[k] <= d[m]``) ends ``p[m]`` sooner and loses
-   ``min(p[m], max(0, C - d[k]))``, no less; the previous position is as good.
-2. ``m`` is the last member or ``d[m'] > C`` (Potts & Van Wassenhove 1982).
-   Take an optimal sequence in which ``k`` ends as late as possible, at
-   ``C*``, and set ``d'[k] = max(d[k], C*)``: every sequence optimal for the
-   due date ``d'[k]`` is optimal for ``d[k]`` (Lawler), and exchanges after
-   Emmons turn one into an optimal sequence with exactly the jobs due by
-   ``d'[k]`` before ``k``. Its position ``m*`` passes rule 2 strictly, since
-   ``d[m'] > d'[k] >= C* >= C``.
-
-Together they keep an optimum: from ``m*``, while rule 1 fails step to the
-previous member; the value does not grow, and the new position passes rule
-2 because ``d[m] > C - p[m]``. Among the positions passing both, a later one
-is skipped when moving the members between it and the previous one to just
-after ``k`` (in EDD order) costs them no more than it saves ``k`` (the
-*block rule*: the earlier position is as good, so the smallest optimal one
-is never skipped). A job set whose EDD order keeps every job on time (value
-0), or whose SPT order makes every job tardy (value ``sum C_j - d_j``, a
-lower bound for any order), needs no search: both thresholds on ``t`` are
-computed once per set, as are its positions and the ``t`` interval where
-each passes the rules, so a subproblem costs only a few table look-ups.
-
-Pruning: pair the set's due dates in increasing order with the completion
-times of its SPT order (also increasing); any order completes its ``i``-th
-job no sooner than SPT does, so ``sum_i max(0, t + S_i - d_(i))`` bounds the
-set's optimum from ``t`` (``S_i`` the SPT prefix sums). It is convex in
-``t``; each set keeps a few of its linear pieces (a sum over some of the
-pairs, each a lower bound itself). A position whose left and right bounds
-plus the tardiness of ``k`` reach the best position found so far is
-skipped, and so is its right side once the exact left value shows the same;
-values stay exact, so memorised entries stay valid. Measured: about 5 %
-fewer subproblems on the hardest 500-job class.
-
-This module checks the input, watches the deadline and builds the
-:class:`Result`; :mod:`optsched.problems.smtt.bb.search` drives the compiled
-search of :mod:`optsched.problems.smtt.bb.kernel` (numba, loaded on first use).
-Equal weights ``w`` (all 1 being the usual case) scale every sequence's cost
-by ``w`` and are accepted; unequal weights raise :class:`NotSupportedError`.
+The method, with its sources: ``docs/methods/smtt-bb.md``. This module checks the input,
+watches the deadline and builds the :class:`Result`; :mod:`optsched.problems.smtt.bb.search`
+drives the compiled search of :mod:`optsched.problems.smtt.bb.kernel` (numba, loaded on
+first use). Equal weights ``w`` scale every cost by ``w`` and are accepted; unequal weights
+raise :class:`NotSupportedError`.
 """
 
 from __future__ import annotations

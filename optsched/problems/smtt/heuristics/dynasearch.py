@@ -1,57 +1,10 @@
 """``dynasearch``: iterated dynasearch for 1 || sum w_j T_j (compiled with numba).
 
-Method
-------
-A *dynasearch move* (Congram, Potts & van de Velde 2002) applies at once
-the best set of independent moves, each confined to a segment ``i..j`` of
-positions, the segments not overlapping. Each move below keeps the jobs of
-its segment inside it, so every completion time outside the segment stays
-as it is and a segment's cost change ``delta(i, j)`` does not depend on the
-other moves. The best set is then a dynamic programme over positions,
-
-    G(0) = 0,   G(j + 1) = min(G(j), min_{i < j} G(i) + delta(i, j)),
-
-where ``G(j)`` is the best total change of the moves inside the first ``j``
-positions; ``G(n) < 0`` is the move, and it is repeated until ``G(n) = 0``.
-The moves of a segment are those of Grosso, Della Croce & Tadei (2004):
-
-* *swap*: exchange the jobs at ``i`` and ``j``; the jobs between shift by
-  ``p_b - p_a`` (``a`` the job at ``i``, ``b`` the one at ``j``);
-* *EBSR* (extract, backward shifted reinsertion): move ``b`` from ``j`` to
-  ``i``; the jobs at ``i..j-1`` shift later by ``p_b``;
-* *EFSR* (forward): move ``a`` from ``i`` to ``j``; the jobs at ``i+1..j``
-  shift earlier by ``p_a``.
-
-For a fixed ``j`` the EBSR changes of all ``i`` come from one running sum,
-and the EFSR changes of a fixed ``i`` from one running sum per ``i``,
-advanced as ``j`` grows; so one sweep over the pairs prices both in
-``O(n^2)``. A swap's shift depends on both jobs, so it is first priced with
-bounds taken from prefix sums (moved earlier, each tardy job between gains
-at most ``w_k min(T_k, p_a - p_b)``; moved later, it loses at least
-``w_k (p_b - p_a)``) and summed job by job only when the bounds leave it a
-chance (a few dozen of the ``n^2 / 2`` pairs per pass at 500 jobs). Scans
-stop where no later move can gain: an EBSR never gains more than ``b``'s
-tardiness, an EFSR no more than the tardiness after ``j`` allows, and when
-``b`` is on time no move gains unless a job between is tardy.
-
-*Iterated dynasearch* (Congram et al.): from the start sequence (the best
-constructive rule, in the solver), descend to a local optimum; then
-repeatedly *kick* the best sequence -- ``max(4, sqrt(n) / 2)`` swaps of jobs at
-random positions anywhere in the sequence -- and descend again, keeping the
-new local optimum when it is no worse (ties too, so the search walks along
-plateaus). Measured on the generated classes and on OR-Library wt100, these
-far-reaching kicks beat kicks of nearby swaps by an order of magnitude in
-gap, and accepting slightly worse local optima (Congram et al.'s variant)
-did not help. The search stops after ``kicks`` kicks in a row without a
-gain, at a target (the family's lower bound, which proves optimality), at
-the deadline or on a stop request.
-
-The compiled search is resumable and runs in slices of a bounded number of
-dynasearch passes, so the Python driver can watch the :class:`Deadline`
-between slices. The random numbers come from the search's own generator
-(xorshift64*, seeded from ``seed``), so a run is a function of the seed: a
-deadline only decides where the same trajectory stops. All numba code lives
-in this module (numba's disk cache watches only the defining file).
+The method, with its sources: ``docs/methods/smtt-dynasearch.md``. The compiled search is
+resumable and runs in slices of dynasearch passes, so the Python driver can watch the
+:class:`Deadline` between them; its own generator (xorshift64*, seeded from ``seed``) makes
+a run a function of the seed. All numba code lives in this module (numba's disk cache
+watches only the defining file).
 """
 
 from __future__ import annotations

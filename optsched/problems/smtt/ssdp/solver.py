@@ -1,50 +1,8 @@
 """``smtt-ssdp``: successive sublimation dynamic programming for 1 || sum w_j T_j.
 
-Method
-------
-After Tanaka, Fujikuma & Araki (2009), "An exact algorithm for
-single-machine scheduling without machine idle time", J. Scheduling 12.
-
-1. *Incumbent.* The best of a due-date order, the hint and the constructive
-   rules, improved by iterated dynasearch
-   (:mod:`optsched.problems.smtt.heuristics.dynasearch`) from the hint (or the best
-   rule) and by a compiled iterated local search
-   (:mod:`optsched.problems.smtt.ssdp.ls`); every relaxed path met later is
-   repaired into a permutation and descended too. A better incumbent
-   eliminates more states.
-2. *Precedences.* Jobs are renumbered by ``(p, -w, d)``; pairwise swap
-   rules give precedences that the lexicographically first optimum obeys,
-   and from them a window of completion times per job
-   (:func:`optsched.problems.smtt.dominance.completion_windows`). Nodes
-   outside the windows never exist, and a state with memory must hold the
-   memorised jobs that precede its job and none that follow it. On
-   OR-Library wt40/wt50 this removes about half of the (job, time) nodes.
-3. *Lagrangian relaxation of the time-indexed model*
-   (:mod:`optsched.problems.smtt.ssdp.lr`): the constraints "each job once"
-   get multipliers ``mu``; what is left is a shortest path over time
-   ``0..T`` whose arcs are jobs. Dominance of adjacent pairs and of three
-   successive jobs (an interchange or reordering that is cheaper, ties
-   broken lexicographically) removes arcs; 600 subgradient steps raise the
-   bound; (job, completion time) nodes whose bound through them exceeds
-   ``UB - 1`` are eliminated as they go, the nodes left are propagated as
-   one-machine time windows (:mod:`optsched.problems.smtt.ssdp.windows`:
-   a job that can go neither before nor after a node, or jobs that cannot
-   fit before or after it, kill it), the windows they leave give more
-   precedences by the rules of step 2, and the arcs are recomputed from
-   the nodes left.
-4. *Successive sublimation* (:mod:`optsched.problems.smtt.ssdp.graph`):
-   with ``mu`` fixed, the relaxation is tightened level by level. Level 0
-   has the first stage's arcs and nodes; each later level memorises
-   ``add`` more jobs, so that they occur exactly once: those that end the
-   fewest surviving states of the previous level, as SiPS does.
-   States of a level are generated only where the previous level's bound
-   leaves room below the incumbent, and eliminated again by their own bound.
-5. The search ends when the best path of a level is a permutation (its cost
-   is then optimal) or no state survives (the incumbent is optimal).
-
-Every bound is a float sum of integers and multipliers; it is rounded to
-the integer ``ceil(bound - eps)`` and compared with ``UB - 1 + eps``, ``eps``
-far above the rounding error, so a proof is never lost to rounding.
+The method, with its sources: ``docs/methods/smtt-ssdp.md``. This module checks the input,
+improves the start by iterated dynasearch and builds the :class:`Result`;
+:mod:`optsched.problems.smtt.ssdp.search` drives the search.
 """
 
 from __future__ import annotations
