@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 import optsched.problems
-from optsched import SolveParams, solve
+from optsched import solve
 from optsched.family import Family
 from optsched.registry import RegistryError, families, get_family, registry, reset, solvers
 
