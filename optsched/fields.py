@@ -106,22 +106,3 @@ def excerpt(value: object) -> str:
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
-
-def int_options(options: Mapping[str, Any], defaults: Mapping[str, int], owner: str,
-                switches: frozenset[str] = frozenset()) -> dict[str, int]:
-    """A native solver's integer options (each >= 1), with ``defaults`` for those not given.
-
-    Options named in ``switches`` are 0 (off) or 1 (on) instead. An option not in
-    ``defaults`` raises :class:`InputError` naming it and the known ones.
-    """
-    unknown = sorted(set(options) - set(defaults))
-    if unknown:
-        known = ", ".join(defaults) or "none"
-        raise InputError(f"options.{unknown[0]}", f"is not an option of {owner} "
-                                                  f"(known: {known})")
-    out = {k: require_int(options.get(k, v), f"options.{k}", 0 if k in switches else 1,
-                          InputError) for k, v in defaults.items()}
-    for k in switches:
-        if out[k] > 1:
-            raise InputError(f"options.{k}", "must be 0 (off) or 1 (on)")
-    return out

@@ -124,11 +124,9 @@ def _discover() -> list[tuple[str, AnyFamily]]:
         if not info.ispkg or info.name.startswith("_"):
             continue
         module = f"optsched.problems.{info.name}"
-        try:
-            family = importlib.import_module(module).FAMILY
-        except AttributeError:
-            raise RegistryError(f"{module} has no FAMILY (a family package defines one)"
-                                ) from None
+        family = getattr(importlib.import_module(module), "FAMILY", None)
+        if family is None:
+            raise RegistryError(f"{module} has no FAMILY (a family package defines one)")
         if getattr(family, "name", None) != info.name:
             raise RegistryError(f"{module}: FAMILY.name must be the folder's name "
                                 f"{info.name!r}, got {getattr(family, 'name', None)!r}")

@@ -10,6 +10,7 @@ Example (``benchmarks/suites/smtt-orlib.toml``)::
 
     [[instances]]
     files = ["${data}/smtt/orlib/wt40.txt"]
+    family = "smtt"                    # optional: the family whose format reads the files
 
     [[instances]]
     generator = "smtt"
@@ -159,7 +160,10 @@ def _data_dir(path: Path, raw: Mapping[str, Any], given: str | Path | None) -> P
 def _source(path: Path, src: object, where: str, data: Path) -> list[SuiteInstance]:
     if isinstance(src, Mapping) and "generator" in src:
         return _generated(src, where, data)
-    obj = require_keys(src, where, ("files",), ("class",), InputError)
+    obj = require_keys(src, where, ("files",), ("class", "family"), InputError)
+    family = obj.get("family")
+    if family is not None:
+        require_str(family, f"{where}.family", InputError)
     files = obj["files"]
     if not isinstance(files, list) or not files:
         raise InputError(f"{where}.files", "must be a non-empty list of paths or globs")
@@ -176,7 +180,7 @@ def _source(path: Path, src: object, where: str, data: Path) -> list[SuiteInstan
             raise InputError(f"{where}.files[{k}]", f"matches no file: {full}{hint}")
         for match in matches:
             group = obj.get("class") or Path(match).stem
-            out += [SuiteInstance(inst, str(group)) for inst in read_instances(match)]
+            out += [SuiteInstance(inst, str(group)) for inst in read_instances(match, family)]
     return out
 
 

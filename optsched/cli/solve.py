@@ -11,7 +11,7 @@ from optsched.cli.options import key_values
 from optsched.errors import InputError
 from optsched.io import read_instances, result_to_json, write_result
 from optsched.params import SolveParams
-from optsched.registry import AUTO
+from optsched.registry import AUTO, family_of
 from optsched.result import Result
 from optsched.solve import prepare
 from optsched.solve import solve as solve_instance
@@ -71,7 +71,7 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
     code = 0
     written: set[Path] = set()
     for instance in instances:
-        family = prepare(instance, solver, params).family
+        family = family_of(instance)
         result = solve_instance(instance, solver, params)
         if compare and result.solution is not None and family.compare is not None:
             result = replace(result, stats={**result.stats,

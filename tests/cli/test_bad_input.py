@@ -68,6 +68,15 @@ def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     (["--option", "novalue", "--solver", "cpsat"], "--option"),
     (["--model", "formulation=magic", "--solver", "highs"], "formulation"),
     (["--option", "iterations=0", "--solver", "ils"], "iterations"),
+    (["--model", "anything=1", "--solver", "cpsat"], "model.anything"),
+    (["--option", "num_workers=2", "--solver", "cpsat"], "--workers"),
+    (["--option", "kicks=many", "--solver", "dynasearch"], "options.kicks"),
+    (["--option", "presolve=maybe", "--solver", "highs"], "options.presolve"),
+    (["--option", "cutsOnOff=sometimes", "--solver", "cbc"], "options.cutsOnOff"),
+    (["--option", "memo_mb=0", "--solver", "smtt-bb"], "options.memo_mb"),
+    (["--solver", "smtt-bb"], "weights"),
+    (["--solver", "default"], "it is a solver of pods"),
+    (["--family", "nosuch"], "unknown family 'nosuch'"),
 ])
 def test_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                      args: list[str], field: str) -> None:

@@ -103,6 +103,14 @@ def test_generate_writes_readable_instances(tmp_path: Path,
 
 
 def test_families_and_solvers(capsys: pytest.CaptureFixture[str]) -> None:
-    assert "smtt" in run(capsys, "families").out
+    """Each family's solvers with the options they declare, the backends' summed up."""
+    families = run(capsys, "families").out
+    assert "smtt: single-machine" in families and "generators: pods, pods-alibaba" in families
     out = run(capsys, "solvers").out
-    assert all(name in out for name in ("cpsat", "highs", "cbc", "vnd", "mddc"))
+    assert all(name in out for name in ("cpsat", "highs", "cbc", "vnd", "mddc", "default"))
+    assert "-o memo_mb=2048  (an integer >= 1)" in out
+    assert "-o states_mb=1024" in out and "-o windows=1  (one of 0, 1)" in out
+    assert "-m symmetry=fix  (one of fix, load, none)" in out
+    assert "options from CP-SAT's SatParameters proto (--options lists them)" in out
+    one = run(capsys, "solvers", "--family", "smtt", "cpsat").out
+    assert "-o linearization_level=1  (an integer in" in one and "smtt-bb" not in one

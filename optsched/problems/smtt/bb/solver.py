@@ -44,7 +44,7 @@ def check_supported(instance: SmttInstance) -> int:
     weights = set(instance.w)
     if len(weights) > 1:
         raise NotSupportedError("weights", "smtt-bb solves the unweighted problem (or equal "
-                                           "weights); use cpsat or highs for weighted instances")
+                                           "weights); smtt-ssdp solves weighted instances")
     reach = instance.horizon + max(abs(d) for d in instance.due_dates) + 1
     if instance.n * reach >= INT64_ROOM:
         raise NotSupportedError("processing_times", "n * (sum of processing times + largest "
