@@ -17,13 +17,19 @@ class StopRequest:
     process running, and a request never outlives the solves it was given
     to. The solve's :class:`Deadline` watches it; a solver running in native
     code registers how to interrupt itself with :meth:`hook`.
+
+    Parameters
+    ----------
+    parent
+        A request whose stop also stops this one (see :meth:`child`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, parent: StopRequest | None = None) -> None:
         self._event = threading.Event()
         self._lock = threading.RLock()
         self._hooks: dict[int, Callable[[], None]] = {}
         self._keys = itertools.count()
+        self._parent = parent
 
     def set(self) -> None:
         """Ask the solve to stop: it ends soon, keeping the best solution it has."""
@@ -34,8 +40,16 @@ class StopRequest:
             stop()
 
     def is_set(self) -> bool:
-        """True once :meth:`set` was called."""
-        return self._event.is_set()
+        """True once :meth:`set` was called, here or on the parent."""
+        return self._event.is_set() or (self._parent is not None and self._parent.is_set())
+
+    def child(self) -> StopRequest:
+        """A request that can be set alone, and is set too when this one is.
+
+        For a part of a solve that may be stopped alone (the hint), while a stop
+        of the whole solve still reaches it.
+        """
+        return StopRequest(self)
 
     @contextmanager
     def hook(self, stop: Callable[[], None]) -> Iterator[None]:
@@ -47,10 +61,18 @@ class StopRequest:
         if already:
             stop()
         try:
-            yield
+            if self._parent is None:
+                yield
+            else:
+                with self._parent.hook(stop):
+                    yield
         finally:
             with self._lock:
                 self._hooks.pop(key, None)
+
+
+class OutOfTimeError(Exception):
+    """Raised by :meth:`Deadline.check` in a long build once the deadline has passed."""
 
 
 class Deadline:
@@ -77,6 +99,10 @@ class Deadline:
         """Seconds since the deadline was set."""
         return time.perf_counter() - self.start
 
+    def ends_at(self) -> float | None:
+        """The ``time.perf_counter()`` value at which the limit passes, or None."""
+        return None if self.time_limit is None else self.start + self.time_limit
+
     def remaining(self) -> float | None:
         """Seconds left (0 once stopped, never negative), or None when there is no limit."""
         if self.stop.is_set():
@@ -90,14 +116,23 @@ class Deadline:
         left = self.remaining()
         return left is not None and left <= 0.0
 
+    def check(self) -> None:
+        """Raise :class:`OutOfTimeError` once expired (for loops that build a model)."""
+        if self.expired():
+            raise OutOfTimeError
+
     def share(self, fraction: float) -> float | None:
         """A fraction of the time left, or None when there is no limit."""
         left = self.remaining()
         return None if left is None else left * fraction
 
-    def part(self, fraction: float) -> Deadline:
-        """A deadline ``fraction`` of the time left from now, obeying the same stop."""
-        return Deadline(self.share(fraction), self.stop)
+    def part(self, fraction: float, own_stop: bool = False) -> Deadline:
+        """A deadline ``fraction`` of the time left from now, obeying the same stop.
+
+        With ``own_stop`` its stop request is a :meth:`StopRequest.child`: it
+        can be stopped alone.
+        """
+        return Deadline(self.share(fraction), self.stop.child() if own_stop else self.stop)
 
     def on_stop(self, stop: Callable[[], None]) -> AbstractContextManager[None]:
         """Call ``stop`` if a stop is requested while the block runs (:meth:`StopRequest.hook`)."""

@@ -112,6 +112,13 @@ class NativeRun(Protocol[I_in]):
         """
 
 
+class Choose(Protocol[I_in]):
+    """The family's pick for ``solver="auto"``, from what it knows of the instance."""
+
+    def __call__(self, instance: I_in, params: SolveParams, /) -> tuple[str, str]:
+        """Return the solver's name and the reason, in a few words."""
+
+
 class Supports(Protocol[I_in]):
     """A solver's refusal of an instance it cannot solve, made before any work."""
 
@@ -216,6 +223,8 @@ class Family(Generic[I, S]):
     conformance suite runs each solver on them, and exact solvers must agree."""
     hint_options: Mapping[str, Any] = field(default_factory=dict)
     """Options of ``hint_solver`` when it makes a hint (e.g. a short search)."""
+    choose: Choose[I] | None = None
+    """Picks the solver of ``solver="auto"`` for one instance; ``default_solver`` if None."""
     integral: bool = True
     cp: Model[I, CpFormulation] | None = None
     milp: Model[I, MilpFormulation] | None = None

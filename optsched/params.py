@@ -12,6 +12,8 @@ from optsched.result import Solution
 from optsched.threads import available_cores
 
 MAX_SEED = 2**31 - 1
+MAX_TIME_LIMIT = 1e7
+"""Longest time limit, in seconds: solvers read larger ones as none (HiGHS runs unbounded)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ class SolveParams:
             or tl <= 0
         ):
             raise InputError("time_limit", f"must be a positive number of seconds, got {tl!r}")
+        if tl is not None and tl > MAX_TIME_LIMIT:
+            raise InputError("time_limit", f"must be at most {MAX_TIME_LIMIT:g} s (116 days; "
+                                           f"leave it unset for no limit), got {tl!r}")
         if self.workers is not None and (not _is_int(self.workers) or self.workers < 1):
             raise InputError("workers", f"must be an integer >= 1, got {self.workers!r}")
         if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:

@@ -22,7 +22,7 @@ from typing import Any
 
 from optsched.backends import BACKENDS, INSTALL, Backend
 from optsched.backends.native import timed
-from optsched.deadline import Deadline
+from optsched.deadline import Deadline, OutOfTimeError
 from optsched.errors import (
     InputError,
     NotSupportedError,
@@ -33,7 +33,7 @@ from optsched.errors import (
 from optsched.family import Family, Generator, Kind, NativeSolver
 from optsched.options import NONE, OptionSet
 from optsched.params import SolveParams
-from optsched.result import Result
+from optsched.result import Result, Status
 
 ENTRY_POINTS = "optsched.families"
 AUTO = "auto"
@@ -192,7 +192,11 @@ def _backend(family: AnyFamily, backend: Backend) -> SolverSpec:
 
     def run(instance: Any, params: SolveParams, deadline: Deadline) -> Result:
         params = replace(params, model=model.options.resolve(params.model))
-        form = model.load()(instance, params, deadline)
+        try:
+            form = model.load()(instance, params, deadline)
+        except OutOfTimeError:
+            return Result(status=Status.NO_SOLUTION, solver=backend.name,
+                          stats={"build": "the limit came before the model was built"})
         return backend.run(form, backend.name, params, deadline)
 
     return SolverSpec(family.name, backend.name, Kind.EXACT, backend.summary, run,

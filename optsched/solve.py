@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,9 +15,13 @@ from optsched.params import SolveParams
 from optsched.registry import AUTO, SolverSpec, family_of, get_solver, solvers
 from optsched.result import Result, Status
 from optsched.threads import PROCESS, ThreadBudget
+from optsched.watchdog import GRACE_S, STOP_WAIT_S, bounded
 
 HINT_SHARE = 0.1
 """Most of the time limit a computed hint may take before the exact solver starts."""
+HINT_GRACE_S = 0.05
+"""Seconds the hint may run past its share, then again past a stop request, before the
+solve goes on without it."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class Request:
     family: Family[Any, Any]
     spec: SolverSpec
     params: SolveParams
+    why: str = ""
+    """Why ``auto`` chose this solver (empty when the caller named it)."""
 
 
 def prepare(instance: Any, solver: str = AUTO, params: SolveParams | None = None) -> Request:
@@ -44,12 +51,16 @@ def prepare(instance: Any, solver: str = AUTO, params: SolveParams | None = None
     """
     params = params or SolveParams()
     family = family_of(instance)
+    why = ""
+    if solver == AUTO:
+        solver, why = (family.choose(instance, params) if family.choose
+                       else (family.default_solver, "the family's default"))
     spec = get_solver(solver, family)
     options = spec.options().check(params.options, "options", spec.label)
     model = spec.model_options.check(params.model, "model", spec.label)
     if spec.supports is not None:
         spec.supports(instance)
-    return Request(family, spec, replace(params, options=options, model=model))
+    return Request(family, spec, replace(params, options=options, model=model), why)
 
 
 def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, *,
@@ -87,9 +98,11 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, 
     """
     request = prepare(instance, solver, params)
     family, spec, params = request.family, request.spec, request.params
-    deadline = Deadline(params.time_limit, stop)
+    # The solve's own request: the watchdog may set it without touching the caller's.
+    deadline = Deadline(params.time_limit, (stop or StopRequest()).child())
     with (threads or PROCESS).lease(params.workers) as workers:
-        return _solve(family, spec, instance, replace(params, workers=workers), deadline)
+        result = _solve(family, spec, instance, replace(params, workers=workers), deadline)
+    return replace(result, stats={**result.stats, "auto": request.why}) if request.why else result
 
 
 def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: SolveParams,
@@ -106,28 +119,44 @@ def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: So
         if hint is not None:
             params = replace(params, hint=hint.solution)
     try:
-        result = spec.run(instance, params, deadline)
+        ran = bounded(lambda: spec.run(instance, params, deadline), deadline, spec.name)
     except OptschedError:
         raise
     except Exception as exc:  # a solver crash becomes a status, never a traceback
-        result = Result(status=Status.ERROR, solver=spec.name, stats={"error": repr(exc)})
+        ran = Result(status=Status.ERROR, solver=spec.name, stats={"error": repr(exc)})
+    result = ran or Result(status=Status.NO_SOLUTION, solver=spec.name, stats={
+        "watchdog": f"{spec.name} did not end within {GRACE_S + STOP_WAIT_S:g} s of its "
+                    "limit and a stop request; it was left behind"})
     result = replace(result, solver=spec.name, stats={**result.stats, **stats})
-    if hint is not None and result.status is Status.INFEASIBLE:
-        raise InvalidSolutionError(f"{spec.name} claims {instance.name or 'the instance'} is "
-                                   "infeasible, but the hint is a verified solution")
-    if params.fallback and not result.status.is_success and hint is not None:
-        result = replace(result, status=Status.FEASIBLE, solution=hint.solution,
-                         objective=hint.objective,
-                         stats={**result.stats, "fallback": family.hint_solver})
-    result = verify(family, instance, result)
-    if (params.fallback and hint is not None and hint.objective is not None
-            and result.objective is not None and hint.objective < result.objective):
+    if hint is None or not params.fallback:
+        return verify(family, instance, result)
+    if result.status is Status.INFEASIBLE:
+        return _fall_back(family, instance, result, hint, f"{spec.name} claimed the instance "
+                                                          "infeasible; the hint is a solution")
+    if not result.status.is_success:
+        return _fall_back(family, instance, result, hint)
+    try:
+        result = verify(family, instance, result)
+    except InvalidSolutionError as exc:
+        return _fall_back(family, instance, replace(result, bound=None), hint, str(exc))
+    if hint.objective is not None and result.objective is not None and (
+            hint.objective < result.objective):
         # e.g. a MILP without a warm start that stopped at a worse incumbent
-        result = verify(family, instance, replace(
-            result, status=Status.FEASIBLE, solution=hint.solution, objective=hint.objective,
-            stats={**result.stats, "fallback": family.hint_solver,
-                   "solver_objective": result.objective}))
+        return _fall_back(family, instance, replace(
+            result, stats={**result.stats, "solver_objective": result.objective}), hint)
     return result
+
+
+def _fall_back(family: Family[Any, Any], instance: Any, result: Result, hint: Result,
+               disagreement: str = "") -> Result:
+    """The hint in place of the solver's answer, with the solver's (valid) bound kept."""
+    notes = [*result.stats.get("disagreements", ()), *([disagreement] if disagreement else ())]
+    stats = {**result.stats, "fallback": family.hint_solver, "disagreements": notes}
+    status = Status.FEASIBLE
+    bound = None if result.status is Status.INFEASIBLE else result.bound
+    return verify(family, instance, replace(result, status=status, solution=hint.solution,
+                                            objective=hint.objective, bound=bound,
+                                            stats=stats))
 
 
 def _hint(family: Family[Any, Any], instance: Any, params: SolveParams, deadline: Deadline,
@@ -145,8 +174,16 @@ def _hint(family: Family[Any, Any], instance: Any, params: SolveParams, deadline
                       objective=evaluation.objective)
     else:
         own = replace(params, options=family.hint_options, model={})  # not the exact solver's
-        hint = solvers(family)[family.hint_solver].run(instance, own, deadline.part(HINT_SHARE))
+        part = deadline.part(HINT_SHARE, own_stop=True)
+        run = solvers(family)[family.hint_solver].run
+        found = bounded(lambda: run(instance, own, part), part, family.hint_solver,
+                        HINT_GRACE_S, HINT_GRACE_S)
         stats["hint"] = family.hint_solver
+        if found is None:  # e.g. compiling its kernels on a cold cache: go on without it
+            stats["hint_error"] = "did not end in its share of the time limit"
+            stats["hint_s"] = round(time.perf_counter() - started, 6)
+            return None
+        hint = found
     hint = verify(family, instance, hint)
     stats["hint_objective"] = hint.objective
     stats["hint_s"] = round(time.perf_counter() - started, 6)
@@ -154,48 +191,67 @@ def _hint(family: Family[Any, Any], instance: Any, params: SolveParams, deadline
 
 
 def verify(family: Family[Any, Any], instance: Any, result: Result) -> Result:
-    """Recompute the objective with the family's checker and reconcile the bound.
+    """Recompute the objective with the family's checker and keep only valid bounds.
 
-    The checker's objective replaces the solver's (after checking they agree);
-    the bound becomes the best of the solver's and the family's lower bound; a
+    The checker's objective replaces the solver's claim; the bound is the best
+    of the solver's and the family's lower bound that does not exceed it; a
     claimed optimum whose bound does not meet the objective is downgraded to
     ``feasible``, and a feasible solution whose bound meets it is ``optimal``.
+    A claim the checker contradicts (objective, bound) is listed in
+    ``stats["disagreements"]``, never a reason to lose the solution.
+
+    Raises
+    ------
+    InvalidSolutionError
+        The solution violates the instance (a solver or formulation bug).
     """
-    name = instance.name or "the instance"
+    notes: list[str] = list(result.stats.get("disagreements", ()))
+    claimed = _tidy_bound(family, result.bound)
+    floor = family.lower_bound(instance)
     if not result.status.has_solution or result.solution is None:
-        bound = _tidy_bound(family, result.bound)
+        bounds = [b for b in (claimed, floor) if b is not None]
+        bound = None if result.status is Status.INFEASIBLE or not bounds else max(bounds)
         return replace(result, family=family.name, instance=instance.name, solution=None,
-                       objective=None, bound=bound if result.status is not Status.INFEASIBLE
-                       else None)
+                       objective=None, bound=bound, stats=_with(result.stats, notes))
     evaluation = family.evaluate(instance, result.solution)
     if evaluation.violations:
-        raise InvalidSolutionError(f"{result.solver} returned an invalid solution for {name}: "
+        raise InvalidSolutionError(f"{result.solver} returned an invalid solution for "
+                                   f"{instance.name or 'the instance'}: "
                                    + "; ".join(evaluation.violations[:3]))
     objective = evaluation.objective
     assert objective is not None
     # Integral objectives compare exactly: a relative tolerance would hide a wrong lowest
     # digit of a large lexicographic objective (pods).
     tol = 0.5 if family.integral else 1e-6 * max(1.0, abs(objective))
-    if result.objective is not None and abs(result.objective - objective) > tol:
-        raise InvalidSolutionError(f"{result.solver} claims objective {result.objective} for "
-                                   f"{name}, the checker computes {objective}")
-    bounds = [b for b in (_tidy_bound(family, result.bound), family.lower_bound(instance))
-              if b is not None]
+    agrees = result.objective is None or abs(result.objective - objective) <= tol
+    if not agrees:
+        notes.append(f"{result.solver} claimed objective {result.objective}, the checker "
+                     f"computes {objective}")
+    bounds = []
+    for source, value in ((result.solver, claimed), ("the family's lower bound", floor)):
+        if value is not None and value > objective + tol:
+            notes.append(f"{source}: bound {value} is above the verified objective "
+                         f"{objective}, not used")
+        elif value is not None:
+            bounds.append(value)
     status = result.status
-    if status is Status.OPTIMAL and result.bound is None:
+    if status is Status.OPTIMAL and result.bound is None and agrees:
         bounds.append(objective)  # e.g. CBC proves optimality but reports no bound
     bound = max(bounds) if bounds else None
-    if bound is not None and bound > objective + tol:
-        raise InvalidSolutionError(f"{result.solver} reports bound {bound} above the verified "
-                                   f"objective {objective} for {name}")
     closed = bound is not None and objective - bound <= tol
     if status is Status.OPTIMAL and not closed:
         status = Status.FEASIBLE
     elif status is Status.FEASIBLE and closed:
         status = Status.OPTIMAL
-    stats = {**result.stats, "metrics": dict(evaluation.metrics)}
+    stats = _with({**result.stats, "metrics": dict(evaluation.metrics)}, notes)
     return replace(result, family=family.name, instance=instance.name, status=status,
                    objective=objective, bound=bound, verified=True, stats=stats)
+
+
+def _with(stats: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    """``stats`` with the disagreements, if there are any."""
+    out = {k: v for k, v in stats.items() if k != "disagreements"}
+    return {**out, "disagreements": notes} if notes else out
 
 
 def _tidy_bound(family: Family[Any, Any], bound: int | float | None) -> int | float | None:

@@ -37,3 +37,10 @@ def test_defaults() -> None:
     assert params.workers is None and params.threads >= 1
     assert params.seed == 0
     assert params.fallback
+
+
+def test_absurd_time_limits_are_refused() -> None:
+    """1e12 s would let HiGHS run unbounded: anything above 1e7 s names the field."""
+    with pytest.raises(InputError, match=r"^time_limit: must be at most 1e\+07 s"):
+        SolveParams(time_limit=1e12)
+    assert SolveParams(time_limit=1e7).time_limit == 1e7

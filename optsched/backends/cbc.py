@@ -71,8 +71,13 @@ def run(form: MilpFormulation, name: str, params: SolveParams, deadline: Deadlin
     with tempfile.TemporaryDirectory(prefix="optsched-cbc-") as folder:
         mps, sol = Path(folder) / "model.mps", Path(folder) / "solution.txt"
         variables, var_names, con_names, _ = form.problem.writeMPS(str(mps), rename=1)
+        start: list[str] = []
+        if form.started:  # a MIP start: CBC reads it as a solution file
+            cbc.writesol(str(Path(folder) / "start.txt"), form.problem, variables, var_names,
+                         con_names)
+            start = ["-mips", str(Path(folder) / "start.txt")]
         left = deadline.remaining()
-        command = [cbc.path, str(mps), *arguments(form, params, left), "-solve",
+        command = [cbc.path, str(mps), *start, *arguments(form, params, left), "-solve",
                    "-printingOptions", "all", "-solution", str(sol)]
         started = time.perf_counter()
         log, ending = _execute(command, params.log, deadline)

@@ -116,16 +116,33 @@ def run(form: MilpFormulation, name: str, params: SolveParams, deadline: Deadlin
 
     kinds = highspy.cb.HighsCallbackType
     with SCHEDULER.use(params.threads) as threads:
-        solver = pulp.HiGHS(msg=params.log, timeLimit=left, threads=threads, gapRel=0.0,
-                            gapAbs=form.abs_gap, callbackTuple=(interrupt, None),
-                            callbacksToActivate=[kinds.kCallbackMipInterrupt,
-                                                 kinds.kCallbackSimplexInterrupt,
-                                                 kinds.kCallbackIpmInterrupt],
-                            random_seed=params.seed, **options)
+        kind = _started_highs() if form.started else pulp.HiGHS
+        solver = kind(msg=params.log, timeLimit=left, threads=threads, gapRel=0.0,
+                      gapAbs=form.abs_gap, callbackTuple=(interrupt, None),
+                      callbacksToActivate=[kinds.kCallbackMipInterrupt,
+                                           kinds.kCallbackSimplexInterrupt,
+                                           kinds.kCallbackIpmInterrupt],
+                      random_seed=params.seed, **options)
         started = time.perf_counter()
         form.problem.solve(solver)
         solve_s = time.perf_counter() - started
     return outcome(form, name, solve_s, _bound(form.problem), threads=threads)
+
+
+@cache
+def _started_highs() -> Any:
+    """PuLP's HiGHS interface, giving the variables' start values to HiGHS as a MIP start."""
+    import highspy
+    import pulp
+
+    class StartedHiGHS(pulp.HiGHS):  # type: ignore[misc]
+        def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
+            start = highspy.HighsSolution()
+            start.col_value = [float(v.varValue or 0) for v in lp.variables()]
+            lp.solverModel.setSolution(start)
+            super().callSolver(lp)
+
+    return StartedHiGHS
 
 
 def _shorter(left: float | None, cap: float | None) -> float | None:

@@ -31,6 +31,9 @@ class MilpFormulation:
     build_s: float
     integral: bool = True
     stats: Mapping[str, Any] = field(default_factory=dict)
+    started: bool = False
+    """The builder gave every variable a start value (``setInitialValue``) from the hint;
+    the backend passes them to the solver as a MIP start."""
 
     @property
     def abs_gap(self) -> float:

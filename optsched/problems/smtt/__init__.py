@@ -44,6 +44,7 @@ FAMILY: Family[SmttInstance, SmttSolution] = Family(
     hint_solver="dynasearch",
     hint_options={"kicks": 10},  # a hint in a fraction of a second at 500 jobs
     default_solver="cpsat",
+    choose=solvers.choose,
     samples=generate.samples,
     cp=Model(_cp),
     milp=Model(_milp, MILP_OPTIONS),

@@ -7,18 +7,21 @@ from collections.abc import Callable
 import numpy as np
 
 from optsched.backends.native import found
+from optsched.compiled import LOADING
 from optsched.deadline import Deadline
+from optsched.errors import NotSupportedError
 from optsched.family import Kind, NativeRun, NativeSolver
 from optsched.options import Option, OptionSet
 from optsched.params import SolveParams
 from optsched.problems.smtt.bb import solver as bb
 from optsched.problems.smtt.bounds import lower_bound
+from optsched.problems.smtt.generate import generate
 from optsched.problems.smtt.heuristics import local_search as ls
-from optsched.problems.smtt.heuristics.rules import RULES, Rule, best_rule, cost
+from optsched.problems.smtt.heuristics.rules import RULES, Rule, best_known, best_rule, cost
 from optsched.problems.smtt.instance import SmttInstance
 from optsched.problems.smtt.solution import SmttSolution
 from optsched.problems.smtt.ssdp import solver as ssdp
-from optsched.result import Result
+from optsched.result import Result, Status
 
 DYNASEARCH_KICKS = 1000
 """Default of option ``kicks``: equals ``dynasearch.KICKS``, which is imported only when
@@ -57,13 +60,58 @@ def _ils(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Res
 
 
 def _dynasearch(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
-    from optsched.problems.smtt.heuristics import dynasearch  # compiles or loads numba code
+    from optsched.problems.smtt.heuristics import dynasearch
 
     start, start_cost, name = best_rule(instance)
     seq, value, counts = dynasearch.iterated_dynasearch(
         instance, start, deadline, params.options["kicks"], params.seed, lower_bound(instance))
     return found(SmttSolution(tuple(seq)), value, start=name, start_objective=start_cost,
                  **counts)
+
+
+def _load_dynasearch() -> None:
+    from optsched.problems.smtt.heuristics import dynasearch
+
+    dynasearch.load()
+
+
+def _load_bb() -> None:
+    from optsched.problems.smtt.bb import kernel, memo
+
+    (instance,) = generate(n=8, seed=1)
+    bb.run(instance, SolveParams(workers=1), Deadline(None))
+    memo.rehash(memo.empty(kernel.BUCKET), 2 * kernel.BUCKET)  # tables growing
+    kernel.rehash_registry(np.full((1, 2), -1, np.int64), np.full((2, 2), -1, np.int64))
+
+
+def _load_ssdp() -> None:
+    from optsched.problems.smtt.ssdp.search import warm as warm_levels
+
+    (instance,) = generate(n=8, weighted=True, seed=1)
+    ssdp.run(instance, SolveParams(workers=1), Deadline(None))
+    warm_levels(ssdp.OPTIONS.resolve({}))  # the level stages a tiny instance never reaches
+
+
+KERNELS: dict[str, Callable[[], None]] = {"dynasearch": _load_dynasearch, "smtt-bb": _load_bb,
+                                          "smtt-ssdp": _load_ssdp}
+"""How each compiled solver loads its kernels: a run on a tiny instance."""
+
+
+def _when_loaded(name: str, run: NativeRun[SmttInstance]) -> NativeRun[SmttInstance]:
+    """``run`` once the kernels of ``name`` are loaded; until then the best known sequence.
+
+    Loading from numba's disk cache takes a fraction of a second per process,
+    compiling on a cold cache several seconds: a short limit must not pay it.
+    """
+    def gated(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
+        if LOADING.ready(name, KERNELS[name], deadline):
+            return run(instance, params, deadline)
+        seq, value = best_known(instance, params.hint)
+        return Result(status=Status.FEASIBLE, solver="", solution=SmttSolution(tuple(seq)),
+                      objective=value, bound=lower_bound(instance),
+                      stats={"kernels": "still loading when the limit came"})
+
+    return gated
 
 
 def table() -> dict[str, NativeSolver[SmttInstance]]:
@@ -81,13 +129,13 @@ def table() -> dict[str, NativeSolver[SmttInstance]]:
                               "best rule + variable neighbourhood descent")
     out["ils"] = NativeSolver(_ils, heuristic, "iterated local search: VND with random kicks",
                               ILS)
-    out["dynasearch"] = NativeSolver(_dynasearch, heuristic,
+    out["dynasearch"] = NativeSolver(_when_loaded("dynasearch", _dynasearch), heuristic,
                                      "iterated dynasearch: best sets of independent swaps and "
                                      "insertions, with random kicks", DYNASEARCH)
-    out["smtt-bb"] = NativeSolver(bb.run, Kind.EXACT,
+    out["smtt-bb"] = NativeSolver(_when_loaded("smtt-bb", bb.run), Kind.EXACT,
                                   "Lawler decomposition with memorised subproblems, unweighted "
                                   "(or equal weights) only", bb.OPTIONS, bb.supports)
-    out["smtt-ssdp"] = NativeSolver(ssdp.run, Kind.EXACT,
+    out["smtt-ssdp"] = NativeSolver(_when_loaded("smtt-ssdp", ssdp.run), Kind.EXACT,
                                     "successive sublimation dynamic programming (Tanaka, "
                                     "Fujikuma & Araki): Lagrangian time-indexed relaxation "
                                     "with job memory and state elimination",
@@ -96,24 +144,22 @@ def table() -> dict[str, NativeSolver[SmttInstance]]:
 
 
 def warm() -> None:
-    """Run the compiled solvers once on a tiny instance, loading their numba code.
+    """Load every compiled solver's kernels now (the benchmark fork server calls this)."""
+    for load in KERNELS.values():
+        load()
 
-    The stages of ``smtt-ssdp`` that a tiny instance never reaches are driven
-    by hand (:func:`optsched.problems.smtt.ssdp.search.warm`).
+
+def choose(instance: SmttInstance, params: SolveParams) -> tuple[str, str]:
+    """The solver of ``auto``: smtt's exact method for the instance, CP-SAT beyond its range.
+
+    Equal weights: ``smtt-bb`` (it proves 500-job instances in seconds, where
+    CP-SAT proves none in a minute); unequal: ``smtt-ssdp`` (all of OR-Library
+    within 6 s, where CP-SAT leaves gaps of tens of percent).
     """
-    from optsched.problems.smtt.bb import kernel as bb_kernel
-    from optsched.problems.smtt.bb import memo as bb_memo
-    from optsched.problems.smtt.generate import generate
-    from optsched.problems.smtt.ssdp.search import warm as warm_levels
-
-    solvers = table()
-    for weighted in (False, True):
-        (instance,) = generate(n=8, weighted=weighted, seed=1)
-        for name in ("dynasearch", "smtt-bb", "smtt-ssdp"):
-            if name != "smtt-bb" or not weighted:
-                native = solvers[name]
-                params = SolveParams(workers=1, options=native.options.resolve({}))
-                native.run(instance, params, Deadline(None))
-    warm_levels(ssdp.OPTIONS.resolve({}))
-    bb_memo.rehash(bb_memo.empty(bb_kernel.BUCKET), 2 * bb_kernel.BUCKET)  # tables growing
-    bb_kernel.rehash_registry(np.full((1, 2), -1, np.int64), np.full((2, 2), -1, np.int64))
+    weighted = len(set(instance.w)) > 1
+    name = "smtt-ssdp" if weighted else "smtt-bb"
+    try:
+        (ssdp.check_supported if weighted else bb.supports)(instance)
+    except NotSupportedError:
+        return "cpsat", f"numbers beyond {name}'s arithmetic"
+    return name, f"{'unequal' if weighted else 'equal'} weights: {name} proves them fastest"

@@ -14,12 +14,13 @@ import numpy as np
 import pulp
 
 from optsched.backends.milp import MilpFormulation
+from optsched.compiled import IntArray
 from optsched.deadline import Deadline
 from optsched.errors import NotSupportedError
 from optsched.params import SolveParams
 from optsched.problems.pods.counts.objective import objective
 from optsched.problems.pods.counts.structure import Counts, build_counts, options
-from optsched.problems.pods.counts.symmetry import decode, fixed_to_zero, load_cuts
+from optsched.problems.pods.counts.symmetry import decode, fixed_to_zero, hint_counts, load_cuts
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.solution import PodsSolution
 
@@ -29,15 +30,18 @@ mantissa, a margin for rounding and near-integral values (see
 ``docs/methods/pods-count-model.md``)."""
 
 
-def formulate(counts: Counts, symmetry: str
+def formulate(counts: Counts, symmetry: str, start: IntArray | None = None
               ) -> tuple[pulp.LpProblem, Callable[[], PodsSolution]]:
-    """The count model as a PuLP problem and its decoder."""
+    """The count model as a PuLP problem and its decoder; ``start`` counts are a MIP start."""
     prob = pulp.LpProblem("pods_counts", pulp.LpMinimize)
     ub = counts.pair_ub.copy()
     if symmetry == "fix":
         ub[fixed_to_zero(counts)] = 0
     x = [prob.add_variable(f"x_{p}", lowBound=0, upBound=int(u), cat=pulp.LpInteger)
          for p, u in enumerate(ub.tolist())]
+    if start is not None:
+        for var, k in zip(x, start.tolist(), strict=True):
+            var.setInitialValue(k)
     bounds = np.searchsorted(counts.pair_class, np.arange(len(counts.classes) + 1)).tolist()
     placed = [pulp.lpSum(x[bounds[c]:bounds[c + 1]]) for c in range(len(counts.classes))]
     for c, klass in enumerate(counts.classes):
@@ -83,7 +87,12 @@ def build(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Mi
                else f"the lexicographic objective reaches {counts.top}, beyond the 2^40 up to "
                     "which a MILP solver's doubles and tolerances keep its lowest digit exact")
         raise NotSupportedError("objective", f"{why}; use cpsat (it solves it staged)")
-    prob, decode = formulate(counts, symmetry)
+    start = None
+    if isinstance(params.hint, PodsSolution):
+        start = hint_counts(counts, params.hint, symmetry)
+    prob, decode = formulate(counts, symmetry, start)
     return MilpFormulation(problem=prob, decode=decode, build_s=time.perf_counter() - started,
                            stats={"classes": len(counts.classes),
-                                  "pairs": len(counts.pair_class), "symmetry": symmetry})
+                                  "pairs": len(counts.pair_class), "symmetry": symmetry,
+                                  "start": "none" if start is None else "hint"},
+                           started=start is not None)

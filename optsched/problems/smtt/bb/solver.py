@@ -19,7 +19,7 @@ from optsched.errors import InvalidSolutionError, NotSupportedError
 from optsched.options import Option, OptionSet
 from optsched.params import SolveParams
 from optsched.problems.smtt.bounds import lower_bound
-from optsched.problems.smtt.heuristics.rules import best_rule, cost
+from optsched.problems.smtt.heuristics.rules import best_known, cost
 from optsched.problems.smtt.instance import SmttInstance
 from optsched.problems.smtt.solution import SmttSolution
 from optsched.result import Result, Status
@@ -89,7 +89,7 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
     stats: dict[str, Any] = {**outcome.stats,
                              "search_s": round(time.perf_counter() - started, 6)}
     if outcome.value is None or outcome.sequence is None:
-        seq, value = _best_known(instance, params)
+        seq, value = best_known(instance, params.hint)
         return Result(status=Status.FEASIBLE, solver="", solution=SmttSolution(tuple(seq)),
                       objective=value, bound=lower_bound(instance), stats=stats)
     seq = [int(order[x]) for x in outcome.sequence]
@@ -100,11 +100,3 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
     return Result(status=Status.OPTIMAL, solver="", solution=SmttSolution(tuple(seq)),
                   objective=value, bound=value, stats=stats)
 
-
-def _best_known(instance: SmttInstance, params: SolveParams) -> tuple[list[int], int]:
-    """The better of the hint of :func:`optsched.solve` (if any) and the best constructive rule."""
-    candidates = [best_rule(instance)[0]]
-    hint = params.hint
-    if isinstance(hint, SmttSolution) and sorted(hint.sequence) == list(range(instance.n)):
-        candidates.append(list(hint.sequence))
-    return min(((seq, cost(instance, seq)) for seq in candidates), key=lambda item: item[1])

@@ -313,3 +313,9 @@ def iterated_dynasearch(instance: SmttInstance, sequence: Sequence[int],
         state[BEST] = state[CAND]
     return best.tolist(), int(state[BEST]), {"kicks": max(0, int(state[KICKS_DONE])),
                                              "passes": int(state[PASSES])}
+
+
+def load() -> None:
+    """Load (or compile) every kernel of this module: a run on a tiny instance."""
+    tiny = SmttInstance((3, 1, 2, 2), (2, 1, 4, 3), (1, 2, 1, 3))
+    iterated_dynasearch(tiny, [0, 1, 2, 3], kicks=2, target=-1)

@@ -231,3 +231,13 @@ def best_rule(instance: SmttInstance) -> tuple[list[int], int, str]:
               for name, (rule, _) in RULES.items() for seq in (rule(instance),)]
     value, name, seq = min(scored, key=lambda item: item[0])
     return seq, value, name
+
+
+def best_known(instance: SmttInstance, hint: object = None) -> tuple[list[int], int]:
+    """The better of ``hint`` (an smtt solution, if valid) and the best constructive rule."""
+    from optsched.problems.smtt.solution import SmttSolution
+
+    candidates = [best_rule(instance)[0]]
+    if isinstance(hint, SmttSolution) and sorted(hint.sequence) == list(range(instance.n)):
+        candidates.append(list(hint.sequence))
+    return min(((seq, cost(instance, seq)) for seq in candidates), key=lambda item: item[1])
