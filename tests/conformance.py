@@ -73,6 +73,7 @@ def check_solver(family: AnyFamily, solver: str) -> None:
         result = solve(instance, solver, PARAMS)
         solved += 1
         assert result.verified and result.status.is_success, result
+        assert "disagreements" not in result.stats, result.stats["disagreements"]
         assert result.objective is not None
         assert (result.family, result.instance, result.solver) == (family.name, instance.name,
                                                                    solver)

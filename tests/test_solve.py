@@ -199,3 +199,19 @@ def test_integral_objectives_are_compared_exactly(monkeypatch: pytest.MonkeyPatc
     assert result.stats["disagreements"] == ["cpsat claimed objective 10.4, the checker "
                                              "computes 11"]
     assert result.objective == 8 and result.stats["solver_objective"] == 11
+
+
+@pytest.mark.parametrize(("weights", "chosen"), [((1, 1, 1), "smtt-bb"),
+                                                 ((1, 2, 1), "smtt-ssdp")])
+def test_auto_picks_the_exact_method_made_for_the_instance(
+        weights: tuple[int, ...], chosen: str) -> None:
+    """Equal weights go to smtt-bb, unequal ones to smtt-ssdp; the result says why.
+
+    Equal weights: 2,0,1 gives C = 2, 5, 10, tardiness 0 + 1 + 4 = 5, the optimum
+    (2,1,0 costs 0 + 1 + 7 = 8). Unequal: the example's optimum 8.
+    """
+    inst = SmttInstance((3, 5, 2), (4, 6, 3), weights, name="auto")
+    result = solve(inst, "auto", PARAMS)
+    assert result.solver == chosen and result.status is Status.OPTIMAL
+    assert result.objective == (5 if chosen == "smtt-bb" else 8)
+    assert result.stats["auto"].endswith(f"{chosen} proves them fastest")

@@ -1,17 +1,20 @@
-"""``optsched validate``: check a solution against an instance with the family's checker."""
+"""``optsched validate``: check a solution, and every claim of a result, against an instance."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
+from optsched.claims import false_claims
 from optsched.errors import InputError
 from optsched.io import load_json, read_instances, solution_from_dict
 from optsched.registry import family_of
 
 EXIT_VIOLATED = 1
+MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
 @click.command()
@@ -22,37 +25,59 @@ EXIT_VIOLATED = 1
               help="The family that reads INSTANCE, when the formats of several claim it.")
 def validate(instance_file: Path, solution_file: Path, as_json: bool,
              family_name: str | None) -> int:
-    """Recompute the objective of SOLUTION (a solution or a result file) on INSTANCE.
+    """Recompute the objective of SOLUTION on INSTANCE and check what it claims.
 
-    Exits 1, listing the violations, when the solution breaks the instance.
+    SOLUTION is a solution, a result file (its objective, bound, status, gap
+    and instance are checked too) or what ``solve --manifests`` wrote (pods).
+    Exits 1, one line per violation or false claim, when anything is wrong.
     A file of many instances (e.g. OR-Library) needs a result file whose
     ``instance`` names one of them.
     """
     instances = read_instances(instance_file, family_name)
-    raw = load_json(solution_file)
-    instance = instances[0]
-    if len(instances) > 1:
-        wanted = raw.get("instance") if isinstance(raw, dict) else None
-        matches = [i for i in instances if i.name == wanted]
-        if not matches:
-            raise InputError(str(solution_file), f"{instance_file} holds {len(instances)} "
-                             "instances; give a result file whose 'instance' names one of them")
-        instance = matches[0]
-    family = family_of(instance)
-    try:
-        solution = solution_from_dict(raw, family)
-    except InputError as exc:
-        raise exc.within(str(solution_file)) from None
+    family = family_of(instances[0])
+    if solution_file.suffix in MANIFEST_SUFFIXES and family.read_manifests is not None:
+        instance, claims = instances[0], {}
+        try:
+            text = solution_file.read_text(encoding="utf-8")
+            solution = family.read_manifests(instance, text)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(str(solution_file), f"cannot be read: {exc}") from None
+        except InputError as exc:
+            raise exc.within(str(solution_file)) from None
+    else:
+        raw = load_json(solution_file)
+        claims = raw if isinstance(raw, dict) and "solution" in raw and "status" in raw else {}
+        instance = _pick(instances, claims, instance_file, solution_file)
+        try:
+            solution = solution_from_dict(raw, family)
+        except InputError as exc:
+            raise exc.within(str(solution_file)) from None
     evaluation = family.evaluate(instance, solution)
+    wrong = false_claims(family, instance, claims, evaluation)
     if as_json:
         click.echo(json.dumps({"instance": instance.name, "feasible": evaluation.feasible,
                                "objective": evaluation.objective,
                                "violations": list(evaluation.violations),
-                               "metrics": dict(evaluation.metrics)}))
-    elif evaluation.violations:
+                               "false_claims": wrong, "metrics": dict(evaluation.metrics)}))
+    else:
         for violation in evaluation.violations:
             click.echo(f"violation: {violation}")
-    else:
-        metrics = "  ".join(f"{k}={v}" for k, v in evaluation.metrics.items())
-        click.echo(f"{instance.name}  feasible  objective={evaluation.objective}  {metrics}")
-    return EXIT_VIOLATED if evaluation.violations else 0
+        for claim in wrong:
+            click.echo(f"false claim: {claim}")
+        if evaluation.feasible and not wrong:
+            metrics = "  ".join(f"{k}={v}" for k, v in evaluation.metrics.items())
+            click.echo(f"{instance.name}  feasible  objective={evaluation.objective}  {metrics}")
+    return EXIT_VIOLATED if evaluation.violations or wrong else 0
+
+
+def _pick(instances: list[Any], claims: dict[str, Any], instance_file: Path,
+          solution_file: Path) -> Any:
+    """The instance a result names, in a file of several; the only one otherwise."""
+    if len(instances) == 1:
+        return instances[0]
+    matches = [i for i in instances if i.name == claims.get("instance")]
+    if not matches:
+        raise InputError(str(solution_file), f"{instance_file} holds {len(instances)} "
+                                             "instances; give a result file whose 'instance' "
+                                             "names one of them")
+    return matches[0]

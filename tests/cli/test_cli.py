@@ -114,3 +114,58 @@ def test_families_and_solvers(capsys: pytest.CaptureFixture[str]) -> None:
     assert "options from CP-SAT's SatParameters proto (--options lists them)" in out
     one = run(capsys, "solvers", "--family", "smtt", "cpsat").out
     assert "-o linearization_level=1  (an integer in" in one and "smtt-bb" not in one
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"objective": 7}, "it claims objective 7; the solution's objective is 8"),
+    ({"status": "optimal", "bound": 7}, "it claims optimal, but its bound 7 does not meet"),
+    ({"bound": 9}, "it claims bound 9, above the solution's objective 8"),
+    ({"instance": "other"}, "the result is for instance 'other', not 'example'"),
+    ({"family": "pods"}, "the result is for"),
+    ({"gap": 0.5}, "it claims gap 0.5"),
+])
+def test_validate_believes_no_claim(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    change: dict[str, object], words: str) -> None:
+    """A result of the example (optimum 8, order 2, 1, 0) with one claim tampered: exit 1."""
+    inst = write_json(tmp_path / "i.json", EXAMPLE)
+    run(capsys, "solve", inst, "--solver", "cpsat", "-w", "1", "--out", tmp_path)
+    result = json.loads((tmp_path / "example.cpsat.json").read_text())
+    assert (result["status"], result["objective"], result["bound"]) == ("optimal", 8, 8)
+    tampered = write_json(tmp_path / "t.json", {**result, **change})
+    res = run(capsys, "validate", inst, tampered)
+    if change.get("family") == "pods":
+        assert res.code == 2 and "family" in res.err
+        return
+    assert res.code == 1 and f"false claim: {words}" in res.out, res.out
+
+
+def test_validate_against_the_reference_optimum(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """An instance whose known optimum is 8: a result claiming 'optimal' at 9 (order 2, 0, 1:
+    C = 2, 5, 10, cost 0 + 1 + 2 * 4 = 9) with bound 9 makes two false claims."""
+    inst = write_json(tmp_path / "i.json", {**EXAMPLE, "reference": {"value": 8,
+                                                                     "status": "optimal"}})
+    sol = {"family": "smtt", "instance": "example", "solver": "x", "status": "optimal",
+           "objective": 9, "bound": 9, "gap": 0.0, "solution": {"sequence": [2, 0, 1]}}
+    res = run(capsys, "validate", inst, write_json(tmp_path / "r.json", sol))
+    assert res.code == 1 and "it claims bound 9, above the known optimum 8" in res.out
+    assert "it claims optimal, but the known optimum is 8" in res.out
+
+
+def test_validate_reads_pods_manifests(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """What ``solve --manifests`` wrote is read back: same objective as the solve's."""
+    from optsched.io import write_instance
+    from optsched.problems.pods.samples import running
+
+    inst = tmp_path / "running.json"
+    write_instance(running(), inst)
+    res = run(capsys, "solve", inst, "-s", "cpsat", "-w", "1", "--json", "--manifests",
+              tmp_path / "plan")
+    objective = json.loads(res.out)["objective"]
+    res = run(capsys, "validate", inst, tmp_path / "plan" / "running.cpsat.yaml")
+    assert res.code == 0 and f"objective={objective}" in res.out, res.out + res.err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Binding\nmetadata: {name: big}\ntarget: {name: nowhere}\n")
+    res = run(capsys, "validate", inst, bad)
+    assert res.code == 1 and "violation" in res.out

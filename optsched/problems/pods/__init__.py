@@ -49,6 +49,7 @@ FAMILY: Family[PodsInstance, PodsSolution] = Family(
                                    formats.read_yaml),),
     compare=output.compare,
     manifests=output.manifests,
+    read_manifests=output.read_manifests,
 )
 
 __all__ = ["FAMILY", "PodsInstance", "PodsSolution"]

@@ -6,9 +6,11 @@ from typing import Any
 
 import yaml
 
+from optsched.errors import InputError
+from optsched.fields import excerpt, require_keys, require_str
 from optsched.problems.pods.evaluate import placed_by_priority
 from optsched.problems.pods.instance import PodsInstance
-from optsched.problems.pods.solution import PodsSolution
+from optsched.problems.pods.solution import PodsSolution, make
 
 
 def _verdict(ours: list[int], theirs: list[int]) -> str:
@@ -72,3 +74,39 @@ def manifests(instance: PodsInstance, solution: PodsSolution) -> str:
 def _meta(pod: str) -> dict[str, str]:
     namespace, _, name = pod.rpartition("/")
     return {"name": name, "namespace": namespace or "default"}
+
+
+def read_manifests(instance: PodsInstance, text: str) -> PodsSolution:
+    """The solution that :func:`manifests` wrote.
+
+    The cluster as it is, then its Evictions (a moved pod's to its
+    :data:`TARGET` node) and its Bindings applied.
+    """
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise InputError("manifests", f"are not valid YAML: {excerpt(str(exc))}") from None
+    assignment: dict[str, str | None] = {p: g.node for g in instance.groups
+                                         for p in g.pod_names}
+    for i, doc in enumerate(docs):
+        where = f"manifests[{i}]"
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        if kind not in ("Eviction", "Binding"):
+            raise InputError(f"{where}.kind", f"must be Eviction or Binding, got {excerpt(kind)}")
+        meta = require_keys(doc.get("metadata"), f"{where}.metadata", ("name",),
+                            ("namespace", "annotations"), InputError)
+        name = require_str(meta["name"], f"{where}.metadata.name", InputError)
+        namespace = meta.get("namespace", "default")
+        pod = name if namespace == "default" and name in assignment else f"{namespace}/{name}"
+        if pod not in assignment:
+            raise InputError(f"{where}.metadata", f"names pod {pod!r}, which the instance "
+                                                  "does not have")
+        if kind == "Eviction":
+            target = (meta.get("annotations") or {}).get(TARGET)
+            assignment[pod] = None if target is None else require_str(
+                target, f"{where}.metadata.annotations", InputError)
+        else:
+            node = require_keys(doc.get("target"), f"{where}.target", ("name",),
+                                ("apiVersion", "kind"), InputError)["name"]
+            assignment[pod] = require_str(node, f"{where}.target.name", InputError)
+    return make(instance, assignment)
