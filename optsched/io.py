@@ -8,6 +8,7 @@ recognised by file name. Every error names the file and the field.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -19,12 +20,15 @@ from optsched.fields import excerpt, is_int, type_name
 from optsched.registry import families, family_of, get_family
 from optsched.result import Result, Solution
 
+STDIN = "-"
+"""The file name that means standard input (JSON only)."""
+
 
 def load_json(path: str | Path, error: type[InputError] = InputError) -> Any:
-    """Parse a JSON file; a missing file or bad JSON is one line naming the file."""
+    """Parse a JSON file (``-``: standard input); a missing file or bad JSON is one line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = sys.stdin.read() if str(path) == STDIN else path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise error(str(path), "no such file") from None
     except IsADirectoryError:
@@ -94,7 +98,7 @@ def read_instances(path: str | Path, family: str | None = None) -> list[Instance
     except InstanceError as exc:
         raise exc.within(str(path)) from None
     if not instance.name:
-        instance = replace(instance, name=path.stem)  # type: ignore[type-var]
+        instance = replace(instance, name="stdin" if str(path) == STDIN else path.stem)  # type: ignore[type-var]
     return [instance]
 
 

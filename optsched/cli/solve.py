@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import click
 
 from optsched.cli.options import key_values
 from optsched.errors import InputError
+from optsched.family import Instance
 from optsched.io import read_instances, result_to_json, write_result
 from optsched.params import SolveParams
 from optsched.registry import AUTO, family_of
@@ -17,6 +20,7 @@ from optsched.solve import prepare
 from optsched.solve import solve as solve_instance
 from optsched.threads import available_cores
 
+EXIT_BAD_INPUT = 2
 EXIT_NO_SOLUTION = 3
 
 
@@ -50,27 +54,35 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
           seed: int, options: tuple[str, ...], model: tuple[str, ...], no_fallback: bool,
           family_name: str | None, log: bool, as_json: bool, out: Path | None, compare: bool,
           manifests: Path | None) -> int:
-    """Solve each instance in FILE... (JSON instances or a family's own formats).
+    """Solve each instance in FILE... (JSON, a family's own formats, or - for standard input).
 
-    Every input is read and checked before anything is solved or written.
+    Every file is read and checked first. Each bad one is reported (a line on
+    standard error, and with --json a line with status "error") and the
+    others are solved. Exit status: 2 if any file was bad, else 3 if any
+    instance had no solution within the limit, else 0.
     """
     params = SolveParams(time_limit=time_limit,
                          workers=available_cores() if workers is None else workers,
                          seed=seed, log=log, options=key_values(options, "--option"),
                          model=key_values(model, "--model"), fallback=not no_fallback)
-    instances = [inst for path in files for inst in read_instances(path, family_name)]
-    for instance in instances:
-        family = prepare(instance, solver, params).family  # solver, options, support
-        for flag, wanted, hook in (("--compare", compare, family.compare),
-                                   ("--manifests", manifests, family.manifests)):
-            if wanted and hook is None:
-                raise InputError(flag, f"the {family.name} family has nothing to offer here")
-    for folder in (out, manifests):
+    for folder, flag in ((out, "--out"), (manifests, "--manifests")):
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+            ensure_folder(folder, flag)
+    todo, bad = [], 0
+    for path in files:
+        try:
+            found = read_instances(path, family_name)
+            for instance in found:
+                _check(instance, solver, params, compare, manifests)
+        except InputError as exc:
+            bad += 1
+            _report(exc.within(str(path)) if not exc.field.startswith(str(path)) else exc,
+                    path, as_json)
+            continue
+        todo += found
     code = 0
     written: set[Path] = set()
-    for instance in instances:
+    for instance in todo:
         family = family_of(instance)
         result = solve_instance(instance, solver, params)
         if compare and result.solution is not None and family.compare is not None:
@@ -86,7 +98,34 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
             path.write_text(family.manifests(instance, result.solution), encoding="utf-8")
         if not result.status.is_success:
             code = EXIT_NO_SOLUTION
-    return code
+    return EXIT_BAD_INPUT if bad else code
+
+
+def _check(instance: Instance, solver: str, params: SolveParams, compare: bool,
+           manifests: Path | None) -> None:
+    """Everything about solving ``instance`` that can be checked before solving it."""
+    family = prepare(instance, solver, params).family  # solver, options, support
+    for flag, wanted, hook in (("--compare", compare, family.compare),
+                               ("--manifests", manifests, family.manifests)):
+        if wanted and hook is None:
+            raise InputError(flag, f"the {family.name} family has nothing to offer here")
+
+
+def _report(error: InputError, path: Path, as_json: bool) -> None:
+    message = " ".join(str(error).split())
+    click.echo(f"optsched: error: {message}", err=True)
+    if as_json:
+        click.echo(json.dumps({"file": str(path), "status": "error", "error": message}))
+
+
+def ensure_folder(folder: Path, flag: str) -> None:
+    """Create ``folder`` if needed and check that files can be written in it, before any work."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(flag, f"cannot create {folder}: {exc.strerror or exc}") from None
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(flag, f"{folder} is not a folder this user can write in")
 
 
 def _line(result: Result) -> str:

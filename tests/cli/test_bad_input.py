@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +43,41 @@ def _check(res: Any, field: str, out: Path) -> None:
                          ids=[c[0] for c in BAD_INSTANCES])
 def test_bad_instance(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                       case: str, data: Any, field: str) -> None:
+    """The bad file is one line naming it and the field; the good ones are still solved."""
     good = write_json(tmp_path / "good.json", EXAMPLE)
     bad = write_json(tmp_path / "bad.json", data)
     out = tmp_path / "out"
-    # The good file comes first: nothing may be solved or written before all input is read.
-    _check(run(capsys, "solve", good, bad, "--out", out, "--solver", "edd"), field, out)
+    res = run(capsys, "solve", good, bad, write_json(tmp_path / "also.json", EXAMPLE), "--out",
+              out, "--solver", "edd")
+    assert res.code == 2 and "Traceback" not in res.err
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"optsched: error: {bad}"), res.err
+    assert field in lines[0]
+    assert [line.split()[0] for line in res.out.splitlines()] == ["example", "example"]
+    assert sorted(p.name for p in out.iterdir()) == ["example.edd-2.json", "example.edd.json"]
+
+
+def test_every_bad_file_is_reported_in_json_too(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Two bad files and a good one: two error lines, and a JSON line per file."""
+    good = write_json(tmp_path / "good.json", EXAMPLE)
+    first = write_json(tmp_path / "a.json", {**EXAMPLE, "format": 2})
+    second = tmp_path / "b.json"
+    second.write_text("{")
+    res = run(capsys, "solve", first, good, second, "-s", "edd", "--json")
+    assert res.code == 2 and len(res.err.strip().splitlines()) == 2
+    rows = [json.loads(line) for line in res.out.splitlines()]
+    assert [r["status"] for r in rows] == ["error", "error", "feasible"]
+    assert rows[0]["file"] == str(first) and "format" in rows[0]["error"]
+
+
+@pytest.mark.parametrize("target", ["/dev/null", "file/under"])
+def test_an_output_folder_that_cannot_be_written(tmp_path: Path, target: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Checked before solving: exit 2, one line naming --out."""
+    good = write_json(tmp_path / "good.json", EXAMPLE)
+    out = Path(target) if target.startswith("/") else tmp_path / "good.json" / "under"
+    _check(run(capsys, "solve", good, "--out", out, "-s", "edd"), "--out", tmp_path / "none")
 
 
 def test_file_that_is_not_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

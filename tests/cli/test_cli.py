@@ -169,3 +169,20 @@ def test_validate_reads_pods_manifests(tmp_path: Path,
     bad.write_text("kind: Binding\nmetadata: {name: big}\ntarget: {name: nowhere}\n")
     res = run(capsys, "validate", inst, bad)
     assert res.code == 1 and "violation" in res.out
+
+
+def test_python_dash_m_and_standard_input() -> None:
+    """``python -m optsched solve -`` reads the instance from standard input.
+
+    p = (3, 5, 2), d = (4, 6, 3), unit weights: 2, 0, 1 gives C = 2, 5, 10 and
+    tardiness 0 + 1 + 4 = 5, the optimum.
+    """
+    import subprocess
+    import sys
+
+    data = json.dumps({**EXAMPLE, "weights": [1, 1, 1], "name": ""})
+    done = subprocess.run([sys.executable, "-m", "optsched", "solve", "-", "-s", "cpsat", "-w",
+                           "1", "--json"], input=data, capture_output=True, text=True,
+                          timeout=120)
+    row = json.loads(done.stdout)
+    assert done.returncode == 0 and (row["instance"], row["objective"]) == ("stdin", 5)
