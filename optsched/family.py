@@ -240,5 +240,7 @@ class Family(Generic[I, S]):
     calls it once, so that no job's time limit pays for it."""
     manifests: Callable[[I, S], str] | None = None
     """The text that applies a solution in the field's own system (``solve --manifests``)."""
+    headline: Callable[[Mapping[str, Any]], str] | None = None
+    """A few words from the checker's metrics of a solution, for the command line."""
     read_manifests: Callable[[I, str], S] | None = None
     """Reads that text back into a solution (``validate INSTANCE MANIFESTS``)."""

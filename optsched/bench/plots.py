@@ -40,6 +40,7 @@ def plot(rows: Sequence[dict[str, Any]], out: Path, title: str) -> list[Path]:
                    alpha=0.7)
     ax.set(xscale="log", xlabel="time per instance (s)", ylabel="gap to reference (%)",
            title=f"{title}: gap against time")
+    ax.set_yscale("symlog", linthresh=0.1)  # gaps span 0.01 % to thousands of %
     ax.legend(fontsize="small", ncol=2)
     fig.tight_layout()
     first = out / "gap-vs-time.png"

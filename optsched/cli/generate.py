@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from optsched.cli.options import ensure_folder
 from optsched.family import Family, Generator
 from optsched.io import instance_to_dict, write_instance
 from optsched.registry import generators
+
+DEFAULT_OUT = Path("generated")
 
 
 def _command(name: str, family: Family[Any, Any], generator: Generator[Any]) -> click.Command:
     def run(out: Path | None, **values: Any) -> int:
         instances = generator.make(**values)
+        if out is None and sys.stdout.isatty():  # JSON lines are for a pipe, not a person
+            out = DEFAULT_OUT
         if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
+            ensure_folder(out, "--out")
         for instance in instances:
             if out is None:
                 click.echo(json.dumps(instance_to_dict(instance)))
@@ -33,8 +39,9 @@ def _command(name: str, family: Family[Any, Any], generator: Generator[Any]) -> 
                      show_default=True, help=p.help)
         for p in generator.params]
     params.append(click.Option(["--out"], type=click.Path(file_okay=False, path_type=Path),
-                               default=None, help="Write DIR/<name>.json files instead of "
-                                                  "printing JSON lines."))
+                               default=None, help="Write DIR/<name>.json files. Default: JSON "
+                                                  f"lines into a pipe, {DEFAULT_OUT}/ on a "
+                                                  "terminal."))
     return click.Command(name, callback=run, params=params,
                          help=f"Generate {family.name} instances: "
                               f"{generator.summary or family.summary}")

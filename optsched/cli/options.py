@@ -1,8 +1,10 @@
-"""Option parsing shared by the commands."""
+"""Option parsing and checks shared by the commands."""
 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from optsched.errors import InputError
@@ -20,3 +22,13 @@ def key_values(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key] = raw
     return out
+
+
+def ensure_folder(folder: Path, flag: str) -> None:
+    """Create ``folder`` if needed and check that files can be written in it, before any work."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(flag, f"cannot create {folder}: {exc.strerror or exc}") from None
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(flag, f"{folder} is not a folder this user can write in")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
-from optsched.cli.options import key_values
+from optsched.cli.options import ensure_folder, key_values
 from optsched.errors import InputError
-from optsched.family import Instance
+from optsched.family import Family, Instance
 from optsched.io import read_instances, result_to_json, write_result
 from optsched.params import SolveParams
 from optsched.registry import AUTO, family_of
@@ -89,7 +89,7 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
             result = replace(result, stats={**result.stats,
                                             "compare": dict(family.compare(instance,
                                                                            result.solution))})
-        click.echo(result_to_json(result) if as_json else _line(result))
+        click.echo(result_to_json(result) if as_json else _line(result, instance, family))
         stem = f"{result.instance}.{result.solver}"
         if out is not None:
             write_result(result, _unique(out / f"{stem}.json", written))
@@ -118,23 +118,25 @@ def _report(error: InputError, path: Path, as_json: bool) -> None:
         click.echo(json.dumps({"file": str(path), "status": "error", "error": message}))
 
 
-def ensure_folder(folder: Path, flag: str) -> None:
-    """Create ``folder`` if needed and check that files can be written in it, before any work."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(flag, f"cannot create {folder}: {exc.strerror or exc}") from None
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(flag, f"{folder} is not a folder this user can write in")
-
-
-def _line(result: Result) -> str:
-    gap = "-" if result.gap is None else f"{100 * result.gap:.2f}%"
-    fallback = result.stats.get("fallback")
-    note = f"  (fallback: {fallback})" if fallback else ""
-    return (f"{result.instance}  {result.solver}  {result.status.value}  "
-            f"objective={result.objective}  bound={result.bound}  gap={gap}  "
-            f"time={result.build_s + result.solve_s:.2f}s{note}")
+def _line(result: Result, instance: Instance, family: Family[Any, Any]) -> str:
+    """One line for a person: the result, its gap to the bound and to a known reference."""
+    parts = [result.instance, result.solver, result.status.value,
+             f"objective={result.objective}"]
+    if result.bound is not None:
+        gap = "" if result.gap is None else f" (bound gap {100 * result.gap:.2f}%)"
+        parts.append(f"bound={result.bound}{gap}")
+    reference: Any = getattr(instance, "reference", None)
+    if reference is not None and result.objective is not None:
+        off = 100 * (result.objective - reference.value) / max(abs(reference.value), 1)
+        parts.append(f"reference={reference.value} {reference.status} ({off:+.2f}%)")
+    metrics = result.stats.get("metrics")
+    if family.headline is not None and metrics:
+        parts.append(family.headline(metrics))
+    parts.append(f"time={result.build_s + result.solve_s:.2f}s")
+    for key in ("fallback", "auto"):
+        if result.stats.get(key):
+            parts.append(f"({key}: {result.stats[key]})")
+    return "  ".join(parts)
 
 
 def _unique(path: Path, taken: set[Path]) -> Path:

@@ -50,6 +50,7 @@ FAMILY: Family[PodsInstance, PodsSolution] = Family(
     compare=output.compare,
     manifests=output.manifests,
     read_manifests=output.read_manifests,
+    headline=output.headline,
 )
 
 __all__ = ["FAMILY", "PodsInstance", "PodsSolution"]

@@ -108,6 +108,7 @@ def evaluate(instance: PodsInstance, solution: PodsSolution) -> Evaluation:
                  + evict * len(evicted) + move * len(moved))
     never = [pod for g in instance.groups if not placeable(instance, g) for pod in g.pod_names]
     metrics = {"placed_by_priority": placed, "priorities": list(instance.priorities),
+               "pods_by_priority": [totals[p] for p in instance.priorities],
                "placed": sum(placed), "pending": sum(unplaced), "evicted": len(evicted),
                "moved": len(moved), "never_placeable": never}
     return Evaluation(objective=objective, metrics=metrics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -39,6 +40,15 @@ def compare(instance: PodsInstance, solution: PodsSolution) -> dict[str, Any]:
         out[key] = theirs
         out[f"vs_{key}"] = _verdict(ours, theirs)
     return out
+
+
+def headline(metrics: Mapping[str, Any]) -> str:
+    """Placed pods of each priority, evictions and moves, for the command line."""
+    levels = ", ".join(f"priority {p}: {k}/{n}" for p, k, n in zip(
+        metrics["priorities"], metrics["placed_by_priority"], metrics["pods_by_priority"],
+        strict=True))
+    return (f"placed {metrics['placed']} of {metrics['placed'] + metrics['pending']} "
+            f"({levels}), {metrics['evicted']} evicted, {metrics['moved']} moved")
 
 
 TARGET = "optsched.io/target-node"
