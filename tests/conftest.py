@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,14 @@ DATA_ENV = "OPTSCHED_DATA"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--data-dir", default=None,
                      help=f"benchmark data directory (default: ${DATA_ENV} or ../shared/data)")
+
+
+def extra(module: str) -> Any:
+    """Import an optional extra's module; skip without it, unless CI asks for the extras
+    (``OPTSCHED_REQUIRE_EXTRAS=1``): then a missing one fails."""
+    if os.environ.get("OPTSCHED_REQUIRE_EXTRAS"):
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
 
 
 def installed(family: str, kind: Kind) -> list[str]:

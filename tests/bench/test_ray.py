@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from optsched.bench import store
 from optsched.bench.runner import execute, plan
 from optsched.bench.suite import load_suite
 
+from ..conftest import extra
 from .helpers import write_suite
 
 
 def test_ray_batch_writes_the_same_rows(tmp_path: Path) -> None:
-    ray = pytest.importorskip("ray")
+    ray = extra("ray")
     suite = load_suite(write_suite(tmp_path))
     try:
         first = plan(suite, tmp_path / "ray", cores=2)
