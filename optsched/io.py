@@ -137,7 +137,7 @@ def read_solution(path: str | Path, family: Family[Any, Any] | str) -> Solution:
 
 def result_to_json(result: Result) -> str:
     """One line of JSON, as ``optsched solve --json`` prints it."""
-    return json.dumps(result.to_dict(), separators=(", ", ": "))
+    return json.dumps(result.to_dict(), separators=(", ", ": "), allow_nan=False)
 
 
 def write_result(result: Result, path: str | Path) -> None:

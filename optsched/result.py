@@ -88,8 +88,19 @@ class Result:
             "solve_s": round(self.solve_s, 6),
             "verified": self.verified,
             "solution": None if self.solution is None else self.solution.to_dict(),
-            "stats": dict(self.stats),
+            "stats": _plain(self.stats),
         }
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every non-finite float (a solver's "no bound yet") as None: strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _finite(value: int | float | None) -> int | float | None:

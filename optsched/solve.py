@@ -102,7 +102,8 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, 
     deadline = Deadline(params.time_limit, (stop or StopRequest()).child())
     with (threads or PROCESS).lease(params.workers) as workers:
         result = _solve(family, spec, instance, replace(params, workers=workers), deadline)
-    return replace(result, stats={**result.stats, "auto": request.why}) if request.why else result
+    auto = {"auto": request.why} if request.why else {}
+    return replace(result, stats={**result.stats, **auto, "call_s": round(deadline.elapsed(), 6)})
 
 
 def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: SolveParams,

@@ -35,3 +35,15 @@ def test_status_success() -> None:
     assert Status.OPTIMAL.is_success and Status.FEASIBLE.is_success
     assert Status.INFEASIBLE.is_success and not Status.INFEASIBLE.has_solution
     assert not Status.NO_SOLUTION.is_success and not Status.ERROR.is_success
+
+
+def test_json_lines_are_strict() -> None:
+    """A solver figure of -inf (smtt-ssdp's first bound before any step) becomes null."""
+    import json
+
+    from optsched.io import result_to_json
+
+    line = result_to_json(Result(Status.FEASIBLE, "x", stats={"lb1": float("-inf"),
+                                                             "deep": [float("nan"), 1.5]}))
+    stats = json.loads(line)["stats"]
+    assert stats == {"lb1": None, "deep": [None, 1.5]}

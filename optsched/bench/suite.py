@@ -20,7 +20,7 @@ Example (``benchmarks/suites/smtt-orlib.toml``)::
 
     [[solvers]]
     name = "cpsat"
-    options = {num_workers = 1}        # optional native options, also `model`, `label`
+    options = {linearization_level = 2}  # optional solver options, also `model`, `label`
 
 ``${data}`` is the data directory: ``--data-dir``, else ``$OPTSCHED_DATA``, else
 the suite's ``data`` key; it may appear in file patterns and in a generator's

@@ -14,8 +14,10 @@ def families_command() -> int:
     for name, family in families().items():
         click.echo(f"{name}: {family.summary}")
         click.echo(f"  solvers: {', '.join(solvers(family))}")
-        click.echo(f"  default solver: {family.default_solver}; hint and fallback: "
-                   f"{family.hint_solver}")
+        auto = family.default_solver
+        if family.choose is not None and family.choose.__doc__:
+            auto = family.choose.__doc__.strip().splitlines()[0].rstrip(".")
+        click.echo(f"  auto: {auto}; hint and fallback: {family.hint_solver}")
         formats = [f"JSON (format {family.format})",
                    *(fmt.name for fmt in family.outside_formats)]
         click.echo(f"  reads: {', '.join(formats)}")

@@ -150,7 +150,7 @@ def warm() -> None:
 
 
 def choose(instance: SmttInstance, params: SolveParams) -> tuple[str, str]:
-    """The solver of ``auto``: smtt's exact method for the instance, CP-SAT beyond its range.
+    """smtt-bb for equal weights, smtt-ssdp for unequal ones, cpsat beyond their range.
 
     Equal weights: ``smtt-bb`` (it proves 500-job instances in seconds, where
     CP-SAT proves none in a minute); unequal: ``smtt-ssdp`` (all of OR-Library

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Plan instances/pods/cluster.yaml with cpsat: the result with kube-scheduler's comparison
+# (--compare) as JSON, the Eviction and Binding manifests (--manifests), then
+# `optsched validate` of the cluster against the manifests just written.
+#
+# Usage: cli/03-pods-plan.sh [SCRATCH_DIR]   (default: a new mktemp -d folder)
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+scratch="${1:-$(mktemp -d)}"
+mkdir -p "$scratch"
+echo "== scratch folder: $scratch" >&2
+command -v optsched >/dev/null || {
+    echo "optsched not found: activate its virtualenv or pip install -e \"$repo\"" >&2; exit 127; }
+
+cluster="$repo/instances/pods/cluster.yaml"
+plan="$scratch/plan"
+
+echo "== solve $cluster"
+optsched solve "$cluster" --solver cpsat --time-limit 5 --workers 1 --json --compare \
+    --manifests "$plan"
+
+manifests="$plan/cluster.cpsat.yaml"
+echo "== $manifests"
+cat "$manifests"
+
+echo "== validate the cluster against $manifests"
+optsched validate "$cluster" "$manifests"
