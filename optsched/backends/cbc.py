@@ -10,6 +10,8 @@ it. CBC's summary line ``Lower bound:`` gives the bound of a stopped search
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import re
 import signal
 import subprocess
@@ -28,8 +30,8 @@ from optsched.result import Result, Status
 
 GRACE_S = 0.25
 """Seconds CBC may run past its own limit (or a stop request) before it is interrupted."""
-KILL_AFTER_S = 0.5
-"""Seconds between the interrupt and the kill."""
+KILL_AFTER_S = 0.25
+"""Seconds between the interrupt and the kill (both within the watchdog's grace)."""
 _LOWER_BOUND = re.compile(r"^Lower bound:\s+(\S+)", re.M)
 
 
@@ -107,10 +109,23 @@ def _number(text: str) -> float | None:
     return value if abs(value) < 1e300 else None
 
 
+_RUNNING: set[subprocess.Popen[str]] = set()
+"""The CBC processes of this process: killed when it exits, so that none outlives it
+(a solve the watchdog went on without may still be waiting for its CBC)."""
+
+
+@atexit.register
+def _kill_running() -> None:
+    for proc in list(_RUNNING):
+        with contextlib.suppress(OSError):
+            proc.kill()
+
+
 def _execute(command: list[str], echo: bool, deadline: Deadline) -> tuple[str, str]:
     """Run CBC to its end; return its output and how it ended (exited/interrupted/killed)."""
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, text=True)
+    _RUNNING.add(proc)
     assert proc.stdout is not None
     lines: list[str] = []
     reader = threading.Thread(target=_read, args=(proc.stdout, lines, echo), daemon=True)
@@ -136,6 +151,7 @@ def _execute(command: list[str], echo: bool, deadline: Deadline) -> tuple[str, s
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        _RUNNING.discard(proc)
         reader.join(timeout=1.0)
     return "".join(lines), ending
 

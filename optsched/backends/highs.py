@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -101,13 +101,17 @@ SCHEDULER = _Scheduler()
 
 
 def run(form: MilpFormulation, name: str, params: SolveParams, deadline: Deadline) -> Result:
-    """Solve with HiGHS; the bound is HiGHS' MIP dual bound; a stop interrupts the search."""
+    """Solve with HiGHS; the bound is HiGHS' MIP dual bound; a stop interrupts the search.
+
+    HiGHS' time limit is set when it starts, after PuLP has passed it the
+    model (which takes a while for a large one), to what the deadline has left
+    then; the ``time_limit`` option may only shorten it.
+    """
     import highspy
-    import pulp
 
     options = dict(params.options)
-    left = _shorter(deadline.remaining(), options.pop("time_limit", None))
-    if left is not None and left <= 0:
+    cap = options.pop("time_limit", None)
+    if deadline.expired():
         return nothing(form, name)
 
     def interrupt(_kind: int, _message: str, _out: Any, data_in: Any, _user: Any) -> None:
@@ -116,13 +120,13 @@ def run(form: MilpFormulation, name: str, params: SolveParams, deadline: Deadlin
 
     kinds = highspy.cb.HighsCallbackType
     with SCHEDULER.use(params.threads) as threads:
-        kind = _started_highs() if form.started else pulp.HiGHS
-        solver = kind(msg=params.log, timeLimit=left, threads=threads, gapRel=0.0,
-                      gapAbs=form.abs_gap, callbackTuple=(interrupt, None),
-                      callbacksToActivate=[kinds.kCallbackMipInterrupt,
-                                           kinds.kCallbackSimplexInterrupt,
-                                           kinds.kCallbackIpmInterrupt],
-                      random_seed=params.seed, **options)
+        solver = _highs()(msg=params.log, threads=threads, gapRel=0.0, gapAbs=form.abs_gap,
+                          callbackTuple=(interrupt, None),
+                          callbacksToActivate=[kinds.kCallbackMipInterrupt,
+                                               kinds.kCallbackSimplexInterrupt,
+                                               kinds.kCallbackIpmInterrupt],
+                          random_seed=params.seed, **options)
+        solver.when = (lambda: _shorter(deadline.remaining(), cap), form.started)
         started = time.perf_counter()
         form.problem.solve(solver)
         solve_s = time.perf_counter() - started
@@ -130,19 +134,25 @@ def run(form: MilpFormulation, name: str, params: SolveParams, deadline: Deadlin
 
 
 @cache
-def _started_highs() -> Any:
-    """PuLP's HiGHS interface, giving the variables' start values to HiGHS as a MIP start."""
+def _highs() -> Any:
+    """PuLP's HiGHS interface, setting the time limit and the MIP start as HiGHS starts."""
     import highspy
     import pulp
 
-    class StartedHiGHS(pulp.HiGHS):  # type: ignore[misc]
+    class TimedHiGHS(pulp.HiGHS):  # type: ignore[misc]
+        when: tuple[Callable[[], float | None], bool]
+
         def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
-            start = highspy.HighsSolution()
-            start.col_value = [float(v.varValue or 0) for v in lp.variables()]
-            lp.solverModel.setSolution(start)
+            left, started = self.when[0](), self.when[1]
+            if left is not None:
+                lp.solverModel.setOptionValue("time_limit", max(0.0, float(left)))
+            if started:
+                start = highspy.HighsSolution()
+                start.col_value = [float(v.varValue or 0) for v in lp.variables()]
+                lp.solverModel.setSolution(start)
             super().callSolver(lp)
 
-    return StartedHiGHS
+    return TimedHiGHS
 
 
 def _shorter(left: float | None, cap: float | None) -> float | None:

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pulp
 
@@ -83,3 +84,20 @@ def test_declared_options_reach_cbc() -> None:
                            build_s=0.0)
     args = cbc.arguments(form, params, 30.0)
     assert args[args.index("-seconds") + 1] == "20.0" and "-cutsOnOff" in args
+
+
+def test_no_cbc_outlives_the_process(tmp_path: Path) -> None:
+    """A process that exits while a CBC child still runs (its solve was left behind by the
+    watchdog) takes the child with it."""
+    child = (f"import os, signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+             f"open({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid())); time.sleep(60)")
+    script = ("import sys, threading, time\nfrom optsched.backends import cbc\n"
+              "from optsched.deadline import Deadline\n"
+              f"args = ([sys.executable, '-c', {child!r}], False, Deadline(None))\n"
+              "threading.Thread(target=cbc._execute, args=args, daemon=True).start()\n"
+              "time.sleep(1.5)\n")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    pid = int((tmp_path / "pid").read_text())
+    time.sleep(0.2)
+    stat = Path(f"/proc/{pid}/stat")
+    assert not stat.exists() or stat.read_text().split()[2] == "Z"  # gone, or a zombie
