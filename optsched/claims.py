@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from optsched.family import Evaluation, Family
+from optsched.fields import excerpt
 from optsched.result import relative_gap
 
 
@@ -22,7 +23,7 @@ def false_claims(family: Family[Any, Any], instance: Any, claims: Mapping[str, A
     for key, actual in (("family", family.name), ("instance", instance.name)):
         said = claims.get(key)
         if said not in (None, "", actual):
-            out.append(f"the result is for {key} {said!r}, not {actual!r}")
+            out.append(f"the result is for {key} {excerpt(said)}, not {excerpt(actual)}")
     objective = evaluation.objective
     if objective is None:
         return out
@@ -30,7 +31,8 @@ def false_claims(family: Family[Any, Any], instance: Any, claims: Mapping[str, A
     said_objective, bound = _number(claims.get("objective")), _number(claims.get("bound"))
     if "objective" in claims and (said_objective is None
                                   or abs(said_objective - objective) > tol):
-        out.append(f"it claims objective {claims.get('objective')!r}; the solution's objective "
+        out.append(f"it claims objective {excerpt(claims.get('objective'))}; the solution's "
+                   "objective "
                    f"is {objective}")
     reference: Any = getattr(instance, "reference", None)
     optimum = reference.value if getattr(reference, "status", "") == "optimal" else None
@@ -48,7 +50,7 @@ def false_claims(family: Family[Any, Any], instance: Any, claims: Mapping[str, A
         said_gap, gap = _number(claims.get("gap")), relative_gap(objective, bound)
         if (said_gap is None) != (gap is None) or (
                 said_gap is not None and gap is not None and abs(said_gap - gap) > 1e-6):
-            out.append(f"it claims gap {claims.get('gap')!r}; its objective and bound give "
+            out.append(f"it claims gap {excerpt(claims.get('gap'))}; its objective and bound give "
                        f"{gap}")
     return out
 

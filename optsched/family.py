@@ -8,6 +8,7 @@ A family is a package under ``optsched/problems/`` (or a package named by an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from optsched.deadline import Deadline
+from optsched.errors import InputError
+from optsched.fields import excerpt
 from optsched.options import NONE, OptionSet
 from optsched.params import SolveParams
 from optsched.result import Result, Solution
@@ -164,17 +167,26 @@ class Model(Generic[I, F]):
 
     load: Callable[[], Build[I, F]]
     options: OptionSet = NONE
+    supports: Supports[I] | None = None
+    """Refuses, before any work, an instance the formulation cannot be built for in
+    reasonable memory (checked by ``solve()`` for the backends that run it)."""
 
 
 @dataclass(frozen=True)
 class GeneratorParam:
-    """One parameter of a family's instance generator (becomes a CLI option)."""
+    """One parameter of a family's instance generator (becomes a CLI option).
+
+    ``low`` and ``high`` bound a number (inclusive); :meth:`Generator.check`
+    applies them before anything is generated.
+    """
 
     name: str
     type: type
     default: Any
     help: str
     is_flag: bool = False
+    low: float | None = None
+    high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,41 @@ class Generator(Generic[I]):
     make: Generate[I]
     params: tuple[GeneratorParam, ...]
     summary: str = ""
+    max_items: int | None = None
+    """Most items (jobs, pods) one call may generate in all, when ``size`` says how many."""
+    size: Callable[[Mapping[str, Any]], int] | None = None
+    """The number of items the parameters ask for (e.g. jobs times instances)."""
+
+    def check(self, values: Mapping[str, Any]) -> None:
+        """Refuse unknown parameters, wrong types and values out of bounds, before any work."""
+        known = {p.name: p for p in self.params}
+        for key, value in values.items():
+            param = known.get(key)
+            if param is None:
+                raise InputError(key, f"is not a parameter of this generator (known: "
+                                      f"{', '.join(known)})")
+            if param.type is bool:
+                if not isinstance(value, bool):
+                    raise InputError(key, f"must be true or false, got {excerpt(value)}")
+                continue
+            if param.type is str:
+                if not isinstance(value, str):
+                    raise InputError(key, f"must be a string, got {excerpt(value)}")
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or (
+                    param.type is int and not isinstance(value, int)) or not math.isfinite(
+                    value):
+                raise InputError(key, f"must be a{'n integer' if param.type is int else ' number'}"
+                                      f", got {excerpt(value)}")
+            if (param.low is not None and value < param.low) or (
+                    param.high is not None and value > param.high):
+                raise InputError(key, f"must be {_range(param.low, param.high)}, "
+                                      f"got {excerpt(value)}")
+        if self.size is not None and self.max_items is not None:
+            full = {p.name: p.default for p in self.params} | dict(values)
+            if self.size(full) > self.max_items:
+                raise InputError("count", f"the parameters ask for {self.size(full)} items in "
+                                          f"all; one call makes at most {self.max_items}")
 
 
 @dataclass(frozen=True)
@@ -193,6 +240,9 @@ class OutsideFormat(Generic[I]):
     name: str
     claims: Callable[[Path], bool]
     read: Callable[[Path], list[I]]
+    example: Callable[[], Mapping[str, str]] | None = None
+    """Small valid files of the format (file name -> text), the first the one to read: the
+    seeds of the fuzz suite that every reader must pass."""
 
 
 @dataclass(frozen=True)
@@ -223,6 +273,9 @@ class Family(Generic[I, S]):
     conformance suite runs each solver on them, and exact solvers must agree."""
     hint_options: Mapping[str, Any] = field(default_factory=dict)
     """Options of ``hint_solver`` when it makes a hint (e.g. a short search)."""
+    trivial: Callable[[I], S] | None = None
+    """A solution that needs no search (smtt: the jobs in index order; pods: the cluster as
+    it is), the answer of last resort when nothing was found in time."""
     choose: Choose[I] | None = None
     """Picks the solver of ``solver="auto"`` for one instance; ``default_solver`` if None."""
     integral: bool = True
@@ -244,3 +297,12 @@ class Family(Generic[I, S]):
     """A few words from the checker's metrics of a solution, for the command line."""
     read_manifests: Callable[[I, str], S] | None = None
     """Reads that text back into a solution (``validate INSTANCE MANIFESTS``)."""
+
+
+def _range(low: float | None, high: float | None) -> str:
+    def num(value: float) -> str:
+        return str(int(value)) if float(value).is_integer() else str(value)
+
+    if low is not None and high is not None:
+        return f"in [{num(low)}, {num(high)}]"
+    return f">= {num(low)}" if low is not None else f"<= {num(high)}" if high is not None else ""

@@ -9,9 +9,20 @@ from __future__ import annotations
 import numbers
 import reprlib
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from optsched.errors import InputError, InstanceError
+
+T = TypeVar("T")
+
+
+def or_default(value: T | None, default: T) -> T:
+    """``value``, or ``default`` when it is null.
+
+    A falsy value of another type (``""``) is kept, so that the type check
+    after it names it.
+    """
+    return default if value is None else value
 
 
 def is_int(value: object) -> bool:
@@ -47,7 +58,7 @@ def require_int(
 ) -> int:
     """Return ``value`` if it is an integer >= ``minimum``; raise otherwise."""
     if not is_int(value):
-        raise error(field, f"must be an integer, got {type_name(value)} {value!r}")
+        raise error(field, f"must be an integer, got {type_name(value)} {excerpt(value)}")
     number = int(cast(numbers.Integral, value))
     if minimum is not None and number < minimum:
         raise error(field, f"must be an integer >= {minimum}, got {number}")

@@ -7,8 +7,10 @@ recognised by file name. Every error names the file and the field.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import sys
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -17,29 +19,31 @@ from typing import Any
 from optsched.errors import InputError, InstanceError
 from optsched.family import Family, Instance
 from optsched.fields import excerpt, is_int, type_name
+from optsched.reading import STDIN, parse_json, read_text
 from optsched.registry import families, family_of, get_family
 from optsched.result import Result, Solution
 
-STDIN = "-"
-"""The file name that means standard input (JSON only)."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_STEM = 100
+
+
+def file_stem(name: str) -> str:
+    """``name`` made safe as a file name: what it keeps cannot leave the output folder.
+
+    ASCII letters, digits, ``.``, ``-`` and ``_`` are kept, every other run of
+    characters (``/``, NUL, spaces, ...) becomes ``_``; no leading dot; a name
+    longer than :data:`MAX_STEM` keeps its start and a hash of the whole.
+    """
+    stem = _UNSAFE.sub("_", name).lstrip(".") or "unnamed"
+    if len(stem) > MAX_STEM:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        stem = f"{stem[:MAX_STEM - 13]}-{digest}"
+    return stem
 
 
 def load_json(path: str | Path, error: type[InputError] = InputError) -> Any:
-    """Parse a JSON file (``-``: standard input); a missing file or bad JSON is one line."""
-    path = Path(path)
-    try:
-        text = sys.stdin.read() if str(path) == STDIN else path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error(str(path), "no such file") from None
-    except IsADirectoryError:
-        raise error(str(path), "is a directory, not a file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(str(path), f"cannot be read: {exc}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise error(str(path), f"is not valid JSON: {exc.msg} at line {exc.lineno} "
-                               f"column {exc.colno}") from None
+    """Parse a JSON file (``-``: standard input), within the limits of :mod:`.reading`."""
+    return parse_json(read_text(path, error), str(path), error)
 
 
 def instance_from_dict(obj: object, family_name: str | None = None) -> Instance:
@@ -56,15 +60,33 @@ def instance_from_dict(obj: object, family_name: str | None = None) -> Instance:
     if not isinstance(name, str) or name not in families():
         raise InstanceError("family", f"unknown family {excerpt(name)} (one of {known})")
     if family_name is not None and name != family_name:
-        raise InstanceError("family", f"is {name!r}, but the {family_name} family was asked for")
+        raise InstanceError("family", f"is {excerpt(name)}, but the {family_name} family was "
+                                      "asked for")
     family = families()[name]
     version = obj.get("format")
     if version is None:
         raise InstanceError("format", f"is missing ({name} reads format {family.format})")
     if not is_int(version) or version != family.format:
-        raise InstanceError("format", f"{name} reads format {family.format}, got {version!r}")
+        raise InstanceError("format", f"{name} reads format {family.format}, got "
+                                      f"{excerpt(version)}")
     instance: Instance = family.read_instance(obj)
+    check_name(instance.name)
     return instance
+
+
+MAX_NAME = 200
+
+
+def check_name(name: str, field: str = "name") -> None:
+    """Refuse a name that holds control characters or is too long.
+
+    Names reach terminals and file names; at most :data:`MAX_NAME` characters.
+    """
+    if len(name) > MAX_NAME:
+        raise InstanceError(field, f"has {len(name)} characters (at most {MAX_NAME})")
+    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if bad is not None:
+        raise InstanceError(field, f"holds the control character U+{ord(bad):04X}")
 
 
 def instance_to_dict(instance: Instance) -> dict[str, Any]:
@@ -119,7 +141,7 @@ def solution_from_dict(obj: object, family: Family[Any, Any]) -> Solution:
     """A solution object, or a whole result object whose ``solution`` is taken."""
     if isinstance(obj, Mapping) and "status" in obj and "solution" in obj:
         if obj.get("family", family.name) != family.name:
-            raise InputError("family", f"the result is for {obj['family']!r}, "
+            raise InputError("family", f"the result is for {excerpt(obj['family'])}, "
                                        f"the instance is {family.name}")
         obj = obj["solution"]
     solution: Solution = family.read_solution(obj)

@@ -76,7 +76,7 @@ class Option:
     def _in_range(self, value: float, field: str) -> None:
         if (self.low is not None and value < self.low) or (
                 self.high is not None and value > self.high):
-            raise InputError(field, f"must be {self.range_text()}, got {value!r}")
+            raise InputError(field, f"must be {self.range_text()}, got {excerpt(value)}")
 
     def range_text(self) -> str:
         """The allowed values in words, e.g. ``an integer >= 1``."""

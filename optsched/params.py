@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optsched.errors import InputError
+from optsched.fields import excerpt
 from optsched.result import Solution
 from optsched.threads import available_cores
 
@@ -65,14 +66,16 @@ class SolveParams:
             or not math.isfinite(tl)
             or tl <= 0
         ):
-            raise InputError("time_limit", f"must be a positive number of seconds, got {tl!r}")
+            raise InputError("time_limit", "must be a positive number of seconds, got "
+                                           f"{excerpt(tl)}")
         if tl is not None and tl > MAX_TIME_LIMIT:
             raise InputError("time_limit", f"must be at most {MAX_TIME_LIMIT:g} s (116 days; "
-                                           f"leave it unset for no limit), got {tl!r}")
+                                           f"leave it unset for no limit), got {excerpt(tl)}")
         if self.workers is not None and (not _is_int(self.workers) or self.workers < 1):
-            raise InputError("workers", f"must be an integer >= 1, got {self.workers!r}")
+            raise InputError("workers", f"must be an integer >= 1, got {excerpt(self.workers)}")
         if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
-            raise InputError("seed", f"must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
+            raise InputError("seed", f"must be an integer in [0, {MAX_SEED}], got "
+                                     f"{excerpt(self.seed)}")
 
     @property
     def threads(self) -> int:

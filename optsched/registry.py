@@ -31,6 +31,7 @@ from optsched.errors import (
     UnknownSolverError,
 )
 from optsched.family import Family, Generator, Kind, NativeSolver
+from optsched.fields import excerpt
 from optsched.options import NONE, OptionSet
 from optsched.params import SolveParams
 from optsched.result import Result, Status
@@ -91,7 +92,7 @@ def registry() -> Registry:
     for source, family in _discover():
         _check_family(family, source)
         if family.name in found:
-            raise RegistryError(f"two families are called {family.name!r}: "
+            raise RegistryError(f"two families are called {excerpt(family.name)}: "
                                 f"{sources[family.name]} and {source}")
         for other in found.values():
             if issubclass(family.instance_type, other.instance_type) or issubclass(
@@ -105,7 +106,7 @@ def registry() -> Registry:
     for family in found.values():
         for generator in _generator_names(family):
             if generator in taken:
-                raise RegistryError(f"the generator name {generator!r} of {family.name} is "
+                raise RegistryError(f"the generator name {excerpt(generator)} of {family.name} is "
                                     f"also one of {taken[generator]}")
             taken[generator] = family.name
     return Registry(found, tables, sources)
@@ -129,7 +130,8 @@ def _discover() -> list[tuple[str, AnyFamily]]:
             raise RegistryError(f"{module} has no FAMILY (a family package defines one)")
         if getattr(family, "name", None) != info.name:
             raise RegistryError(f"{module}: FAMILY.name must be the folder's name "
-                                f"{info.name!r}, got {getattr(family, 'name', None)!r}")
+                                f"{excerpt(info.name)}, got "
+                                f"{excerpt(getattr(family, 'name', None))}")
         out.append((module, family))
     for point in entry_points(group=ENTRY_POINTS):
         source = f"entry point {point.name} = {point.value}"
@@ -147,22 +149,26 @@ def _check_family(family: object, source: str) -> None:
         raise RegistryError(f"{source}: FAMILY must be an optsched.family.Family, "
                             f"got {type(family).__name__}")
     if not NAME.match(family.name):
-        raise RegistryError(f"{source}: family name {family.name!r} must be lower-case words "
+        raise RegistryError(f"{source}: family name {excerpt(family.name)} must be lower-case "
+                            "words "
                             "joined by - or _")
     backends = {b.name for b in BACKENDS}
     for name, native in family.solvers.items():
         if name in backends or name == AUTO:
-            raise RegistryError(f"{family.name}: the native solver {name!r} has the name of a "
+            raise RegistryError(f"{family.name}: the native solver {excerpt(name)} has the name "
+                                "of a "
                                 "backend; name it within the family (e.g. "
                                 f"{family.name}-{name})")
         if not NAME.match(name):
-            raise RegistryError(f"{family.name}: solver name {name!r} must be lower-case words "
+            raise RegistryError(f"{family.name}: solver name {excerpt(name)} must be lower-case "
+                                "words "
                                 "joined by - or _")
         if not isinstance(native, NativeSolver):
-            raise RegistryError(f"{family.name}: solver {name!r} must be a NativeSolver")
+            raise RegistryError(f"{family.name}: solver {excerpt(name)} must be a NativeSolver")
     hint = family.solvers.get(family.hint_solver)
     if hint is None or hint.kind is not Kind.HEURISTIC:
-        raise RegistryError(f"{family.name}: hint_solver {family.hint_solver!r} must be one "
+        raise RegistryError(f"{family.name}: hint_solver {excerpt(family.hint_solver)} must be "
+                            "one "
                             f"of its heuristics ({', '.join(family.solvers)})")
     try:
         hint.options.check(family.hint_options, "hint_options", family.hint_solver)
@@ -170,7 +176,8 @@ def _check_family(family: object, source: str) -> None:
         raise RegistryError(f"{family.name}: {exc}") from None
     usable = [*family.solvers, *(b.name for b in BACKENDS if b.formulation(family))]
     if family.default_solver not in usable:
-        raise RegistryError(f"{family.name}: default_solver {family.default_solver!r} is not "
+        raise RegistryError(f"{family.name}: default_solver {excerpt(family.default_solver)} is "
+                            "not "
                             f"one of its solvers ({', '.join(usable)})")
 
 
@@ -200,7 +207,8 @@ def _backend(family: AnyFamily, backend: Backend) -> SolverSpec:
         return backend.run(form, backend.name, params, deadline)
 
     return SolverSpec(family.name, backend.name, Kind.EXACT, backend.summary, run,
-                      backend.options, model.options, None, backend.packages, INSTALL)
+                      backend.options, model.options, model.supports, backend.packages,
+                      INSTALL)
 
 
 def _native(family: AnyFamily, name: str, native: NativeSolver[Any]) -> SolverSpec:
@@ -236,7 +244,8 @@ def get_family(name: str) -> AnyFamily:
     try:
         return families()[name]
     except KeyError:
-        raise InputError("family", f"unknown family {name!r} (known: {', '.join(families())})"
+        raise InputError("family", f"unknown family {excerpt(name)} (known: "
+                                   f"{', '.join(families())})"
                          ) from None
 
 
@@ -251,11 +260,13 @@ def get_solver(name: str, family: AnyFamily) -> SolverSpec:
                                               f"runs ({choices})")
         elsewhere = [f for f, t in registry().solvers.items() if name in t]
         if elsewhere:
-            raise NotSupportedError("solver", f"{name!r} does not solve {family.name}: it is a "
+            raise NotSupportedError("solver", f"{excerpt(name)} does not solve {family.name}: "
+                                              "it is a "
                                               f"solver of {', '.join(elsewhere)} ({choices})")
-        raise UnknownSolverError("solver", f"unknown solver {name!r} ({choices})")
+        raise UnknownSolverError("solver", f"unknown solver {excerpt(name)} ({choices})")
     if not spec.installed():
-        raise SolverUnavailableError("solver", f"{name!r} needs {', '.join(spec.packages)}: "
+        raise SolverUnavailableError("solver", f"{excerpt(name)} needs "
+                                               f"{', '.join(spec.packages)}: "
                                                f"{spec.install}")
     return spec
 

@@ -20,8 +20,8 @@ from optsched.watchdog import GRACE_S, STOP_WAIT_S, bounded
 HINT_SHARE = 0.1
 """Most of the time limit a computed hint may take before the exact solver starts."""
 HINT_GRACE_S = 0.05
-"""Seconds the hint may run past its share, then again past a stop request, before the
-solve goes on without it."""
+"""Seconds the hint may run past a stop request (and, at least, past its share) before the
+solve goes on without it; past its share it may run as long again."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,8 @@ def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: So
                     "limit and a stop request; it was left behind"})
     result = replace(result, solver=spec.name, stats={**result.stats, **stats})
     if hint is None or not params.fallback:
-        return verify(family, instance, result)
+        result = verify(family, instance, result)
+        return _last_resort(family, instance, result) if params.fallback else result
     if result.status is Status.INFEASIBLE:
         return _fall_back(family, instance, result, hint, f"{spec.name} claimed the instance "
                                                           "infeasible; the hint is a solution")
@@ -146,6 +147,19 @@ def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: So
         return _fall_back(family, instance, replace(
             result, stats={**result.stats, "solver_objective": result.objective}), hint)
     return result
+
+
+def _last_resort(family: Family[Any, Any], instance: Any, result: Result) -> Result:
+    """The family's trivial solution when nothing was found (and it is valid), else ``result``."""
+    if result.solution is not None or family.trivial is None or result.status in (
+            Status.INFEASIBLE, Status.ERROR):
+        return result
+    try:
+        return verify(family, instance, replace(
+            result, status=Status.FEASIBLE, solution=family.trivial(instance), objective=None,
+            stats={**result.stats, "fallback": "trivial"}))
+    except InvalidSolutionError:  # e.g. a cluster whose running pods overfill a node
+        return result
 
 
 def _fall_back(family: Family[Any, Any], instance: Any, result: Result, hint: Result,
@@ -177,8 +191,9 @@ def _hint(family: Family[Any, Any], instance: Any, params: SolveParams, deadline
         own = replace(params, options=family.hint_options, model={})  # not the exact solver's
         part = deadline.part(HINT_SHARE, own_stop=True)
         run = solvers(family)[family.hint_solver].run
-        found = bounded(lambda: run(instance, own, part), part, family.hint_solver,
-                        HINT_GRACE_S, HINT_GRACE_S)
+        grace = max(HINT_GRACE_S, part.time_limit or 0.0)  # up to twice its share
+        found = bounded(lambda: run(instance, own, part), part, family.hint_solver, grace,
+                        HINT_GRACE_S)
         stats["hint"] = family.hint_solver
         if found is None:  # e.g. compiling its kernels on a cold cache: go on without it
             stats["hint_error"] = "did not end in its share of the time limit"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from optsched.deadline import Deadline
 from optsched.errors import InputError, OptschedError
+from optsched.fields import excerpt
 from optsched.params import SolveParams
 from optsched.result import Result, Solution, Status
 
@@ -73,7 +74,7 @@ def configure(solver: cp_model.CpSolver, params: SolveParams, deadline: Deadline
                 setattr(p, key, value)
         except (AttributeError, TypeError, ValueError) as exc:
             problem = " ".join(str(exc).split())[:120]
-            raise InputError(f"options.{key}", f"bad value {value!r} for CP-SAT: {problem}"
+            raise InputError(f"options.{key}", f"bad value {excerpt(value)} for CP-SAT: {problem}"
                              ) from None
     left = deadline.remaining()
     if left is not None:  # max_time_in_seconds, if given, may only shorten the limit

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from optsched.backends.milp import MilpFormulation, nothing, outcome
 from optsched.deadline import Deadline
+from optsched.fields import excerpt
 from optsched.options import Option, OptionSet
 from optsched.params import SolveParams
 from optsched.result import Result
@@ -60,7 +61,7 @@ def _check(name: str, value: Any) -> str | None:
     probe = highspy.Highs()
     probe.setOptionValue("output_flag", False)
     if probe.setOptionValue(name, value) != highspy.HighsStatus.kOk:
-        return f"HiGHS rejects {value!r} (out of the option's range or choices)"
+        return f"HiGHS rejects {excerpt(value)} (out of the option's range or choices)"
     return None
 
 

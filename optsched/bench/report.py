@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from optsched.errors import InputError
+from optsched.fields import excerpt
 
 GROUP_KEYS = ("family", "solver", "class", "instance", "time_limit", "workers")
 SOLVED = ("optimal", "feasible")
@@ -80,7 +81,7 @@ def summarize(rows: Sequence[dict[str, Any]], by: Sequence[str]) -> list[dict[st
     """One line per group: counts, gaps (percent) and times."""
     for name in by:
         if name not in GROUP_KEYS:
-            raise InputError("--by", f"{name!r} is not one of {', '.join(GROUP_KEYS)}")
+            raise InputError("--by", f"{excerpt(name)} is not one of {', '.join(GROUP_KEYS)}")
     refs = references(rows)
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:

@@ -13,6 +13,7 @@ from optsched.bench.machine import machine
 from optsched.bench.progress import Progress
 from optsched.bench.suite import Suite
 from optsched.errors import InputError
+from optsched.fields import excerpt
 
 EXECUTORS = ("local", "ray")
 
@@ -49,17 +50,17 @@ def plan(suite: Suite, out: Path, cores: int) -> Plan:
     old = store.read_results(path, unfinished="skip")
     if (old.header.get("suite"), old.header.get("fingerprint")) != (
             header["suite"], header["fingerprint"]):
-        raise InputError(str(path), f"belongs to suite {old.header.get('suite')!r} "
+        raise InputError(str(path), f"belongs to suite {excerpt(old.header.get('suite'))} "
                          f"(fingerprint {old.header.get('fingerprint')}), not to this "
-                         f"{suite.name!r} ({header['fingerprint']}); use another --out")
+                         f"{excerpt(suite.name)} ({header['fingerprint']}); use another --out")
     keys = {job.key for job in jobs}
     seen: set[str] = set()
     for row, number in zip(old.rows, old.line_numbers, strict=True):
         if row["key"] not in keys:
-            raise InputError(f"{path}:{number}", f"has a row for {row['key']!r}, which is "
+            raise InputError(f"{path}:{number}", f"has a row for {excerpt(row['key'])}, which is "
                                                  "not a job of this suite")
         if row["key"] in seen:
-            raise InputError(f"{path}:{number}", f"repeats the row for {row['key']!r}")
+            raise InputError(f"{path}:{number}", f"repeats the row for {excerpt(row['key'])}")
         seen.add(row["key"])
     note = "" if old.truncated_line is None else (
         f"{path}:{old.truncated_line}: an unfinished line left by an interrupted batch is "

@@ -32,18 +32,24 @@ from __future__ import annotations
 import glob
 import itertools
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from optsched.errors import InputError
-from optsched.fields import require_int, require_keys, require_str, type_name
+from optsched.fields import excerpt, require_int, require_keys, require_str, type_name
 from optsched.io import read_instances
-from optsched.registry import family_of, generators, get_solver
+from optsched.params import MAX_SEED, SolveParams
+from optsched.reading import parse_toml, read_text
+from optsched.registry import generators
+from optsched.solve import prepare
 
 DATA_ENV = "OPTSCHED_DATA"
+MAX_JOBS = 1_000_000
+MAX_POINTS = 10_000
+MAX_REPETITIONS = 10_000
+MAX_WORKERS = 1024
 _TOP = ("name", "time_limit")
 _TOP_OPTIONAL = ("description", "data", "workers", "repetitions", "seed", "instances",
                  "solvers")
@@ -89,14 +95,7 @@ def _err(path: Path, where: str, problem: str) -> InputError:
 def load_suite(path: str | Path, data_dir: str | Path | None = None) -> Suite:
     """Read and check a suite; every problem is one :class:`InputError` naming the key."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(str(path), f"cannot be read ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(path), f"is not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(str(path), "is not UTF-8 text") from None
+    raw = parse_toml(read_text(path), str(path))
     try:
         return _suite(path, raw, data_dir)
     except InputError as exc:
@@ -108,10 +107,16 @@ def _suite(path: Path, raw: dict[str, Any], data_dir: str | Path | None) -> Suit
     name = require_str(raw["name"], "name", InputError)
     limit = raw["time_limit"]
     if isinstance(limit, bool) or not isinstance(limit, int | float) or not 0 < limit < 1e6:
-        raise InputError("time_limit", f"must be a number of seconds > 0, got {limit!r}")
+        raise InputError("time_limit", f"must be a number of seconds > 0, got {excerpt(limit)}")
     workers = require_int(raw.get("workers", 1), "workers", 1, InputError)
     repetitions = require_int(raw.get("repetitions", 1), "repetitions", 1, InputError)
     seed = require_int(raw.get("seed", 0), "seed", 0, InputError)
+    for key, value, most in (("workers", workers, MAX_WORKERS),
+                             ("repetitions", repetitions, MAX_REPETITIONS),
+                             ("seed", seed + repetitions - 1, MAX_SEED)):
+        if value > most:
+            raise InputError(key, f"must be at most {most}" + (
+                " (with repetitions: seed + repetitions - 1)" if key == "seed" else ""))
     data = _data_dir(path, raw, data_dir)
     sources = _list(raw, "instances")
     instances = [inst for i, src in enumerate(sources)
@@ -119,22 +124,24 @@ def _suite(path: Path, raw: dict[str, Any], data_dir: str | Path | None) -> Suit
     names: set[str] = set()
     for inst in instances:
         if inst.instance.name in names:
-            raise InputError("instances", f"two instances are named {inst.instance.name!r}; "
+            raise InputError("instances", "two instances are named "
+                                          f"{excerpt(inst.instance.name)}; "
                                           "names identify rows, so they must be unique")
         names.add(inst.instance.name)
     solvers = [_solver(s, f"solvers[{i}]") for i, s in enumerate(_list(raw, "solvers"))]
     labels = [s.label for s in solvers]
     if len(set(labels)) != len(labels):
         raise InputError("solvers", "two solvers share a label; give each a distinct `label`")
-    for family in {family_of(inst.instance).name: family_of(inst.instance)
-                   for inst in instances}.values():
+    jobs = len(instances) * len(solvers) * repetitions
+    if jobs > MAX_JOBS:
+        raise InputError("instances", f"the suite makes {jobs} jobs (at most {MAX_JOBS})")
+    for inst in instances:
         for i, solver in enumerate(solvers):
-            try:
-                spec = get_solver(solver.name, family)
-                spec.options().check(solver.options, "options", spec.label)
-                spec.model_options.check(solver.model, "model", spec.label)
+            try:  # everything solve() checks before work: before any job runs
+                prepare(inst.instance, solver.name,
+                        SolveParams(options=solver.options, model=solver.model))
             except InputError as exc:
-                raise exc.within(f"solvers[{i}]") from None
+                raise exc.within(f"solvers[{i}] on {inst.instance.name}") from None
     return Suite(name=name, path=path, time_limit=float(limit), workers=workers,
                  repetitions=repetitions, seed=seed, instances=tuple(instances),
                  solvers=tuple(solvers), description=str(raw.get("description", "")))
@@ -189,10 +196,14 @@ def _generated(src: Mapping[str, Any], where: str, data: Path) -> list[SuiteInst
     name = require_str(obj["generator"], f"{where}.generator", InputError)
     table = generators()
     if name not in table:
-        raise InputError(f"{where}.generator", f"unknown generator {name!r} "
+        raise InputError(f"{where}.generator", f"unknown generator {excerpt(name)} "
                                                f"(known: {', '.join(table)})")
     family, generator = table[name]
     known = {p.name for p in generator.params}
+    for key in ("params", "grid"):
+        if not isinstance(obj.get(key, {}), Mapping):
+            raise InputError(f"{where}.{key}", f"must be a table of key = value, got "
+                                               f"{type_name(obj[key])}")
     params = {k: v.replace("${data}", str(data)) if isinstance(v, str) else v
               for k, v in dict(obj.get("params", {})).items()}
     grid = dict(obj.get("grid", {}))
@@ -201,9 +212,13 @@ def _generated(src: Mapping[str, Any], where: str, data: Path) -> list[SuiteInst
             raise InputError(f"{where}.{'params' if key in params else 'grid'}.{key}",
                              f"is not a parameter of the {family.name} generator "
                              f"(known: {', '.join(sorted(known))})")
+    points = 1
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise InputError(f"{where}.grid.{key}", "must be a non-empty list")
+        points *= len(values)
+    if points > MAX_POINTS:
+        raise InputError(f"{where}.grid", f"has {points} points (at most {MAX_POINTS})")
     out = []
     for point in itertools.product(*grid.values()):
         chosen = dict(zip(grid, point, strict=True))
@@ -211,11 +226,10 @@ def _generated(src: Mapping[str, Any], where: str, data: Path) -> list[SuiteInst
             [f"{k}{v:g}" if isinstance(v, float) else f"{k}{v}"
              for k, v in {**params, **chosen}.items() if k not in ("count", "seed")])
         try:
+            generator.check({**params, **chosen})
             made = generator.make(**params, **chosen)
         except InputError as exc:
-            raise exc.within(where) from None
-        except TypeError as exc:
-            raise InputError(where, f"bad generator parameters: {exc}") from None
+            raise exc.within(f"{where}.params") from None
         out += [SuiteInstance(inst, str(label)) for inst in made]
     return out
 

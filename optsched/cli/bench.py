@@ -22,17 +22,24 @@ from optsched.threads import available_cores
               help="Cores the running jobs' workers may use. Default: all available.")
 @click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True)
 @click.option("--address", default=None, help="Ray cluster address (default: a local Ray).")
+@click.option("--check", is_flag=True, help="Check the suite, say how many jobs it makes, "
+                                           "run none.")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Data directory for ${data} in the suite. Default: $OPTSCHED_DATA or the "
                    "suite's `data`.")
 def bench(suite_file: Path, out: Path | None, max_jobs: int | None, cores: int | None,
-          executor: str, address: str | None, data_dir: Path | None) -> int:
+          executor: str, address: str | None, check: bool, data_dir: Path | None) -> int:
     """Run every (instance, solver, repetition) of SUITE as its own job.
 
     Rows are appended to OUT/results.jsonl as jobs end; running the same
     command again resumes, running only the jobs without a row.
     """
     suite = load_suite(suite_file, data_dir)
+    if check:
+        jobs = len(suite.instances) * len(suite.solvers) * suite.repetitions
+        click.echo(f"{suite.name}: {len(suite.instances)} instances, {len(suite.solvers)} "
+                   f"solvers, {suite.repetitions} repetitions: {jobs} jobs")
+        return 0
     cores = cores or available_cores()
     run = plan(suite, out or Path("bench-out") / suite.name, cores)
     if run.note:

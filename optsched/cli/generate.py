@@ -11,7 +11,7 @@ import click
 
 from optsched.cli.options import ensure_folder
 from optsched.family import Family, Generator
-from optsched.io import instance_to_dict, write_instance
+from optsched.io import file_stem, instance_to_dict, write_instance
 from optsched.registry import generators
 
 DEFAULT_OUT = Path("generated")
@@ -19,6 +19,7 @@ DEFAULT_OUT = Path("generated")
 
 def _command(name: str, family: Family[Any, Any], generator: Generator[Any]) -> click.Command:
     def run(out: Path | None, **values: Any) -> int:
+        generator.check(values)
         instances = generator.make(**values)
         if out is None and sys.stdout.isatty():  # JSON lines are for a pipe, not a person
             out = DEFAULT_OUT
@@ -28,7 +29,7 @@ def _command(name: str, family: Family[Any, Any], generator: Generator[Any]) -> 
             if out is None:
                 click.echo(json.dumps(instance_to_dict(instance)))
             else:
-                path = out / f"{instance.name}.json"
+                path = out / f"{file_stem(instance.name)}.json"
                 write_instance(instance, path)
                 click.echo(str(path))
         return 0

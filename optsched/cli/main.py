@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -10,12 +11,14 @@ import click
 from optsched.cli.bench import bench
 from optsched.cli.generate import generate
 from optsched.cli.info import families_command, solvers_command
+from optsched.cli.options import one_line
 from optsched.cli.report import report
 from optsched.cli.solve import solve
 from optsched.cli.validate import validate
 from optsched.errors import InputError, OptschedError
 
 EXIT_BAD_INPUT = 2
+DEBUG_ENV = "OPTSCHED_DEBUG"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,9 +49,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(str(exc), EXIT_BAD_INPUT)
     except OptschedError as exc:
         _fail(str(exc), 1)
+    except RecursionError:
+        _fail("the input nests too deeply to be read", EXIT_BAD_INPUT)
+    except MemoryError:
+        _fail("out of memory: the input is too large for this machine", EXIT_BAD_INPUT)
+    except Exception as exc:  # a bug: one line, the traceback only when asked for
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _fail(f"internal error (a bug in optsched; {DEBUG_ENV}=1 shows where): "
+              f"{type(exc).__name__}: {exc}", 1)
     sys.exit(code if isinstance(code, int) else 0)
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"optsched: error: {' '.join(message.split())}", err=True)
+    click.echo(f"optsched: error: {one_line(message)}", err=True)
     sys.exit(code)

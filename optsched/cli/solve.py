@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from optsched.cli.options import ensure_folder, key_values
+from optsched.cli.options import ensure_folder, key_values, one_line
 from optsched.errors import InputError
 from optsched.family import Family, Instance
-from optsched.io import read_instances, result_to_json, write_result
+from optsched.io import file_stem, read_instances, result_to_json, write_result
 from optsched.params import SolveParams
 from optsched.registry import AUTO, family_of
 from optsched.result import Result
@@ -90,7 +90,7 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
                                             "compare": dict(family.compare(instance,
                                                                            result.solution))})
         click.echo(result_to_json(result) if as_json else _line(result, instance, family))
-        stem = f"{result.instance}.{result.solver}"
+        stem = f"{file_stem(result.instance)}.{file_stem(result.solver)}"
         if out is not None:
             write_result(result, _unique(out / f"{stem}.json", written))
         if manifests is not None and result.solution is not None and family.manifests:
@@ -112,7 +112,7 @@ def _check(instance: Instance, solver: str, params: SolveParams, compare: bool,
 
 
 def _report(error: InputError, path: Path, as_json: bool) -> None:
-    message = " ".join(str(error).split())
+    message = one_line(str(error))
     click.echo(f"optsched: error: {message}", err=True)
     if as_json:
         click.echo(json.dumps({"file": str(path), "status": "error", "error": message}))

@@ -39,9 +39,10 @@ def test_files_from_the_data_directory(tmp_path: Path, data_dir: Path) -> None:
     ('[[instances]]\ngenerator = "smtt"\nparams = {tf = 1.5}\n', "tf"),
     ('[[instances]]\ngenerator = "smtt"\nparams = {jobs = 5}\n', "params.jobs"),
     ('[[solvers]]\nname = "edd"\nlabel = "mddc"\n', "label"),
-    ('[[solvers]]\nname = "ils"\noptions = {iterations = 0}\n', "solvers[2]: options.iterations"),
+    ('[[solvers]]\nname = "ils"\noptions = {iterations = 0}\n',
+     "solvers[2] on smtt-u7-tf0.2-rdd0.4-s0-0: options.iterations"),
     ('[[solvers]]\nname = "edd"\nlabel = "e2"\nmodel = {formulation = "x"}\n',
-     "solvers[2]: model.formulation"),
+     "solvers[2] on smtt-u7-tf0.2-rdd0.4-s0-0: model.formulation"),
     ('[[instances]]\nfiles = ["suite.toml"]\nfamily = "nosuch"\n', "unknown family"),
     ("[[instances]\n", "TOML"),
 ])

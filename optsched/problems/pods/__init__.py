@@ -1,5 +1,8 @@
 """pods: Kubernetes pods onto nodes, the most pods of the highest priority first."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from optsched.backends.cpsat import CpFormulation
 from optsched.backends.milp import MilpFormulation
 from optsched.family import Build, Family, Generator, Model, OutsideFormat
@@ -8,7 +11,7 @@ from optsched.problems.pods.bounds import lower_bound
 from optsched.problems.pods.counts.structure import MODEL_OPTIONS
 from optsched.problems.pods.evaluate import evaluate
 from optsched.problems.pods.instance import PodsInstance, from_dict
-from optsched.problems.pods.solution import PodsSolution
+from optsched.problems.pods.solution import PodsSolution, as_it_is
 from optsched.problems.pods.solution import from_dict as solution_from_dict
 
 
@@ -22,6 +25,14 @@ def _milp() -> Build[PodsInstance, MilpFormulation]:
     from optsched.problems.pods.counts.milp import build
 
     return build
+
+
+def _grid_pods(values: Mapping[str, Any]) -> int:
+    return int(values["nodes"]) * int(values["pods_per_node"]) * int(values["count"])
+
+
+def _trace_pods(values: Mapping[str, Any]) -> int:
+    return int(values["pods"]) * int(values["count"])
 
 
 FAMILY: Family[PodsInstance, PodsSolution] = Family(
@@ -39,14 +50,17 @@ FAMILY: Family[PodsInstance, PodsSolution] = Family(
     hint_solver="best-greedy",
     default_solver="cpsat",
     samples=samples.samples,
+    trivial=as_it_is,
     cp=Model(_cp, MODEL_OPTIONS),
     milp=Model(_milp, MODEL_OPTIONS),
     generator=Generator(generate.generate, generate.PARAMS,
-                        "the grid of Priority Matters (identical nodes, ReplicaSets)"),
+                        "the grid of Priority Matters (identical nodes, ReplicaSets)",
+                        generate.MAX_PODS, _grid_pods),
     variants={"alibaba": Generator(alibaba.generate, alibaba.PARAMS,
-                                   "snapshots of the Alibaba GPU trace v2023")},
+                                   "snapshots of the Alibaba GPU trace v2023",
+                                   generate.MAX_PODS, _trace_pods)},
     outside_formats=(OutsideFormat("Kubernetes YAML (.yaml, .yml)", formats.claims,
-                                   formats.read_yaml),),
+                                   formats.read_yaml, formats.example),),
     compare=output.compare,
     manifests=output.manifests,
     read_manifests=output.read_manifests,

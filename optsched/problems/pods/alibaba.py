@@ -46,6 +46,7 @@ import numpy as np
 
 from optsched.errors import InputError, InstanceError
 from optsched.family import GeneratorParam
+from optsched.fields import excerpt
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import DEFAULT_MAX_PODS, Expression, Node, PodGroup
 
@@ -65,12 +66,13 @@ PARAMS = (
     GeneratorParam("data", str, "", "the trace's directory, or a data directory holding "
                                     f"{FOLDER} (default: $OPTSCHED_DATA, else ../shared/data)"),
     GeneratorParam("variant", str, "default", f"pod list: {', '.join(VARIANTS)}"),
-    GeneratorParam("nodes", int, 100, "nodes per snapshot"),
-    GeneratorParam("pods", int, 1000, "pods per snapshot"),
+    GeneratorParam("nodes", int, 100, "nodes per snapshot", low=1, high=100_000),
+    GeneratorParam("pods", int, 1000, "pods per snapshot", low=1, high=1_000_000),
     GeneratorParam("min_load", float, 1.0, "redraw until some resource is requested at more "
-                                           "than this times capacity"),
-    GeneratorParam("count", int, 1, "number of snapshots"),
-    GeneratorParam("seed", int, 0, "random seed; snapshot k uses the seed sequence (seed, k)"),
+                                           "than this times capacity", low=0, high=100),
+    GeneratorParam("count", int, 1, "number of snapshots", low=1, high=10_000),
+    GeneratorParam("seed", int, 0, "random seed; snapshot k uses the seed sequence (seed, k)",
+                   low=0, high=2**63 - 1),
 )
 
 
@@ -101,11 +103,12 @@ def snapshots(data_dir: Path, *, nodes: int = 100, pods: int = 1000, min_load: f
     for field, value, low in (("nodes", nodes, 1), ("pods", pods, 1), ("count", count, 1),
                               ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise InputError(field, f"must be an integer >= {low}, got {value!r}")
+            raise InputError(field, f"must be an integer >= {low}, got {excerpt(value)}")
     if isinstance(min_load, bool) or not isinstance(min_load, int | float) or min_load < 0:
-        raise InputError("min_load", f"must be a number >= 0, got {min_load!r}")
+        raise InputError("min_load", f"must be a number >= 0, got {excerpt(min_load)}")
     if variant not in VARIANTS:
-        raise InputError("variant", f"must be one of {', '.join(VARIANTS)}, got {variant!r}")
+        raise InputError("variant", f"must be one of {', '.join(VARIANTS)}, "
+                                    f"got {excerpt(variant)}")
     node_rows = _read(data_dir / NODE_FILE, NODE_COLUMNS)
     pod_rows = _read(data_dir / f"{PREFIX}pod_list_{variant}.csv", POD_COLUMNS)
     weights = np.array([int(r["gpu"]) for r in node_rows], dtype=float)
@@ -205,14 +208,14 @@ def _read(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     missing = [c for c in columns if rows and c not in rows[0]]
     if not rows or missing:
         raise InstanceError(str(path), f"is not a trace file: no rows or no column "
-                                       f"{(missing or columns)[0]!r}")
+                                       f"{excerpt((missing or columns)[0])}")
     numbers = [c for c in columns if c.endswith(("_milli", "_mib", "_gpu", "_time", "gpu"))]
     for line, row in enumerate(rows, 2):
         for column in numbers:
-            if not row[column].isdigit():
-                raise InstanceError(f"{path} line {line}", f"{column}: {row[column]!r} is "
+            if not row[column].isascii() or not row[column].isdigit():
+                raise InstanceError(f"{path} line {line}", f"{column}: {excerpt(row[column])} is "
                                                            "not a non-negative integer")
         if "qos" in row and row["qos"] not in QOS:
-            raise InstanceError(f"{path} line {line}", f"qos: {row['qos']!r} is not one of "
+            raise InstanceError(f"{path} line {line}", f"qos: {excerpt(row['qos'])} is not one of "
                                                        f"{', '.join(QOS)}")
     return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from optsched.family import Evaluation
+from optsched.fields import excerpt
 from optsched.problems.pods.bounds import placeable
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.quantity import format_amount
@@ -33,7 +34,7 @@ def violations(instance: PodsInstance, solution: PodsSolution) -> list[str]:
                 found.append(f"pod {pod} runs on {group.node} and may not be evicted")
             continue
         if node not in nodes:
-            found.append(f"pod {pod} is assigned to unknown node {node!r}")
+            found.append(f"pod {pod} is assigned to unknown node {excerpt(node)}")
             continue
         if node != group.node:
             if group.node is not None and (group.protected or not instance.allow_moves):
@@ -53,7 +54,7 @@ def violations(instance: PodsInstance, solution: PodsSolution) -> list[str]:
     for (node, key), members in keys.items():
         if len(members) > 1:
             found.append(f"pods {', '.join(members[:3])} share node {node} despite "
-                         f"anti-affinity {key!r}")
+                         f"anti-affinity {excerpt(key)}")
     evicted, moved = changes(instance, solution)
     if sorted(solution.evicted) != sorted(evicted):
         found.append(f"the evicted list {sorted(solution.evicted)[:5]} differs from the "

@@ -19,14 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from optsched.errors import InstanceError
-from optsched.fields import require_int, require_str
+from optsched.fields import excerpt, or_default, require_int, require_str
 from optsched.problems.pods import kube, objects
-from optsched.problems.pods.instance import PodsInstance, priority_value
+from optsched.problems.pods.instance import MAX_PODS, PodsInstance, priority_value
 from optsched.problems.pods.kube import listing, mapping
 from optsched.problems.pods.quantity import PODS
+from optsched.reading import parse_yaml_all, read_text
 
 KINDS: dict[str, tuple[str, ...]] = {
     "Node": ("",), "PriorityClass": ("scheduling.k8s.io",), "Pod": ("",),
@@ -75,14 +74,7 @@ def read_yaml(path: Path) -> list[PodsInstance]:
 
 def load(path: Path) -> tuple[PodsInstance, list[str]]:
     """The instance of a Kubernetes YAML file and the notes on fields it does not model."""
-    try:
-        documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InstanceError(str(path), f"cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None) or exc
-        at = "" if mark is None else f" at line {mark.line + 1} column {mark.column + 1}"
-        raise InstanceError(str(path), f"is not valid YAML: {problem}{at}") from None
+    documents = parse_yaml_all(read_text(path, InstanceError), str(path), InstanceError)
     try:
         return from_documents(documents, path.stem)
     except InstanceError as exc:
@@ -115,7 +107,8 @@ def from_documents(documents: Sequence[object], name: str) -> tuple[PodsInstance
             wheres = [w for g, w in zip(reader.groups, reader.wheres, strict=True)
                       for _ in (g.pod_names if match[3] == "name" else (w,))]
         field = YAML_FIELDS.get(match[3], match[3])
-        raise InstanceError(f"{wheres[int(match[2])]}.{field}{match[4]}", exc.problem) from None
+        problem = re.sub(rf"{match[1]}\[(\d+)\]", lambda m: wheres[int(m[1])], exc.problem)
+        raise InstanceError(f"{wheres[int(match[2])]}.{field}{match[4]}", problem) from None
     return instance, reader.notes
 
 
@@ -138,13 +131,14 @@ def _object(obj: object, where: str, implied: str | None) -> KubeObject:
     if kind is None:
         raise InstanceError(f"{where}.kind", "is missing")
     if not isinstance(kind, str) or kind not in KINDS:
-        raise InstanceError(f"{where}.kind", f"{kind!r} is not a kind optsched reads "
+        raise InstanceError(f"{where}.kind", f"{excerpt(kind)} is not a kind optsched reads "
                                              f"({', '.join(KINDS)})")
     api = data.get("apiVersion")
     if api is not None and require_str(api, f"{where}.apiVersion").rpartition("/")[0] \
             not in KINDS[kind]:
         expected = " or ".join(f"{g}/v1" if g else "v1" for g in KINDS[kind])
-        raise InstanceError(f"{where}.apiVersion", f"{api!r} is not an API version of {kind} "
+        raise InstanceError(f"{where}.apiVersion", f"{excerpt(api)} is not an API version of "
+                                                   f"{kind} "
                                                    f"(expected {expected})")
     meta = mapping(data.get("metadata"), f"{where}.metadata")
     if not meta.get("name"):
@@ -160,7 +154,7 @@ def _object(obj: object, where: str, implied: str | None) -> KubeObject:
 def _node(obj: KubeObject) -> objects.Node:
     status = mapping(obj.data.get("status"), f"{obj.where}.status")
     where = f"{obj.where}.status.allocatable"
-    allocatable = objects.read_resources(status.get("allocatable") or {}, where)
+    allocatable = objects.read_resources(or_default(status.get("allocatable"), {}), where)
     if not any(allocatable.values()):
         raise InstanceError(where, "is missing: a node without allocatable resources (the "
                                    "scheduler reads allocatable, not capacity)")
@@ -171,7 +165,8 @@ def _node(obj: KubeObject) -> objects.Node:
         raise InstanceError(f"{obj.where}.spec.unschedulable", "must be true or false")
     taints = listing(spec.get("taints"), f"{obj.where}.spec.taints")
     return objects.Node(obj.name, allocatable,
-                objects.read_labels(obj.meta.get("labels") or {}, f"{obj.where}.metadata.labels"),
+                objects.read_labels(or_default(obj.meta.get("labels"), {}),
+                                    f"{obj.where}.metadata.labels"),
                 tuple(objects.read_taint(t, f"{obj.where}.spec.taints[{i}]")
                       for i, t in enumerate(taints)), unschedulable)
 
@@ -256,7 +251,8 @@ class _Reader:
               ) -> tuple[kube.PodSpec, dict[str, str]]:
         if spec is None:
             raise InstanceError(f"{where}.spec", "is missing")
-        labels = objects.read_labels(meta.get("labels") or {}, f"{where}.metadata.labels")
+        labels = objects.read_labels(or_default(meta.get("labels"), {}),
+                                     f"{where}.metadata.labels")
         pod_spec = kube.read_pod_spec(spec, f"{where}.spec", self.notes, labels,
                                       obj.namespace or "default")
         self.uses_node_name |= any(e.key == kube.NODE_NAME_LABEL
@@ -288,7 +284,11 @@ class _Reader:
 def _wanted(obj: KubeObject, spec: Mapping[str, Any], succeeded: int) -> int:
     def count(key: str) -> int:
         value = spec.get(key)
-        return 1 if value is None else require_int(value, f"{obj.where}.spec.{key}", 0)
+        number = 1 if value is None else require_int(value, f"{obj.where}.spec.{key}", 0)
+        if number > MAX_PODS:  # before any pod of it is named
+            raise InstanceError(f"{obj.where}.spec.{key}", f"is {number}; optsched takes at "
+                                                           f"most {MAX_PODS} pods")
+        return number
 
     if obj.kind != "Job":
         return count("replicas")
@@ -296,3 +296,47 @@ def _wanted(obj: KubeObject, spec: Mapping[str, Any], succeeded: int) -> int:
     if spec.get("completions") is not None:
         wanted = min(wanted, max(0, count("completions") - succeeded))
     return wanted
+
+
+EXAMPLE = """\
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: high}
+value: 1000
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n1, labels: {zone: a}}
+status: {allocatable: {cpu: "2", memory: 4Gi, pods: "10"}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n2}
+spec:
+  taints: [{key: gpu, value: "true", effect: NoSchedule}]
+status: {allocatable: {cpu: 1500m, memory: 2Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: old, namespace: batch}
+spec:
+  nodeName: n1
+  containers: [{name: c, resources: {requests: {cpu: "1", memory: 1Gi}}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  template:
+    spec:
+      priorityClassName: high
+      nodeSelector: {zone: a}
+      containers: [{name: c, resources: {requests: {cpu: 500m, memory: 512Mi}}}]
+"""
+"""A small cluster of the kinds optsched reads: the seed of the fuzz suite's YAML reader."""
+
+
+def example() -> dict[str, str]:
+    """:data:`EXAMPLE` as a file."""
+    return {"cluster.yaml": EXAMPLE}

@@ -35,6 +35,7 @@ import numpy as np
 
 from optsched.errors import InputError
 from optsched.family import GeneratorParam
+from optsched.fields import excerpt
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import DEFAULT_MAX_PODS, Node, PodGroup
 
@@ -42,16 +43,23 @@ if TYPE_CHECKING:
     from optsched.problems.pods.solution import PodsSolution
 
 PARAMS = (
-    GeneratorParam("nodes", int, 4, "identical nodes (the paper: 4, 8, 16, 32)"),
-    GeneratorParam("pods_per_node", int, 4, "pods per node (the paper: 4 or 8)"),
-    GeneratorParam("priorities", int, 2, "priority levels (the paper: 1, 2 or 4)"),
+    GeneratorParam("nodes", int, 4, "identical nodes (the paper: 4, 8, 16, 32)", low=1,
+                   high=100_000),
+    GeneratorParam("pods_per_node", int, 4, "pods per node (the paper: 4 or 8)", low=1,
+                   high=DEFAULT_MAX_PODS),
+    GeneratorParam("priorities", int, 2, "priority levels (the paper: 1, 2 or 4)", low=1,
+                   high=1000),
     GeneratorParam("load", float, 1.0, "requests of the binding resource / its capacity "
-                                       "(the paper: 0.90, 0.95, 1.00, 1.05)"),
-    GeneratorParam("count", int, 1, "number of instances"),
-    GeneratorParam("seed", int, 0, "random seed; scenario k uses the seed sequence (seed, k)"),
+                                       "(the paper: 0.90, 0.95, 1.00, 1.05)", low=0.001,
+                   high=10),
+    GeneratorParam("count", int, 1, "number of instances", low=1, high=10_000),
+    GeneratorParam("seed", int, 0, "random seed; scenario k uses the seed sequence (seed, k)",
+                   low=0, high=2**63 - 1),
     GeneratorParam("failing", bool, False, "keep only scenarios where the default scheduler "
                                            "leaves pods pending", is_flag=True),
 )
+MAX_PODS = 1_000_000
+"""Most pods of all scenarios one call generates."""
 MAX_REPLICAS = 4
 LOW, HIGH = 100, 1000
 """Request range per ReplicaSet: millicores of cpu, MB of memory."""
@@ -75,9 +83,9 @@ def generate(nodes: int = 4, pods_per_node: int = 4, priorities: int = 2, load: 
                               ("priorities", priorities, 1), ("count", count, 1),
                               ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise InputError(field, f"must be an integer >= {low}, got {value!r}")
+            raise InputError(field, f"must be an integer >= {low}, got {excerpt(value)}")
     if isinstance(load, bool) or not isinstance(load, int | float) or not 0 < load <= 10:
-        raise InputError("load", f"must be a number in (0, 10], got {load!r}")
+        raise InputError("load", f"must be a number in (0, 10], got {excerpt(load)}")
     if not failing:
         return [scenario(nodes, pods_per_node, priorities, load, seed, k) for k in range(count)]
     fails = baseline or _default_scheduler()

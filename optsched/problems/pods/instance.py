@@ -8,7 +8,15 @@ from functools import cached_property
 from typing import Any
 
 from optsched.errors import InstanceError
-from optsched.fields import is_int, require_int, require_keys, require_str, type_name
+from optsched.fields import (
+    excerpt,
+    is_int,
+    or_default,
+    require_int,
+    require_keys,
+    require_str,
+    type_name,
+)
 from optsched.problems.pods.objects import (
     Node,
     PodGroup,
@@ -60,7 +68,7 @@ class PodsInstance:
             raise InstanceError("nodes", "must list at least one node")
         for i, group in enumerate(self.groups):
             if group.node is not None and group.node not in names:
-                raise InstanceError(f"pods[{i}].node", f"names no node: {group.node!r}")
+                raise InstanceError(f"pods[{i}].node", f"names no node: {excerpt(group.node)}")
             if group.protected and group.node is None:
                 raise InstanceError(f"pods[{i}].protected", "only a running pod (node set) "
                                                             "can be protected")
@@ -71,7 +79,7 @@ class PodsInstance:
             key = (group.node, group.anti_affinity)
             if key in keys or group.replicas > 1:
                 raise InstanceError(f"pods[{i}].anti_affinity", f"running pods with key "
-                                    f"{group.anti_affinity!r} share node {group.node}")
+                                    f"{excerpt(group.anti_affinity)} share node {group.node}")
             keys.add(key)
         for j, node in enumerate(self.nodes):
             used = self.running_load(node.name)
@@ -144,18 +152,19 @@ class PodsInstance:
 
 def _unique(names: list[tuple[int, str]], where: str, what: str) -> None:
     """Raise naming the entry ``where[i]`` whose name (or a replica's) repeats an earlier one."""
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for i, name in names:
         if name in seen:
-            raise InstanceError(f"{where}[{i}].name", f"duplicate {what} name {name!r}")
-        seen.add(name)
+            raise InstanceError(f"{where}[{i}].name", f"duplicate {what} name {excerpt(name)}, "
+                                                      f"also of {where}[{seen[name]}]")
+        seen[name] = i
 
 
 def from_dict(obj: Mapping[str, Any]) -> PodsInstance:
     """Build an instance from the simple JSON format of ``formats.md``."""
     data = require_keys(obj, "", ("nodes", "pods"),
                         ("family", "format", "name", "priority_classes", "options"))
-    classes = read_priority_classes(data.get("priority_classes") or [])
+    classes = read_priority_classes(or_default(data.get("priority_classes"), []))
     nodes, pods = data["nodes"], data["pods"]
     for key, value in (("nodes", nodes), ("pods", pods)):
         if not isinstance(value, list):
@@ -182,7 +191,7 @@ def read_priority_classes(obj: object) -> dict[str, int]:
         data = require_keys(item, where, ("name", "value"))
         name = require_str(data["name"], f"{where}.name")
         if name in classes:
-            raise InstanceError(f"{where}.name", f"duplicate priority class {name!r}")
+            raise InstanceError(f"{where}.name", f"duplicate priority class {excerpt(name)}")
         classes[name] = priority_value(data["value"], f"{where}.value")
     return classes
 
@@ -206,13 +215,13 @@ def read_group(obj: object, where: str, classes: Mapping[str, int]) -> PodGroup:
         if klass not in classes:
             known = ", ".join(classes) or "none defined"
             raise InstanceError(f"{where}.priority_class",
-                                f"names no priority class: {klass!r} (known: {known})")
+                                f"names no priority class: {excerpt(klass)} (known: {known})")
         priority = classes[klass]
     else:
         priority = priority_value(data.get("priority", 0), f"{where}.priority")
     node = data.get("node")
-    affinity = data.get("node_affinity") or []
-    tolerations = data.get("tolerations") or []
+    affinity = or_default(data.get("node_affinity"), [])
+    tolerations = or_default(data.get("tolerations"), [])
     for key, value in (("node_affinity", affinity), ("tolerations", tolerations)):
         if not isinstance(value, list):
             raise InstanceError(f"{where}.{key}", f"must be a list, got {type_name(value)}")
@@ -235,8 +244,8 @@ def read_group(obj: object, where: str, classes: Mapping[str, int]) -> PodGroup:
     replicas = data.get("replicas", 1)
     if not is_int(replicas) or not 1 <= replicas <= MAX_PODS:
         raise InstanceError(f"{where}.replicas", f"must be an integer in 1..{MAX_PODS}, "
-                                                 f"got {replicas!r}")
-    requests = read_resources(data.get("requests") or {}, f"{where}.requests")
+                                                 f"got {excerpt(replicas)}")
+    requests = read_resources(or_default(data.get("requests"), {}), f"{where}.requests")
     if PODS in requests:
         raise InstanceError(f"{where}.requests.{PODS}", "is implied: every pod takes one "
                                                         "of its node's pod slots")
@@ -244,7 +253,8 @@ def read_group(obj: object, where: str, classes: Mapping[str, int]) -> PodGroup:
         name=name, requests=requests,
         priority=priority, replicas=int(replicas), priority_class=klass,
         node=None if node is None else require_str(node, f"{where}.node"), protected=protected,
-        node_selector=read_labels(data.get("node_selector") or {}, f"{where}.node_selector"),
+        node_selector=read_labels(or_default(data.get("node_selector"), {}),
+                                  f"{where}.node_selector"),
         node_affinity=tuple(terms),
         tolerations=tuple(read_toleration(t, f"{where}.tolerations[{i}]")
                           for i, t in enumerate(tolerations)),

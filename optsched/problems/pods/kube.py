@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from optsched.errors import InstanceError
-from optsched.fields import require_str, type_name
+from optsched.fields import excerpt, or_default, require_str, type_name
 from optsched.problems.pods.instance import priority_value
 from optsched.problems.pods.objects import (
     Expression,
@@ -88,7 +88,7 @@ class Selector:
 def read_selector(obj: object, where: str) -> Selector:
     """A ``labelSelector`` object."""
     data = mapping(obj, where)
-    labels = read_labels(data.get("matchLabels") or {}, f"{where}.matchLabels")
+    labels = read_labels(or_default(data.get("matchLabels"), {}), f"{where}.matchLabels")
     items = listing(data.get("matchExpressions"), f"{where}.matchExpressions")
     return Selector(tuple(sorted(labels.items())), tuple(
         read_expression(e, f"{where}.matchExpressions[{i}]") for i, e in enumerate(items)))
@@ -138,7 +138,8 @@ def read_pod_spec(obj: object, where: str, notes: Notes, labels: Mapping[str, st
         else priority_value(priority, f"{where}.priority"),
         priority_class=None if not klass else require_str(klass, f"{where}.priorityClassName"),
         node=None if not node else require_str(node, f"{where}.nodeName"),
-        node_selector=read_labels(spec.get("nodeSelector") or {}, f"{where}.nodeSelector"),
+        node_selector=read_labels(or_default(spec.get("nodeSelector"), {}),
+                                  f"{where}.nodeSelector"),
         node_affinity=node_affinity(affinity, f"{where}.affinity", notes),
         tolerations=tuple(read_toleration(t, f"{where}.tolerations[{i}]")
                           for i, t in enumerate(tolerations)),
@@ -154,9 +155,9 @@ def effective_requests(spec: Mapping[str, Any], where: str, notes: Notes) -> dic
     for i, container in enumerate(containers):
         _merge(total, container_requests(container, f"{where}.containers[{i}]", notes))
     sidecars, init = dict[str, int](), dict[str, int]()
-    for i, container in enumerate(listing(spec.get("initContainers"),
-                                          f"{where}.initContainers")):
-        need = container_requests(container, f"{where}.initContainers[{i}]", notes)
+    for i, item in enumerate(listing(spec.get("initContainers"), f"{where}.initContainers")):
+        need = container_requests(item, f"{where}.initContainers[{i}]", notes)
+        container = mapping(item, f"{where}.initContainers[{i}]")
         if container.get("restartPolicy") == "Always":
             _merge(total, need)
             _merge(sidecars, need)
@@ -165,16 +166,19 @@ def effective_requests(spec: Mapping[str, Any], where: str, notes: Notes) -> dic
             _merge(need, sidecars)
         _merge(init, need, max)
     _merge(total, init, max)
-    _merge(total, read_resources(spec.get("overhead") or {}, f"{where}.overhead"))
+    _merge(total, read_resources(or_default(spec.get("overhead"), {}), f"{where}.overhead"))
     return total
 
 
 def container_requests(obj: object, where: str, notes: Notes) -> dict[str, int]:
     """One container's requests, a missing request defaulting to the limit."""
+    if obj is None:
+        raise InstanceError(where, "must be a container object, got null")
     container = mapping(obj, where)
     resources = mapping(container.get("resources"), f"{where}.resources")
-    requests = read_resources(resources.get("requests") or {}, f"{where}.resources.requests")
-    limits = read_resources(resources.get("limits") or {}, f"{where}.resources.limits")
+    requests = read_resources(or_default(resources.get("requests"), {}),
+                              f"{where}.resources.requests")
+    limits = read_resources(or_default(resources.get("limits"), {}), f"{where}.resources.limits")
     for resource, limit in limits.items():
         if resource not in requests:
             requests[resource] = limit
@@ -245,7 +249,8 @@ def anti_affinity(affinity: Mapping[str, Any], where: str, notes: Notes,
         selector = read_selector(term.get("labelSelector"), f"{at}.labelSelector")
         namespaces = listing(term.get("namespaces"), f"{at}.namespaces")
         if term.get("topologyKey") != HOSTNAME:
-            reason = f"topologyKey {term.get('topologyKey')!r} (only {HOSTNAME} is modelled)"
+            reason = (f"topologyKey {excerpt(term.get('topologyKey'))} (only {HOSTNAME} is "
+                      "modelled)")
         elif term.get("namespaceSelector") is not None or any(n != namespace
                                                                for n in namespaces):
             reason = "a term over other namespaces"
@@ -276,7 +281,8 @@ def priority(spec: PodSpec, where: str, classes: dict[str, int], default: str | 
     if klass is None:
         return 0, None
     if klass not in classes and klass not in BUILTIN_CLASSES:
-        raise InstanceError(f"{where}.priorityClassName", f"names no PriorityClass: {klass!r} "
+        raise InstanceError(f"{where}.priorityClassName", "names no PriorityClass: "
+                                                          f"{excerpt(klass)} "
                             f"(defined: {', '.join(classes) or 'none'})")
     classes.setdefault(klass, BUILTIN_CLASSES.get(klass, 0))
     return classes[klass], klass
@@ -287,6 +293,6 @@ def protected(meta: Mapping[str, Any], where: str) -> bool:
     value = mapping(meta.get("annotations"), f"{where}.annotations").get(PROTECTED)
     if value not in (None, True, False, "true", "false"):
         raise InstanceError(f"{where}.annotations.{PROTECTED}",
-                            f"must be \"true\" or \"false\", got {value!r}")
+                            f"must be \"true\" or \"false\", got {excerpt(value)}")
     return value in (True, "true")
 

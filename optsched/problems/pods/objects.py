@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from optsched.errors import InstanceError
-from optsched.fields import require_keys, require_str, type_name
+from optsched.fields import excerpt, or_default, require_keys, require_str, type_name
 from optsched.problems.pods.quantity import PODS, amount, format_amount
+from optsched.reading import ascii_int
 
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
@@ -125,9 +127,9 @@ class PodGroup:
     tolerations: tuple[Toleration, ...] = ()
     anti_affinity: str | None = None
 
-    @property
+    @cached_property
     def pod_names(self) -> tuple[str, ...]:
-        """``name`` for one replica, ``name-0``, ``name-1``, ... for more."""
+        """``name`` for one replica, ``name-0``, ``name-1``, ... for more (made once)."""
         if self.replicas == 1:
             return (self.name,)
         return tuple(f"{self.name}-{i}" for i in range(self.replicas))
@@ -178,7 +180,7 @@ def read_labels(obj: object, where: str) -> dict[str, str]:
     """A ``{key: value}`` object of strings."""
     if not isinstance(obj, Mapping):
         raise InstanceError(where, f"must be an object of strings, got {type_name(obj)}")
-    return {require_str(k, f"{where} key {k!r}"): require_str(v, f"{where}.{k}")
+    return {require_str(k, f"{where} key {excerpt(k)}"): require_str(v, f"{where}.{k}")
             for k, v in obj.items()}
 
 
@@ -188,7 +190,7 @@ def read_taint(obj: object, where: str) -> Taint:
     effect = data.get("effect", "NoSchedule")
     if effect not in EFFECTS:
         raise InstanceError(f"{where}.effect", f"must be one of {', '.join(EFFECTS)}, "
-                                               f"got {effect!r}")
+                                               f"got {excerpt(effect)}")
     return Taint(require_str(data["key"], f"{where}.key"),
                  require_str(data.get("value") or "", f"{where}.value"), effect)
 
@@ -199,11 +201,12 @@ def read_toleration(obj: object, where: str) -> Toleration:
                                          "tolerationSeconds"))
     operator = data.get("operator") or "Equal"
     if operator not in ("Equal", "Exists"):
-        raise InstanceError(f"{where}.operator", f"must be Equal or Exists, got {operator!r}")
+        raise InstanceError(f"{where}.operator", "must be Equal or Exists, got "
+                                                 f"{excerpt(operator)}")
     effect = data.get("effect") or None
     if effect is not None and effect not in EFFECTS:
         raise InstanceError(f"{where}.effect", f"must be one of {', '.join(EFFECTS)}, "
-                                               f"got {effect!r}")
+                                               f"got {excerpt(effect)}")
     key = data.get("key") or None
     if key is None and operator != "Exists":
         raise InstanceError(f"{where}.key", "is required unless operator is Exists")
@@ -217,14 +220,14 @@ def read_expression(obj: object, where: str) -> Expression:
     operator = data["operator"]
     if operator not in OPERATORS:
         raise InstanceError(f"{where}.operator", f"must be one of {', '.join(OPERATORS)}, "
-                                                 f"got {operator!r}")
-    values = data.get("values") or []
+                                                 f"got {excerpt(operator)}")
+    values = or_default(data.get("values"), [])
     if not isinstance(values, list):
         raise InstanceError(f"{where}.values", f"must be a list, got {type_name(values)}")
     texts = tuple(require_str(v, f"{where}.values[{i}]") for i, v in enumerate(values))
     if operator in ("In", "NotIn") and not texts:
         raise InstanceError(f"{where}.values", f"{operator} needs at least one value")
-    if operator in ("Gt", "Lt") and (len(texts) != 1 or not texts[0].lstrip("-").isdigit()):
+    if operator in ("Gt", "Lt") and (len(texts) != 1 or ascii_int(texts[0]) is None):
         raise InstanceError(f"{where}.values", f"{operator} needs exactly one integer value")
     return Expression(require_str(data["key"], f"{where}.key"), operator, texts)
 
@@ -238,13 +241,13 @@ def read_node(obj: object, where: str) -> Node:
         raise InstanceError(f"{where}.allocatable", "has no resources (a node needs at least "
                                                     "one allocatable amount above 0)")
     allocatable.setdefault(PODS, DEFAULT_MAX_PODS)
-    taints = data.get("taints") or []
+    taints = or_default(data.get("taints"), [])
     if not isinstance(taints, list):
         raise InstanceError(f"{where}.taints", f"must be a list, got {type_name(taints)}")
     unschedulable = data.get("unschedulable", False)
     if not isinstance(unschedulable, bool):
         raise InstanceError(f"{where}.unschedulable", "must be true or false")
     return Node(require_str(data["name"], f"{where}.name"), allocatable,
-                read_labels(data.get("labels") or {}, f"{where}.labels"),
+                read_labels(or_default(data.get("labels"), {}), f"{where}.labels"),
                 tuple(read_taint(t, f"{where}.taints[{i}]") for i, t in enumerate(taints)),
                 unschedulable)

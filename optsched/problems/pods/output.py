@@ -12,6 +12,7 @@ from optsched.fields import excerpt, require_keys, require_str
 from optsched.problems.pods.evaluate import placed_by_priority
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.solution import PodsSolution, make
+from optsched.reading import parse_yaml_all
 
 
 def _verdict(ours: list[int], theirs: list[int]) -> str:
@@ -92,10 +93,7 @@ def read_manifests(instance: PodsInstance, text: str) -> PodsSolution:
     The cluster as it is, then its Evictions (a moved pod's to its
     :data:`TARGET` node) and its Bindings applied.
     """
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        raise InputError("manifests", f"are not valid YAML: {excerpt(str(exc))}") from None
+    docs = parse_yaml_all(text, "manifests")
     assignment: dict[str, str | None] = {p: g.node for g in instance.groups
                                          for p in g.pod_names}
     for i, doc in enumerate(docs):
@@ -109,7 +107,7 @@ def read_manifests(instance: PodsInstance, text: str) -> PodsSolution:
         namespace = meta.get("namespace", "default")
         pod = name if namespace == "default" and name in assignment else f"{namespace}/{name}"
         if pod not in assignment:
-            raise InputError(f"{where}.metadata", f"names pod {pod!r}, which the instance "
+            raise InputError(f"{where}.metadata", f"names pod {excerpt(pod)}, which the instance "
                                                   "does not have")
         if kind == "Eviction":
             target = (meta.get("annotations") or {}).get(TARGET)

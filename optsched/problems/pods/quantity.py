@@ -21,7 +21,7 @@ import re
 from fractions import Fraction
 
 from optsched.errors import InstanceError
-from optsched.fields import is_int, type_name
+from optsched.fields import excerpt, is_int, type_name
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000),
@@ -29,7 +29,8 @@ _DECIMAL = {"n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1
             "T": Fraction(10**12), "P": Fraction(10**15), "E": Fraction(10**18)}
 _QUANTITY = re.compile(
     r"(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
-    r"(?:(?P<binary>Ki|Mi|Gi|Ti|Pi|Ei)|[eE](?P<exponent>[+-]?\d+)|(?P<decimal>[numkMGTPE]?))")
+    r"(?:(?P<binary>Ki|Mi|Gi|Ti|Pi|Ei)|[eE](?P<exponent>[+-]?\d+)|(?P<decimal>[numkMGTPE]?))",
+    re.ASCII)  # \d is 0-9 only: "١" is not a quantity
 MAX_AMOUNT = 2**62
 """Largest amount (in base units) optsched accepts: the solvers compute in 64-bit integers."""
 
@@ -52,7 +53,8 @@ def parse(value: object, field: str) -> Fraction:
     elif isinstance(value, str):
         match = _QUANTITY.fullmatch(value)
         if match is None:
-            raise InstanceError(field, f"{value!r} is not a Kubernetes quantity (e.g. '500m', "
+            raise InstanceError(field, f"{excerpt(value)} is not a Kubernetes quantity (e.g. "
+                                       "'500m', "
                                        "'2', '1.5Gi', '128974848'; units: m k M G T P E, "
                                        "Ki Mi Gi Ti Pi Ei)")
         amount = Fraction(match["number"])
@@ -61,7 +63,7 @@ def parse(value: object, field: str) -> Fraction:
         elif match["exponent"] is not None:
             exponent = int(match["exponent"])
             if abs(exponent) > 30:
-                raise InstanceError(field, f"{value!r}: exponent out of range")
+                raise InstanceError(field, f"{excerpt(value)}: exponent out of range")
             amount *= Fraction(10**exponent) if exponent >= 0 else Fraction(1, 10**-exponent)
         else:
             amount *= _DECIMAL[match["decimal"]]
@@ -69,7 +71,7 @@ def parse(value: object, field: str) -> Fraction:
         raise InstanceError(field, f"must be a quantity string like '500m' or '1Gi', "
                                    f"got {type_name(value)}")
     if amount < 0:
-        raise InstanceError(field, f"must not be negative, got {value!r}")
+        raise InstanceError(field, f"must not be negative, got {excerpt(value)}")
     return amount
 
 
@@ -83,10 +85,10 @@ def amount(resource: str, value: object, field: str) -> int:
     scaled = quantity * 1000 if resource == CPU else quantity
     if resource != CPU and resource != "memory" and scaled.denominator != 1 \
             and not resource.startswith(("hugepages-", "ephemeral-storage")):
-        raise InstanceError(field, f"{resource} must be a whole number, got {value!r}")
+        raise InstanceError(field, f"{resource} must be a whole number, got {excerpt(value)}")
     result = math.ceil(scaled)
     if result > MAX_AMOUNT:
-        raise InstanceError(field, f"{value!r} is too large (at most 2^62 base units)")
+        raise InstanceError(field, f"{excerpt(value)} is too large (at most 2^62 base units)")
     return result
 
 

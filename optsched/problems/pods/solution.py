@@ -64,3 +64,8 @@ def make(instance: PodsInstance, assignment: Mapping[str, str | None]) -> PodsSo
                 if node != group.node:
                     (evicted if node is None else moved).append(pod)
     return PodsSolution(dict(assignment), tuple(sorted(evicted)), tuple(sorted(moved)))
+
+
+def as_it_is(instance: PodsInstance) -> PodsSolution:
+    """The cluster as it is: running pods stay, pending pods stay pending."""
+    return PodsSolution({p: g.node for g in instance.groups for p in g.pod_names})

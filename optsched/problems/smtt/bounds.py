@@ -43,10 +43,25 @@ def weighted_completion_bound(instance: SmttInstance) -> int:
 
 
 def wspt_order(instance: SmttInstance) -> list[int]:
-    """Jobs by non-decreasing ``p_j / w_j`` (exact ratios), zero weights last, ties by index."""
-    p, w = instance.processing_times, instance.w
-    return sorted(range(instance.n),
-                  key=lambda j: (0, Fraction(p[j], w[j]), j) if w[j] else (1, Fraction(0), j))
+    """Jobs by non-decreasing ``p_j / w_j`` (exact ratios), zero weights last, ties by index.
+
+    Sorted by the ratios as doubles (rounding keeps their order, equal ratios
+    round alike), then every neighbouring pair is checked in exact integers;
+    only if one is out of order are the ratios sorted as fractions.
+    """
+    p, _, w = instance.arrays
+    n = instance.n
+    weighted = w > 0
+    ratio = np.where(weighted, p / np.where(weighted, w, 1), np.inf)
+    order = np.lexsort((np.arange(n), ratio))
+    first, then = order[:-1], order[1:]
+    both = weighted[first] & weighted[then]
+    if n < 2 or not both.any() or (int(p.max()) * int(w.max()) < 2**62 and bool(
+            np.all(p[first[both]] * w[then[both]] <= p[then[both]] * w[first[both]]))):
+        return [int(j) for j in order]
+    pp, ww = instance.processing_times, instance.w
+    return sorted(range(n), key=lambda j: (0, Fraction(pp[j], ww[j]), j) if ww[j]
+                  else (1, Fraction(0), j))
 
 
 def lower_bound(instance: SmttInstance) -> int:

@@ -6,18 +6,23 @@ import numpy as np
 
 from optsched.errors import InputError
 from optsched.family import GeneratorParam
+from optsched.fields import excerpt
 from optsched.problems.smtt.instance import SmttInstance
 
 PARAMS = (
-    GeneratorParam("n", int, 20, "number of jobs"),
-    GeneratorParam("tf", float, 0.6, "tardiness factor TF in [0, 1]"),
-    GeneratorParam("rdd", float, 0.6, "relative range of due dates RDD in [0, 1]"),
+    GeneratorParam("n", int, 20, "number of jobs", low=1, high=1_000_000),
+    GeneratorParam("tf", float, 0.6, "tardiness factor TF in [0, 1]", low=0, high=1),
+    GeneratorParam("rdd", float, 0.6, "relative range of due dates RDD in [0, 1]", low=0, high=1),
     GeneratorParam("weighted", bool, False, "draw weights in 1..wmax", is_flag=True),
-    GeneratorParam("pmax", int, 100, "processing times are drawn from 1..pmax"),
-    GeneratorParam("wmax", int, 10, "weights are drawn from 1..wmax"),
-    GeneratorParam("count", int, 1, "number of instances"),
-    GeneratorParam("seed", int, 0, "random seed; instance k uses the seed sequence (seed, k)"),
+    GeneratorParam("pmax", int, 100, "processing times are drawn from 1..pmax", low=1,
+                   high=1_000_000),
+    GeneratorParam("wmax", int, 10, "weights are drawn from 1..wmax", low=1, high=1_000_000),
+    GeneratorParam("count", int, 1, "number of instances", low=1, high=100_000),
+    GeneratorParam("seed", int, 0, "random seed; instance k uses the seed sequence (seed, k)",
+                   low=0, high=2**63 - 1),
 )
+MAX_JOBS = 10_000_000
+"""Most jobs of all instances one call generates."""
 
 
 def generate(n: int = 20, tf: float = 0.6, rdd: float = 0.6, weighted: bool = False,
@@ -33,10 +38,10 @@ def generate(n: int = 20, tf: float = 0.6, rdd: float = 0.6, weighted: bool = Fa
     for field, value, low in (("n", n, 1), ("pmax", pmax, 1), ("wmax", wmax, 1),
                               ("count", count, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise InputError(field, f"must be an integer >= {low}, got {value!r}")
+            raise InputError(field, f"must be an integer >= {low}, got {excerpt(value)}")
     for field, ratio in (("tf", tf), ("rdd", rdd)):
         if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
-            raise InputError(field, f"must be a number in [0, 1], got {ratio!r}")
+            raise InputError(field, f"must be a number in [0, 1], got {excerpt(ratio)}")
     out = []
     for k in range(count):
         rng = np.random.default_rng([seed, k])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 
+from optsched.fields import excerpt
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.scheduler import preemption as dp
 from optsched.problems.pods.solution import PodsSolution, make
@@ -227,7 +228,7 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
         Every pod's node; pods the scheduler left pending are None.
     """
     if order not in ORDERS:
-        raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {excerpt(order)}")
     kube = Kube(instance, seed)
     by_priority = order == "priority"
 

@@ -8,11 +8,12 @@ ATC, MDDC). Ties go to the lowest job index unless a rule says otherwise.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 
 import numpy as np
 
 from optsched.compiled import FloatArray, IntArray
+from optsched.deadline import Deadline
+from optsched.problems.smtt.bounds import wspt_order
 from optsched.problems.smtt.instance import SmttInstance
 
 Priority = Callable[[int, IntArray], FloatArray]
@@ -27,22 +28,20 @@ def cost(instance: SmttInstance, sequence: Sequence[int] | IntArray) -> int:
 
 
 def edd(instance: SmttInstance) -> list[int]:
-    """Earliest due date first; ties by shorter processing time."""
-    p, d = instance.processing_times, instance.due_dates
-    return sorted(range(instance.n), key=lambda j: (d[j], p[j], j))
+    """Earliest due date first; ties by shorter processing time, then by index."""
+    p, d, _ = instance.arrays
+    return [int(j) for j in np.lexsort((np.arange(instance.n), p, d))]
 
 
 def spt(instance: SmttInstance) -> list[int]:
-    """Shortest processing time first; ties by earlier due date."""
-    p, d = instance.processing_times, instance.due_dates
-    return sorted(range(instance.n), key=lambda j: (p[j], d[j], j))
+    """Shortest processing time first; ties by earlier due date, then by index."""
+    p, d, _ = instance.arrays
+    return [int(j) for j in np.lexsort((np.arange(instance.n), d, p))]
 
 
 def wspt(instance: SmttInstance) -> list[int]:
     """Smith's rule: non-decreasing ``p_j / w_j`` (exact ratios), zero weights last."""
-    p, w = instance.processing_times, instance.w
-    return sorted(range(instance.n),
-                  key=lambda j: (0, Fraction(p[j], w[j]), j) if w[j] else (1, Fraction(0), j))
+    return wspt_order(instance)
 
 
 def dispatch(instance: SmttInstance, priority: Priority) -> list[int]:
@@ -225,19 +224,38 @@ RULES: dict[str, tuple[Rule, str]] = {
 """Every constructive rule by solver name, with its one-line description."""
 
 
-def best_rule(instance: SmttInstance) -> tuple[list[int], int, str]:
-    """The cheapest sequence of all constructive rules: (sequence, cost, rule name)."""
-    scored = [(cost(instance, seq), name, seq)
-              for name, (rule, _) in RULES.items() for seq in (rule(instance),)]
+SECONDS_PER_N2 = {"mdd": 5e-9, "wmdd": 6e-9, "mddc": 8e-9, "psk": 1.3e-8, "wi": 3e-8,
+                  "eddc": 3e-8, "atc": 4.5e-8}
+"""Measured time of each dispatching rule over n squared (seconds, 4,000 jobs); the sorting
+rules take n log n and always run."""
+
+
+def best_rule(instance: SmttInstance, deadline: Deadline | None = None
+              ) -> tuple[list[int], int, str]:
+    """The cheapest sequence of the constructive rules: (sequence, cost, rule name).
+
+    With a ``deadline``, a dispatching rule runs only if its expected time
+    (:data:`SECONDS_PER_N2`) fits in what is left: on 200,000 jobs ATC alone
+    would take half an hour. The sorting rules always run.
+    """
+    scored = []
+    for name, (rule, _) in RULES.items():  # in this order: ties go to the first
+        need = SECONDS_PER_N2.get(name, 0.0) * instance.n ** 2
+        left = None if deadline is None else deadline.remaining()
+        if need and left is not None and need > left:
+            continue
+        seq = rule(instance)
+        scored.append((cost(instance, seq), name, seq))
     value, name, seq = min(scored, key=lambda item: item[0])
     return seq, value, name
 
 
-def best_known(instance: SmttInstance, hint: object = None) -> tuple[list[int], int]:
+def best_known(instance: SmttInstance, hint: object = None, deadline: Deadline | None = None
+               ) -> tuple[list[int], int]:
     """The better of ``hint`` (an smtt solution, if valid) and the best constructive rule."""
     from optsched.problems.smtt.solution import SmttSolution
 
-    candidates = [best_rule(instance)[0]]
+    candidates = [best_rule(instance, deadline)[0]]
     if isinstance(hint, SmttSolution) and sorted(hint.sequence) == list(range(instance.n)):
         candidates.append(list(hint.sequence))
     return min(((seq, cost(instance, seq)) for seq in candidates), key=lambda item: item[1])

@@ -42,8 +42,16 @@ MAX_VALUE = 2**52
 """Every cost the search forms must stay below this to be exact in a double."""
 
 
+MAX_JOBS = 5000
+"""Most jobs smtt-ssdp takes: its precedence tables hold n^2 entries (OR-Library has 100)."""
+
+
 def check_supported(instance: SmttInstance) -> None:
-    """Raise :class:`NotSupportedError` if the costs are too large for exact doubles."""
+    """Raise :class:`NotSupportedError` for too many jobs or costs too large for doubles."""
+    if instance.n > MAX_JOBS:
+        raise NotSupportedError("processing_times", f"smtt-ssdp takes at most {MAX_JOBS} jobs "
+                                                    f"(this instance has {instance.n}); "
+                                                    "dynasearch scales further")
     _, d, w = instance.arrays
     if int(w.sum()) * (instance.horizon + max(0, -int(d.min()))) >= MAX_VALUE:
         raise NotSupportedError("processing_times", "sum of weights times the horizon must "
@@ -78,7 +86,7 @@ def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Resu
     label = np.lexsort((np.arange(instance.n), d, -w, p))  # search job x is job label[x]
     search = Search(p[label], d[label], w[label], deadline.expired,
                     opts["states_mb"] << 20, opts)
-    starts = [np.asarray(best_rule(instance)[0], dtype=np.int64)]
+    starts = [np.asarray(best_rule(instance, deadline)[0], dtype=np.int64)]
     hint = params.hint
     if isinstance(hint, SmttSolution) and sorted(hint.sequence) == list(range(instance.n)):
         starts.append(np.asarray(hint.sequence, dtype=np.int64))
