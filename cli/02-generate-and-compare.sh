@@ -5,12 +5,8 @@
 # Usage: cli/02-generate-and-compare.sh [SCRATCH_DIR]   (default: a new mktemp -d folder)
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-scratch="${1:-$(mktemp -d)}"
-mkdir -p "$scratch"
-echo "== scratch folder: $scratch" >&2
-command -v optsched >/dev/null || {
-    echo "optsched not found: activate its virtualenv or pip install -e \"$repo\"" >&2; exit 127; }
+# shellcheck source=prelude.bash
+source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 
 generated="$scratch/generated"
 echo "== generate 3 weighted 20-job instances into $generated" >&2

@@ -6,12 +6,8 @@
 # Usage: cli/03-pods-plan.sh [SCRATCH_DIR]   (default: a new mktemp -d folder)
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-scratch="${1:-$(mktemp -d)}"
-mkdir -p "$scratch"
-echo "== scratch folder: $scratch" >&2
-command -v optsched >/dev/null || {
-    echo "optsched not found: activate its virtualenv or pip install -e \"$repo\"" >&2; exit 127; }
+# shellcheck source=prelude.bash
+source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 
 cluster="$repo/instances/pods/cluster.yaml"
 plan="$scratch/plan"
