@@ -234,6 +234,18 @@ class Generator(Generic[I]):
 
 
 @dataclass(frozen=True)
+class InstanceOptions(Generic[I]):
+    """Settings of the instance that a solve may change (``-m key=value``, e.g. a capacity).
+
+    ``apply`` returns the instance with the checked values; it may raise
+    :class:`InputError` naming ``model.<key>`` (the value does not fit the instance).
+    """
+
+    options: OptionSet
+    apply: Callable[[I, Mapping[str, Any]], I]
+
+
+@dataclass(frozen=True)
 class OutsideFormat(Generic[I]):
     """A field's own file format the family reads (e.g. OR-Library), recognised by path."""
 
@@ -291,12 +303,19 @@ class Family(Generic[I, S]):
     warm: Callable[[], None] | None = None
     """Loads the family's compiled code (numba) ahead of time; the benchmark fork server
     calls it once, so that no job's time limit pays for it."""
-    manifests: Callable[[I, S], str] | None = None
-    """The text that applies a solution in the field's own system (``solve --manifests``)."""
     headline: Callable[[Mapping[str, Any]], str] | None = None
     """A few words from the checker's metrics of a solution, for the command line."""
-    read_manifests: Callable[[I, str], S] | None = None
-    """Reads that text back into a solution (``validate INSTANCE MANIFESTS``)."""
+    export: Callable[[I, S], str] | None = None
+    """A solution as the field's own tools take it (``solve --export``): pods, the Kubernetes
+    Eviction and Binding objects that apply it; memalloc, MiniMalloc's CSV with offsets."""
+    read_export: Callable[[I, str], S] | None = None
+    """Reads that text back into a solution (``validate INSTANCE EXPORTED``)."""
+    export_suffixes: tuple[str, ...] = (".txt",)
+    """File suffixes of the exported text, the first the one written."""
+    instance_options: InstanceOptions[I] | None = None
+    """Settings of the instance given with the solve (``-m``, beside the formulation's options)."""
+    plot: Callable[[I, S, Path], None] | None = None
+    """Draws a solution to an image file (``optsched plot``; needs the ``plots`` extra)."""
 
 
 def _range(low: float | None, high: float | None) -> str:

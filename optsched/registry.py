@@ -174,6 +174,14 @@ def _check_family(family: object, source: str) -> None:
         hint.options.check(family.hint_options, "hint_options", family.hint_solver)
     except InputError as exc:
         raise RegistryError(f"{family.name}: {exc}") from None
+    settings = family.instance_options
+    if settings is not None:
+        for model in (family.cp, family.milp):
+            shared = [o.name for o in settings.options.options
+                      if model is not None and model.options.get(o.name)]
+            if shared:
+                raise RegistryError(f"{family.name}: {excerpt(shared[0])} is both an instance "
+                                    "option and a formulation option")
     usable = [*family.solvers, *(b.name for b in BACKENDS if b.formulation(family))]
     if family.default_solver not in usable:
         raise RegistryError(f"{family.name}: default_solver {excerpt(family.default_solver)} is "

@@ -33,6 +33,8 @@ class Request:
     params: SolveParams
     why: str = ""
     """Why ``auto`` chose this solver (empty when the caller named it)."""
+    instance: Any = None
+    """The instance to solve: the caller's, with the family's instance options applied."""
 
 
 def prepare(instance: Any, solver: str = AUTO, params: SolveParams | None = None) -> Request:
@@ -51,6 +53,11 @@ def prepare(instance: Any, solver: str = AUTO, params: SolveParams | None = None
     """
     params = params or SolveParams()
     family = family_of(instance)
+    settings = family.instance_options
+    if settings is not None and any(settings.options.get(k) for k in params.model):
+        own = {k: v for k, v in params.model.items() if settings.options.get(k)}
+        instance = settings.apply(instance, settings.options.check(own, "model", family.name))
+        params = replace(params, model={k: v for k, v in params.model.items() if k not in own})
     why = ""
     if solver == AUTO:
         solver, why = (family.choose(instance, params) if family.choose
@@ -60,7 +67,7 @@ def prepare(instance: Any, solver: str = AUTO, params: SolveParams | None = None
     model = spec.model_options.check(params.model, "model", spec.label)
     if spec.supports is not None:
         spec.supports(instance)
-    return Request(family, spec, replace(params, options=options, model=model), why)
+    return Request(family, spec, replace(params, options=options, model=model), why, instance)
 
 
 def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, *,
@@ -97,7 +104,7 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, 
         The solver's answer fails the independent check (a solver or model bug).
     """
     request = prepare(instance, solver, params)
-    family, spec, params = request.family, request.spec, request.params
+    family, spec, params, instance = request.family, request.spec, request.params, request.instance
     # The solve's own request: the watchdog may set it without touching the caller's.
     deadline = Deadline(params.time_limit, (stop or StopRequest()).child())
     with (threads or PROCESS).lease(params.workers) as workers:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from optsched.bench.report import gap, references, row_time, solved
-from optsched.errors import InputError
+from optsched.plotting import pyplot
 
 
 def _gaps(rows: Sequence[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
@@ -24,14 +24,7 @@ def _gaps(rows: Sequence[dict[str, Any]]) -> dict[str, list[tuple[float, float]]
 
 def plot(rows: Sequence[dict[str, Any]], out: Path, title: str) -> list[Path]:
     """Write ``gap-vs-time.png`` and ``profile.png`` into ``out``; return their paths."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise InputError("--plots", "matplotlib is not installed; install it with "
-                         "pip install 'optsched[plots]'") from None
+    plt = pyplot("--plots")
     data = _gaps(rows)
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4.5))

@@ -38,12 +38,16 @@ def solvers_command(names: tuple[str, ...], family_name: str | None, show_all: b
     """List each family's solvers: name, kind, what it is, and its options.
 
     ``-o KEY=VALUE`` sets a solver option, ``-m KEY=VALUE`` a formulation
-    option; both are checked against these declarations before any work.
+    option or a setting of the instance; all are checked against these
+    declarations before any work.
     Give solver NAMES to show only those, with every option.
     """
     chosen = [get_family(family_name)] if family_name else list(families().values())
     for family in chosen:
         click.echo(f"{family.name}:")
+        if family.instance_options is not None and not names:
+            click.echo("  the instance (any solver):")
+            _options("-m", family.instance_options.options, True)
         for spec in solvers(family).values():
             if names and spec.name not in names:
                 continue

@@ -12,6 +12,7 @@ from optsched.cli.bench import bench
 from optsched.cli.generate import generate
 from optsched.cli.info import families_command, solvers_command
 from optsched.cli.options import one_line
+from optsched.cli.plot import plot
 from optsched.cli.report import report
 from optsched.cli.solve import solve
 from optsched.cli.validate import validate
@@ -32,7 +33,8 @@ def cli() -> None:
     """
 
 
-for command in (solve, validate, generate, families_command, solvers_command, bench, report):
+for command in (solve, validate, generate, families_command, solvers_command, bench, report,
+                plot):
     cli.add_command(command)
 
 

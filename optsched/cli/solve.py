@@ -47,13 +47,15 @@ EXIT_NO_SOLUTION = 3
 @click.option("--compare", is_flag=True,
               help="Add the family's baseline comparison to the result (pods: kube-scheduler "
                    "with and without preemption).")
-@click.option("--manifests", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write what applies each solution to DIR/<instance>.<solver>.yaml "
-                   "(pods: Kubernetes Eviction and Binding objects).")
+@click.option("--export", "--manifests", "export", default=None,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Write each solution as the field's tools take it to DIR/<instance>.<solver>"
+                   ".<suffix> (pods: Kubernetes Eviction and Binding objects, .yaml; memalloc: "
+                   "MiniMalloc's CSV with an offset column, .csv).")
 def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, workers: int | None,
           seed: int, options: tuple[str, ...], model: tuple[str, ...], no_fallback: bool,
           family_name: str | None, log: bool, as_json: bool, out: Path | None, compare: bool,
-          manifests: Path | None) -> int:
+          export: Path | None) -> int:
     """Solve each instance in FILE... (JSON, a family's own formats, or - for standard input).
 
     Every file is read and checked first. Each bad one is reported (a line on
@@ -65,7 +67,7 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
                          workers=available_cores() if workers is None else workers,
                          seed=seed, log=log, options=key_values(options, "--option"),
                          model=key_values(model, "--model"), fallback=not no_fallback)
-    for folder, flag in ((out, "--out"), (manifests, "--manifests")):
+    for folder, flag in ((out, "--out"), (export, "--export")):
         if folder is not None:
             ensure_folder(folder, flag)
     todo, bad = [], 0
@@ -73,7 +75,7 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
         try:
             found = read_instances(path, family_name)
             for instance in found:
-                _check(instance, solver, params, compare, manifests)
+                _check(instance, solver, params, compare, export)
         except InputError as exc:
             bad += 1
             _report(exc.within(str(path)) if not exc.field.startswith(str(path)) else exc,
@@ -93,20 +95,20 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
         stem = f"{file_stem(result.instance)}.{file_stem(result.solver)}"
         if out is not None:
             write_result(result, _unique(out / f"{stem}.json", written))
-        if manifests is not None and result.solution is not None and family.manifests:
-            path = _unique(manifests / f"{stem}.yaml", written)
-            path.write_text(family.manifests(instance, result.solution), encoding="utf-8")
+        if export is not None and result.solution is not None and family.export:
+            path = _unique(export / f"{stem}{family.export_suffixes[0]}", written)
+            path.write_text(family.export(instance, result.solution), encoding="utf-8")
         if not result.status.is_success:
             code = EXIT_NO_SOLUTION
     return EXIT_BAD_INPUT if bad else code
 
 
 def _check(instance: Instance, solver: str, params: SolveParams, compare: bool,
-           manifests: Path | None) -> None:
+           export: Path | None) -> None:
     """Everything about solving ``instance`` that can be checked before solving it."""
     family = prepare(instance, solver, params).family  # solver, options, support
     for flag, wanted, hook in (("--compare", compare, family.compare),
-                               ("--manifests", manifests, family.manifests)):
+                               ("--export", export, family.export)):
         if wanted and hook is None:
             raise InputError(flag, f"the {family.name} family has nothing to offer here")
 

@@ -10,11 +10,12 @@ import click
 
 from optsched.claims import false_claims
 from optsched.errors import InputError
+from optsched.family import Family
 from optsched.io import load_json, read_instances, solution_from_dict
+from optsched.reading import read_text
 from optsched.registry import family_of
 
 EXIT_VIOLATED = 1
-MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
 @click.command()
@@ -28,30 +29,13 @@ def validate(instance_file: Path, solution_file: Path, as_json: bool,
     """Recompute the objective of SOLUTION on INSTANCE and check what it claims.
 
     SOLUTION is a solution, a result file (its objective, bound, status, gap
-    and instance are checked too) or what ``solve --manifests`` wrote (pods).
+    and instance are checked too) or what ``solve --export`` wrote (pods'
+    manifests, memalloc's CSV).
     Exits 1, one line per violation or false claim, when anything is wrong.
     A file of many instances (e.g. OR-Library) needs a result file whose
     ``instance`` names one of them.
     """
-    instances = read_instances(instance_file, family_name)
-    family = family_of(instances[0])
-    if solution_file.suffix in MANIFEST_SUFFIXES and family.read_manifests is not None:
-        instance, claims = instances[0], {}
-        try:
-            text = solution_file.read_text(encoding="utf-8")
-            solution = family.read_manifests(instance, text)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(str(solution_file), f"cannot be read: {exc}") from None
-        except InputError as exc:
-            raise exc.within(str(solution_file)) from None
-    else:
-        raw = load_json(solution_file)
-        claims = raw if isinstance(raw, dict) and "solution" in raw and "status" in raw else {}
-        instance = _pick(instances, claims, instance_file, solution_file)
-        try:
-            solution = solution_from_dict(raw, family)
-        except InputError as exc:
-            raise exc.within(str(solution_file)) from None
+    family, instance, solution, claims = read_pair(instance_file, solution_file, family_name)
     evaluation = family.evaluate(instance, solution)
     wrong = false_claims(family, instance, claims, evaluation)
     if as_json:
@@ -68,6 +52,32 @@ def validate(instance_file: Path, solution_file: Path, as_json: bool,
             metrics = "  ".join(f"{k}={v}" for k, v in evaluation.metrics.items())
             click.echo(f"{instance.name}  feasible  objective={evaluation.objective}  {metrics}")
     return EXIT_VIOLATED if evaluation.violations or wrong else 0
+
+
+def read_pair(instance_file: Path, solution_file: Path, family_name: str | None
+              ) -> tuple[Family[Any, Any], Any, Any, dict[str, Any]]:
+    """The family, the instance, the solution and the result's claims (if a result was given).
+
+    The solution file is a solution, a result, or the family's export (by its suffix).
+    """
+    instances = read_instances(instance_file, family_name)
+    family = family_of(instances[0])
+    if solution_file.suffix in family.export_suffixes and family.read_export is not None:
+        instance, claims = instances[0], dict[str, Any]()
+        try:
+            solution = family.read_export(instance, read_text(solution_file))
+        except InputError as exc:
+            raise exc if exc.field.startswith(str(solution_file)) else exc.within(
+                str(solution_file)) from None
+        return family, instance, solution, claims
+    raw = load_json(solution_file)
+    claims = raw if isinstance(raw, dict) and "solution" in raw and "status" in raw else {}
+    instance = _pick(instances, claims, instance_file, solution_file)
+    try:
+        solution = solution_from_dict(raw, family)
+    except InputError as exc:
+        raise exc.within(str(solution_file)) from None
+    return family, instance, solution, claims
 
 
 def _pick(instances: list[Any], claims: dict[str, Any], instance_file: Path,

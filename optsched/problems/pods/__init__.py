@@ -62,8 +62,9 @@ FAMILY: Family[PodsInstance, PodsSolution] = Family(
     outside_formats=(OutsideFormat("Kubernetes YAML (.yaml, .yml)", formats.claims,
                                    formats.read_yaml, formats.example),),
     compare=output.compare,
-    manifests=output.manifests,
-    read_manifests=output.read_manifests,
+    export=output.manifests,
+    read_export=output.read_manifests,
+    export_suffixes=(".yaml", ".yml"),
     headline=output.headline,
 )
 

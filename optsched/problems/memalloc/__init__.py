@@ -1,0 +1,105 @@
+"""memalloc: tensor buffer offsets in one arena (static memory allocation).
+
+Buffers live over intervals of program steps; those live at a common step
+may not share an address. Decide offsets within a capacity, or with the
+smallest peak. Methods and citations: ``docs/methods/memalloc.md``.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from optsched.backends.cpsat import CpFormulation
+from optsched.backends.milp import MilpFormulation
+from optsched.errors import NotSupportedError
+from optsched.family import Build, Family, Generator, InstanceOptions, Model, OutsideFormat
+from optsched.options import Option, OptionSet
+from optsched.problems.memalloc import csvfile, generate, output, solvers
+from optsched.problems.memalloc.bounds import lower_bound
+from optsched.problems.memalloc.evaluate import evaluate
+from optsched.problems.memalloc.instance import (
+    MAX_TOTAL,
+    Buffer,
+    Gap,
+    MemallocInstance,
+    from_dict,
+    with_capacity,
+)
+from optsched.problems.memalloc.pairs import pair_count
+from optsched.problems.memalloc.solution import MemallocSolution
+from optsched.problems.memalloc.solution import from_dict as solution_from_dict
+
+CP_OPTIONS = OptionSet((Option("overlap", str, "cliques", "one NoOverlap per maximal clique, or "
+                                                         "one NoOverlap2D", ("cliques", "2d")),))
+INSTANCE_OPTIONS = OptionSet((Option("capacity", int, None, "the arena's size in bytes "
+                                                             "(replaces the file's)", low=1,
+                                     high=MAX_TOTAL),))
+MAX_CP_PIECES = 20_000
+"""Most pieces (buffers, and one more per gap) of the CP-SAT model."""
+MAX_MILP_PAIRS = 20_000
+"""Most overlapping pairs of the MILP model (a binary and two big-M rows each)."""
+
+
+def _cp_supports(instance: MemallocInstance) -> None:
+    pieces = len(instance.arrays.piece_t0)
+    if pieces > MAX_CP_PIECES:
+        raise NotSupportedError("buffers", f"the CP-SAT model takes at most {MAX_CP_PIECES} "
+                                           f"pieces ({pieces} here)")
+
+
+def _milp_supports(instance: MemallocInstance) -> None:
+    pairs = pair_count(instance)
+    if pairs > MAX_MILP_PAIRS:
+        raise NotSupportedError("buffers", f"the MILP model takes at most {MAX_MILP_PAIRS} "
+                                           f"overlapping pairs (about {pairs} here)")
+
+
+def _cp() -> Build[MemallocInstance, CpFormulation]:
+    from optsched.problems.memalloc.cp import build
+
+    return build
+
+
+def _milp() -> Build[MemallocInstance, MilpFormulation]:
+    from optsched.problems.memalloc.milp import build
+
+    return build
+
+
+def _size(values: Mapping[str, Any]) -> int:
+    return int(values["buffers"]) * int(values["count"])
+
+
+FAMILY: Family[MemallocInstance, MemallocSolution] = Family(
+    name="memalloc",
+    summary="tensor buffer offsets in one arena: fit a capacity, or the smallest peak",
+    instance_type=MemallocInstance,
+    solution_type=MemallocSolution,
+    format=1,
+    read_instance=from_dict,
+    read_solution=solution_from_dict,
+    evaluate=evaluate,
+    lower_bound=lower_bound,
+    solvers=solvers.table(),
+    hint_solver="best-of-k",
+    default_solver="memalloc-bb",
+    trivial=output.naive_solution,
+    choose=solvers.choose,
+    samples=generate.samples,
+    cp=Model(_cp, CP_OPTIONS, _cp_supports),
+    milp=Model(_milp, supports=_milp_supports),
+    generator=Generator(generate.generate, generate.PARAMS, "guillotine-cut rectangles "
+                        "(MiniMalloc's challenging kind)", generate.MAX_BUFFERS, _size),
+    variants={"trace": Generator(generate.trace, generate.TRACE_PARAMS,
+                                 "compiler-like tensor lifetimes", generate.MAX_BUFFERS, _size)},
+    warm=solvers.warm,
+    outside_formats=(OutsideFormat("MiniMalloc CSV", csvfile.claims, csvfile.read,
+                                   csvfile.example),),
+    headline=output.headline,
+    instance_options=InstanceOptions(INSTANCE_OPTIONS, with_capacity),
+    export=output.export,
+    read_export=output.read_export,
+    export_suffixes=(".csv",),
+    plot=output.plot,
+)
+
+__all__ = ["FAMILY", "Buffer", "Gap", "MemallocInstance", "MemallocSolution"]

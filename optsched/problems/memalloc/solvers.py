@@ -1,0 +1,90 @@
+"""The table of memalloc's own solvers: the compilers' allocators, best-of-k, exact search."""
+
+from __future__ import annotations
+
+from optsched.backends.native import found
+from optsched.compiled import LOADING, IntArray
+from optsched.deadline import Deadline
+from optsched.family import Kind, NativeRun, NativeSolver
+from optsched.params import SolveParams
+from optsched.problems.memalloc import portfolio
+from optsched.problems.memalloc.bounds import lower_bound
+from optsched.problems.memalloc.exact import solver as exact
+from optsched.problems.memalloc.greedy.allocators import ALLOCATORS, peak
+from optsched.problems.memalloc.instance import MemallocInstance
+from optsched.problems.memalloc.solution import make
+from optsched.result import Result, Status
+
+MAX_EXACT_BUFFERS = 5000
+"""Most buffers ``auto`` gives the exact search; larger instances go to the LNS."""
+
+
+def answer(instance: MemallocInstance, offsets: IntArray, **stats: object) -> Result:
+    """A heuristic's result: its offsets, or no solution when they overflow the capacity.
+
+    A capacity below the lower bound is proven infeasible by the bound itself.
+    """
+    value = peak(instance, offsets)
+    capacity = instance.capacity
+    if capacity is not None and value > capacity:
+        bound = lower_bound(instance)
+        if capacity < bound:
+            return Result(status=Status.INFEASIBLE, solver="", bound=bound,
+                          stats={**stats, "why": f"the lower bound {bound} is above the "
+                                                 "capacity"})
+        return Result(status=Status.NO_SOLUTION, solver="", bound=bound,
+                      stats={**stats, "peak": value, "why": "the peak is above the capacity"})
+    return found(make(instance, offsets), value, **stats)
+
+
+def _allocator(name: str) -> NativeRun[MemallocInstance]:
+    allocate = ALLOCATORS[name][0]
+
+    def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> Result:
+        if not LOADING.ready("memalloc-greedy", portfolio.load, deadline):
+            return Result(status=Status.NO_SOLUTION, solver="",
+                          stats={"kernels": "still loading when the limit came"})
+        return answer(instance, allocate(instance))
+
+    return run
+
+
+def _best_of_k(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> Result:
+    if not LOADING.ready("memalloc-greedy", portfolio.load, deadline):
+        return Result(status=Status.NO_SOLUTION, solver="",
+                      stats={"kernels": "still loading when the limit came"})
+    offsets, name, tried = portfolio.best(instance, deadline)
+    return answer(instance, offsets, order=name, tried=tried)
+
+
+def _exact(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> Result:
+    if not LOADING.ready("memalloc-bb", exact.load, deadline):
+        return Result(status=Status.NO_SOLUTION, solver="", bound=lower_bound(instance),
+                      stats={"kernels": "still loading when the limit came"})
+    return exact.run(instance, params, deadline)
+
+
+def table() -> dict[str, NativeSolver[MemallocInstance]]:
+    """Name -> solver, for the family's entry."""
+    out = {name: NativeSolver(_allocator(name), Kind.HEURISTIC, summary)
+           for name, (_, summary) in ALLOCATORS.items()}
+    out["best-of-k"] = NativeSolver(_best_of_k, Kind.HEURISTIC,
+                                    "the best of the allocators above and best fit in five "
+                                    "orders (size, duration, area, start, conflicts)")
+    out["memalloc-bb"] = NativeSolver(_exact, Kind.EXACT,
+                                      "MiniMalloc's canonical search (Moffitt 2023): decide "
+                                      "the capacity or probe for the smallest peak",
+                                      exact.OPTIONS)
+    return out
+
+
+def choose(instance: MemallocInstance, params: SolveParams) -> tuple[str, str]:
+    """The exact search for every instance (it starts from the best greedy solution)."""
+    return "memalloc-bb", "the exact search starts from the best greedy solution"
+
+
+
+def warm() -> None:
+    """Load the greedy and exact kernels (for the benchmark's fork server)."""
+    portfolio.load()
+    exact.load()
