@@ -8,8 +8,7 @@ function of another file could run stale code after that file changes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -74,28 +73,3 @@ class _Loading:
 
 LOADING = _Loading()
 """The kernels loaded in this process (see :meth:`_Loading.ready`)."""
-
-
-@contextmanager
-def stop_flag(deadline: Deadline) -> Iterator[IntArray]:
-    """A one-cell array that turns 1 when ``deadline`` expires or its solve is stopped.
-
-    For kernels that poll it between steps: a timer sets it at the limit,
-    the solve's stop request at once.
-    """
-    flag = np.zeros(1, np.int64)
-
-    def stop() -> None:
-        flag[0] = 1
-
-    left = deadline.remaining()
-    timer = None if left is None else threading.Timer(left, stop)
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
-    try:
-        with deadline.on_stop(stop):
-            yield flag
-    finally:
-        if timer is not None:
-            timer.cancel()

@@ -7,7 +7,7 @@ from optsched.compiled import LOADING, IntArray
 from optsched.deadline import Deadline
 from optsched.family import Kind, NativeRun, NativeSolver
 from optsched.params import SolveParams
-from optsched.problems.memalloc import portfolio
+from optsched.problems.memalloc import lns, portfolio
 from optsched.problems.memalloc.bounds import lower_bound
 from optsched.problems.memalloc.exact import solver as exact
 from optsched.problems.memalloc.greedy.allocators import ALLOCATORS, peak
@@ -15,8 +15,9 @@ from optsched.problems.memalloc.instance import MemallocInstance
 from optsched.problems.memalloc.solution import make
 from optsched.result import Result, Status
 
-MAX_EXACT_BUFFERS = 5000
-"""Most buffers ``auto`` gives the exact search; larger instances go to the LNS."""
+MAX_EXACT_BUFFERS = 4000
+"""Most buffers ``auto`` gives the exact search; larger instances go to the LNS (the
+search's structure grows with the overlapping pairs, tens of millions on such traces)."""
 
 
 def answer(instance: MemallocInstance, offsets: IntArray, **stats: object) -> Result:
@@ -75,13 +76,18 @@ def table() -> dict[str, NativeSolver[MemallocInstance]]:
                                       "MiniMalloc's canonical search (Moffitt 2023): decide "
                                       "the capacity or probe for the smallest peak",
                                       exact.OPTIONS)
+    out["memalloc-lns"] = NativeSolver(lns.run, Kind.HEURISTIC,
+                                       "greedy, then the exact search on the band under "
+                                       "the peak (for large traces)", lns.OPTIONS)
     return out
 
 
 def choose(instance: MemallocInstance, params: SolveParams) -> tuple[str, str]:
-    """The exact search for every instance (it starts from the best greedy solution)."""
+    """The exact search up to :data:`MAX_EXACT_BUFFERS` buffers, else the window search."""
+    if instance.n > MAX_EXACT_BUFFERS:
+        return "memalloc-lns", (f"{instance.n} buffers: greedy, then the exact search on "
+                                "the band under the peak")
     return "memalloc-bb", "the exact search starts from the best greedy solution"
-
 
 
 def warm() -> None:

@@ -39,13 +39,12 @@ ENTER, NEXT, WAIT_CHILD, SEQ, WAIT_SEQ = range(5)
 
 @jit
 def memberships(bs_ptr: IntArray, piece_start: IntArray, s0: IntArray, s1: IntArray,
-                w0: IntArray, w1: IntArray) -> tuple[IntArray, IntArray, IntArray, IntArray]:
-    """Each buffer's sections, with the top, height and bottom of its live bytes there."""
+                w0: IntArray, w1: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """Each buffer's sections, with the top and height of its live bytes there."""
     total = bs_ptr[-1]
     sec = np.empty(total, np.int64)
     top = np.empty(total, np.int64)
     height = np.empty(total, np.int64)
-    bottom = np.empty(total, np.int64)
     n = len(bs_ptr) - 1
     for b in range(n):
         at = bs_ptr[b]
@@ -54,15 +53,13 @@ def memberships(bs_ptr: IntArray, piece_start: IntArray, s0: IntArray, s1: IntAr
                 sec[at] = s
                 top[at] = w1[q]
                 height[at] = w1[q] - w0[q]
-                bottom[at] = w0[q]
                 at += 1
-    return sec, top, height, bottom
+    return sec, top, height
 
 
 @jit
-def by_section(bs_ptr: IntArray, bs_sec: IntArray, bs_w0: IntArray, sections: int
-               ) -> tuple[IntArray, IntArray, IntArray]:
-    """Each section's buffers and the bottom of their live bytes there (CSR by section)."""
+def by_section(bs_ptr: IntArray, bs_sec: IntArray, sections: int) -> tuple[IntArray, IntArray]:
+    """Each section's buffers (CSR by section)."""
     ptr = np.zeros(sections + 1, np.int64)
     for e in range(len(bs_sec)):
         ptr[bs_sec[e] + 1] += 1
@@ -70,62 +67,75 @@ def by_section(bs_ptr: IntArray, bs_sec: IntArray, bs_w0: IntArray, sections: in
         ptr[s + 1] += ptr[s]
     fill = ptr[:-1].copy()
     buf = np.empty(len(bs_sec), np.int64)
-    w0 = np.empty(len(bs_sec), np.int64)
     n = len(bs_ptr) - 1
     for b in range(n):
         for e in range(bs_ptr[b], bs_ptr[b + 1]):
             s = bs_sec[e]
             buf[fill[s]] = b
-            w0[fill[s]] = bs_w0[e]
             fill[s] += 1
-    return ptr, buf, w0
+    return ptr, buf
 
 
 @jit
-def overlaps(bs_ptr: IntArray, bs_sec: IntArray, bs_top: IntArray, sec_ptr: IntArray,
-             sec_buf: IntArray, sec_w0: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+def overlaps(n: int, piece_start: IntArray, s0: IntArray, s1: IntArray, w0: IntArray,
+             w1: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     """Each buffer's overlapping buffers and effective sizes (CSR by buffer).
 
-    ``eff(b, c)``: the most, over the sections both are live in, of b's top
-    there minus c's bottom there (MiniMalloc's effective size): ``c`` above
-    ``b`` clears it when ``offset[c] >= offset[b] + eff``.
+    Pieces overlap when their ranges of sections ``[s0, s1)`` meet; over the
+    pieces ``p`` of ``b`` and ``q`` of ``c`` that do, ``eff(b, c)`` is the
+    most of ``w1[p] - w0[q]`` (MiniMalloc's effective size): ``c`` above
+    ``b`` clears ``b`` when ``offset[c] >= offset[b] + eff``. Pairs are found
+    from the pieces sorted by first section, in time linear in their number.
     """
-    n = len(bs_ptr) - 1
-    stamp = np.full(n, -1, np.int64)
-    degree = np.zeros(n, np.int64)
+    owner = np.empty(len(s0), np.int64)
     for b in range(n):
-        for e in range(bs_ptr[b], bs_ptr[b + 1]):
-            s = bs_sec[e]
-            for q in range(sec_ptr[s], sec_ptr[s + 1]):
-                c = sec_buf[q]
-                if c != b and stamp[c] != b:
-                    stamp[c] = b
-                    degree[b] += 1
+        for q in range(piece_start[b], piece_start[b + 1]):
+            owner[q] = b
+    order = np.argsort(s0, kind="mergesort")
     ptr = np.zeros(n + 1, np.int64)
+    for i in range(len(order)):
+        p = order[i]
+        j = i + 1
+        while j < len(order) and s0[order[j]] < s1[p]:
+            if owner[p] != owner[order[j]]:
+                ptr[owner[p] + 1] += 1
+                ptr[owner[order[j]] + 1] += 1
+            j += 1
     for b in range(n):
-        ptr[b + 1] = ptr[b] + degree[b]
+        ptr[b + 1] += ptr[b]
     buf = np.empty(ptr[n], np.int64)
     eff = np.empty(ptr[n], np.int64)
-    where = np.full(n, -1, np.int64)
-    stamp[:] = -1
+    fill = ptr[:-1].copy()
+    for i in range(len(order)):
+        p = order[i]
+        j = i + 1
+        while j < len(order) and s0[order[j]] < s1[p]:
+            q = order[j]
+            b, c = owner[p], owner[q]
+            if b != c:
+                buf[fill[b]], eff[fill[b]] = c, w1[p] - w0[q]
+                buf[fill[c]], eff[fill[c]] = b, w1[q] - w0[p]
+                fill[b] += 1
+                fill[c] += 1
+            j += 1
+    # buffers with gaps have several pieces: merge their repeated pairs (the most)
+    stamp = np.full(n, -1, np.int64)
+    where = np.zeros(n, np.int64)
+    at = 0
     for b in range(n):
-        at = ptr[b]
-        for e in range(bs_ptr[b], bs_ptr[b + 1]):
-            s = bs_sec[e]
-            for q in range(sec_ptr[s], sec_ptr[s + 1]):
-                c = sec_buf[q]
-                if c == b:
-                    continue
-                value = bs_top[e] - sec_w0[q]
-                if stamp[c] != b:
-                    stamp[c] = b
-                    where[c] = at
-                    buf[at] = c
-                    eff[at] = value
-                    at += 1
-                elif value > eff[where[c]]:
-                    eff[where[c]] = value
-    return ptr, buf, eff
+        first = ptr[b]
+        ptr[b] = at
+        for e in range(first, ptr[b + 1]):
+            c = buf[e]
+            if stamp[c] != b:
+                stamp[c] = b
+                where[c] = at
+                buf[at], eff[at] = c, eff[e]
+                at += 1
+            elif eff[e] > eff[where[c]]:
+                eff[where[c]] = eff[e]
+    ptr[n] = at
+    return ptr, buf[:at].copy(), eff[:at].copy()
 
 
 @jit
@@ -250,7 +260,7 @@ def run(g: tuple[IntArray, ...], st: tuple[IntArray, ...], opts: IntArray, heuri
         phase = f[F_PHASE]
         if phase == ENTER:
             ctx[NODES] += 1
-            if ctx[NODES] > ctx[LIMIT] or ((ctx[NODES] & 255) == 0 and stop[0] != 0):
+            if ctx[NODES] > ctx[LIMIT] or stop[0] != 0:
                 ret = ABORTED
                 top -= 1
                 continue
@@ -293,6 +303,11 @@ def run(g: tuple[IntArray, ...], st: tuple[IntArray, ...], opts: IntArray, heuri
             f[F_PHASE] = NEXT
             continue
         if phase == NEXT:
+            if stop[0] != 0:  # each placement may take long on a large instance
+                ret = ABORTED
+                cand_top = f[F_CAND]
+                top -= 1
+                continue
             if f[F_CI] >= f[F_CAND_N]:
                 ctx[BACKTRACKS] += 1
                 cand_top = f[F_CAND]

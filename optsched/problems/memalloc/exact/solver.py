@@ -37,7 +37,8 @@ from optsched.problems.memalloc.solution import MemallocSolution, make
 from optsched.result import Result, Status
 
 PROBE_SHARE = 4
-"""A round's probe halfway up gets this fraction (1 / PROBE_SHARE) of the node limit."""
+"""A round's probes (halfway up, and just below the incumbent) each get this fraction
+(1 / PROBE_SHARE) of the node limit."""
 
 
 def _check_heuristics(key: str, value: object) -> str | None:
@@ -223,15 +224,18 @@ class _Runner:
 
     def minimise(self, best: IntArray, lo: int, heuristics: tuple[str, ...], complete: bool
                  ) -> tuple[IntArray, int]:
-        """The best offsets found and the proven bound, probing ``lo`` and halfway up."""
+        """The best offsets found and the proven bound.
+
+        Each round probes ``lo``, halfway up and one below the incumbent, with a
+        node limit that doubles.
+        """
         size = self.structure.size
         top = int((best + size).max())
         limit = 2 * max(self.structure.n, 32)
         while lo < top and not self.flags.stopped:
             tasks = [_Task(h, lo, limit) for h in heuristics]
-            middle = (lo + top - 1) // 2
-            if middle > lo:
-                tasks += [_Task(h, middle, max(limit // PROBE_SHARE, 1)) for h in heuristics]
+            for probe in sorted({(lo + top - 1) // 2, top - 1} - {lo}):
+                tasks += [_Task(h, probe, max(limit // PROBE_SHARE, 1)) for h in heuristics]
             self.round(tasks)
             for task in tasks:
                 if task.status == kernel.FOUND and task.offsets is not None:

@@ -87,9 +87,9 @@ def sweep(size: IntArray, alignment: IntArray, pinned: IntArray, lower: IntArray
     counts = np.bincount(piece_buffer, weights=s1 - s0, minlength=n).astype(np.int64)
     bs_ptr = np.zeros(n + 1, np.int64)
     np.cumsum(counts, out=bs_ptr[1:])
-    bs_sec, bs_top, bs_h, bs_w0 = kernel.memberships(bs_ptr, piece_start, s0, s1, w0, w1)
-    sec_ptr, sec_buf, sec_w0 = kernel.by_section(bs_ptr, bs_sec, bs_w0, count)
-    ov_ptr, ov_buf, ov_eff = kernel.overlaps(bs_ptr, bs_sec, bs_top, sec_ptr, sec_buf, sec_w0)
+    bs_sec, bs_top, bs_h = kernel.memberships(bs_ptr, piece_start, s0, s1, w0, w1)
+    sec_ptr, sec_buf = kernel.by_section(bs_ptr, bs_sec, count)
+    ov_ptr, ov_buf, ov_eff = kernel.overlaps(n, piece_start, s0, s1, w0, w1)
     has = np.diff(piece_start) > 0
     span_lo = np.where(has, s0[np.minimum(piece_start[:-1], len(s0) - 1)], 0)
     span_hi = np.where(has, s1[np.maximum(piece_start[1:] - 1, 0)], 0)

@@ -1,0 +1,141 @@
+"""``memalloc-lns``: the best greedy solution, then the exact search on the top band.
+
+Large traces (thousands of buffers, long-lived weights crossing the rest)
+are beyond one exact search, but a greedy solution is usually wasteful in
+a thin band under its peak. The large-neighbourhood search starts from
+greedy by size (TFLite's and XLA's best fit, usually the best) and the rest
+of the portfolio while a fifth of the limit lasts; then, while the peak is
+above the lower bound, it frees the ``window`` buffers with the highest
+tops, turns every other buffer into a skyline (per span of time, a pinned
+block as high as the highest of them there) and asks :mod:`.exact.solver`
+for the smallest peak of the freed buffers on that skyline, from their
+current offsets. A gain is kept; no gain doubles the window. Each window
+gets a slice of the time left, so the search moves on from a hard one.
+Every step keeps a valid solution, so the result is never worse than the
+best greedy one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from optsched.compiled import LOADING, IntArray
+from optsched.deadline import Deadline
+from optsched.options import Option, OptionSet
+from optsched.params import SolveParams
+from optsched.problems.memalloc import portfolio
+from optsched.problems.memalloc.bounds import lower_bound
+from optsched.problems.memalloc.evaluate import evaluate
+from optsched.problems.memalloc.exact import solver as exact
+from optsched.problems.memalloc.greedy.allocators import ALLOCATORS, peak
+from optsched.problems.memalloc.instance import Buffer, MemallocInstance
+from optsched.problems.memalloc.solution import MemallocSolution, make
+from optsched.result import Result, Status
+
+OPTIONS = OptionSet((
+    Option("window", int, 300, "buffers freed at first, those with the highest tops "
+                               "(doubled when a window brings no gain)", low=2, high=1_000_000),
+    Option("slice", float, 0.2, "most of the time left that one window's search may take",
+           low=0.01, high=1.0),
+))
+GREEDY_SHARE = 0.2
+"""Most of the time left the portfolio after greedy by size may take (it runs only when
+that is at least twice what greedy by size took)."""
+
+
+def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> Result:
+    """The best greedy offsets improved window by window until the bound or the limit."""
+    if not LOADING.ready("memalloc-greedy", portfolio.load, deadline):
+        return Result(status=Status.NO_SOLUTION, solver="",
+                      stats={"kernels": "still loading when the limit came"})
+    started = time.perf_counter()
+    bound = lower_bound(instance)
+    offsets = ALLOCATORS["greedy-by-size"][0](instance)
+    first_s = time.perf_counter() - started
+    stats: dict[str, object] = {"first_s": round(first_s, 6),
+                                "first_peak": peak(instance, offsets)}
+    share = deadline.share(GREEDY_SHARE)
+    if peak(instance, offsets) > bound and (share is None or share > 2 * first_s):
+        more, name, tried = portfolio.best(instance, deadline.part(GREEDY_SHARE))
+        stats.update(greedy=name, greedy_tried=tried)
+        if peak(instance, more) < peak(instance, offsets):
+            offsets = more
+    stats["greedy_peak"] = peak(instance, offsets)
+    if LOADING.ready("memalloc-bb", exact.load, deadline):
+        offsets = _improve(instance, offsets, bound, params, deadline, stats)
+    value = peak(instance, offsets)
+    capacity = instance.capacity
+    if capacity is not None and value > capacity:
+        return Result(status=Status.NO_SOLUTION, solver="", bound=bound,
+                      stats={**stats, "peak": value, "why": "the peak is above the capacity"})
+    status = Status.OPTIMAL if value <= bound else Status.FEASIBLE
+    return Result(status=status, solver="", solution=make(instance, offsets), objective=value,
+                  bound=bound, stats=stats)
+
+
+def _improve(instance: MemallocInstance, offsets: IntArray, bound: int, params: SolveParams,
+             deadline: Deadline, stats: dict[str, object]) -> IntArray:
+    a = instance.arrays
+    window = min(int(params.options.get("window", 300)), instance.n)
+    share = float(params.options.get("slice", 0.2))
+    windows = gains = 0
+    offsets = offsets.copy()
+    while not deadline.expired():
+        tops = offsets + a.size
+        value = int(tops.max())
+        if value <= bound:
+            break
+        free = np.sort(np.argsort(-tops, kind="stable")[:window])
+        found = _solve_band(instance, offsets, free,
+                            deadline.part(share) if deadline.time_limit else deadline, params)
+        windows += 1
+        if found is not None and int((found + a.size[free]).max()) < value:
+            offsets[free] = found
+            gains += 1
+        elif window >= instance.n:
+            break
+        else:
+            window = min(2 * window, instance.n)
+    stats.update(windows=windows, gains=gains, last_window=window)
+    return offsets
+
+
+def _solve_band(instance: MemallocInstance, offsets: IntArray, free: IntArray,
+                deadline: Deadline, params: SolveParams) -> IntArray | None:
+    """The smallest-peak offsets of the ``free`` buffers above the rest as they are.
+
+    The rest become a skyline: over each span between the free buffers'
+    event times, one pinned block as high as the highest top of the other
+    buffers live there. Every free buffer lies above the others it meets in
+    time (they are the highest), so the current offsets fit the skyline.
+    """
+    a = instance.arrays
+    tops = offsets + a.size
+    others = np.ones(instance.n, np.bool_)
+    others[free] = False
+    cuts = np.unique(np.concatenate([a.lower[free], a.upper[free]]))
+    starts, ends = cuts[:-1], cuts[1:]
+    # the highest top of the other buffers live in each span [starts[k], ends[k])
+    first = np.searchsorted(cuts, a.lower, side="right") - 1
+    last = np.searchsorted(cuts, a.upper, side="left")
+    height = np.zeros(len(starts), np.int64)
+    for b in np.flatnonzero(others & (a.upper > cuts[0]) & (a.lower < cuts[-1])):
+        lo, hi = max(int(first[b]), 0), min(int(last[b]), len(starts))
+        np.maximum(height[lo:hi], tops[b], out=height[lo:hi])
+    buffers = [replace(instance.buffers[i], id=f"f{k}", hint=None)  # pins stay
+               for k, i in enumerate(free)]
+    blocks = [Buffer(f"s{k}", int(starts[k]), int(ends[k]), int(height[k]), offset=0)
+              for k in range(len(starts)) if height[k] > 0]
+    sub = MemallocInstance(tuple(buffers + blocks), name=f"{instance.name}-band")
+    hint = MemallocSolution({**{f"f{k}": int(offsets[i]) for k, i in enumerate(free)},
+                             **{b.id: 0 for b in blocks}})
+    if evaluate(sub, hint).violations:  # a free buffer in a gap of another: skip
+        return None
+    result = exact.run(sub, replace(params, hint=hint, options={"mode": "min-peak"}), deadline)
+    solution = result.solution
+    if not isinstance(solution, MemallocSolution) or evaluate(sub, solution).violations:
+        return None
+    return np.array([solution.offsets[f"f{k}"] for k in range(len(free))], np.int64)
