@@ -64,6 +64,13 @@ def prepare(instance: Any, solver: str = AUTO, params: SolveParams | None = None
                        else (family.default_solver, "the family's default"))
     spec = get_solver(solver, family)
     options = spec.options().check(params.options, "options", spec.label)
+    if settings is not None:
+        for key in params.model:
+            if spec.model_options.get(key) is None:
+                names = [o.name for o in (*spec.model_options.options, *settings.options.options)]
+                raise InputError(f"model.{key}", f"is not an option of {spec.label} or of "
+                                                 f"{family.name}'s instances (valid: "
+                                                 f"{', '.join(names)})")
     model = spec.model_options.check(params.model, "model", spec.label)
     if spec.supports is not None:
         spec.supports(instance)

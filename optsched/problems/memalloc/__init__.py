@@ -31,7 +31,8 @@ from optsched.problems.memalloc.solution import from_dict as solution_from_dict
 CP_OPTIONS = OptionSet((Option("overlap", str, "cliques", "one NoOverlap per maximal clique, or "
                                                          "one NoOverlap2D", ("cliques", "2d")),))
 INSTANCE_OPTIONS = OptionSet((Option("capacity", int, None, "the arena's size in bytes "
-                                                             "(replaces the file's)", low=1,
+                                                             "(replaces the file's; 0: none, "
+                                                             "find the smallest peak)", low=0,
                                      high=MAX_TOTAL),))
 MAX_CP_PIECES = 20_000
 """Most pieces (buffers, and one more per gap) of the CP-SAT model."""

@@ -146,7 +146,8 @@ def _row(fields: Sequence[str], place: dict[str, int], inclusive: bool) -> Buffe
         raise BufferError(0, "id", "is empty")
     lower, upper, size = number("lower"), number("upper"), number("size")
     alignment, hint = number("alignment", 1), number("hint", -1)
-    assert lower is not None and upper is not None and size is not None and alignment
+    assert lower is not None and upper is not None and size is not None
+    assert alignment is not None
     add = 1 if inclusive else 0
     buffer = Buffer(ident, lower, upper + add, size, alignment,
                     _gaps(fields[place["gaps"]] if "gaps" in place else "", add),

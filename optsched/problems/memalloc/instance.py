@@ -93,6 +93,10 @@ def check_buffer(b: Buffer, index: int) -> None:
     """Raise :class:`BufferError` naming the first bad field of ``b``."""
     if not isinstance(b.id, str) or not b.id:
         raise BufferError(index, "id", "must be a non-empty string")
+    if b.id != b.id.strip() or any(c in b.id for c in ",\r\n"):
+        raise BufferError(index, "id", f"{excerpt(b.id)} may not hold a comma or a line break, "
+                                       "or start or end with a space (MiniMalloc's CSV has no "
+                                       "quoting)")
     for name in ("lower", "upper"):
         value = getattr(b, name)
         if not is_int(value) or abs(value) > MAX_VALUE:
@@ -108,8 +112,10 @@ def check_buffer(b: Buffer, index: int) -> None:
     for gap in b.gaps:
         if not (isinstance(gap, Gap) and is_int(gap.lower) and is_int(gap.upper)) or not (
                 b.lower <= gap.lower < gap.upper <= b.upper):
-            raise BufferError(index, "gaps", f"gap {excerpt(gap)} must be a non-empty Gap "
-                                             f"inside the lifetime [{b.lower}, {b.upper})")
+            what = (f"{excerpt(gap.lower)}-{excerpt(gap.upper)}" if isinstance(gap, Gap)
+                    else excerpt(gap))
+            raise BufferError(index, "gaps", f"gap {what} must be non-empty and inside the "
+                                             f"lifetime [{b.lower}, {b.upper})")
         if gap.window is not None:
             lo, hi = gap.window
             if not (is_int(lo) and is_int(hi)) or not 0 <= lo < hi <= b.size:
@@ -253,8 +259,8 @@ def _gaps(raw: object, i: int) -> tuple[Gap, ...]:
 
 
 def with_capacity(instance: MemallocInstance, values: Mapping[str, Any]) -> MemallocInstance:
-    """``instance`` with the capacity of ``-m capacity=N`` (checked against pinned buffers)."""
-    capacity = values.get("capacity", instance.capacity)
+    """``instance`` with the capacity of ``-m capacity=N`` (0: none), checked against pins."""
+    capacity = values.get("capacity", instance.capacity) or None
     try:
         return replace(instance, capacity=capacity)
     except BufferError as exc:

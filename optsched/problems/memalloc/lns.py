@@ -41,6 +41,8 @@ OPTIONS = OptionSet((
     Option("slice", float, 0.2, "most of the time left that one window's search may take",
            low=0.01, high=1.0),
 ))
+MAX_WINDOW = 4000
+"""Most buffers one window frees (the exact search's own limit for a whole instance)."""
 GREEDY_SHARE = 0.2
 """Most of the time left the portfolio after greedy by size may take (it runs only when
 that is at least twice what greedy by size took)."""
@@ -79,39 +81,51 @@ def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> 
 def _improve(instance: MemallocInstance, offsets: IntArray, bound: int, params: SolveParams,
              deadline: Deadline, stats: dict[str, object]) -> IntArray:
     a = instance.arrays
-    window = min(int(params.options.get("window", 300)), instance.n)
+    most = min(MAX_WINDOW, instance.n)
+    window = min(int(params.options.get("window", 300)), most)
     share = float(params.options.get("slice", 0.2))
     windows = gains = 0
     offsets = offsets.copy()
-    while not deadline.expired():
+    build = 0.0  # the longest a window took to build: keep twice that in hand
+    while True:
+        left = deadline.remaining()
+        if left is not None and left < 2 * build + 0.05:
+            break
         tops = offsets + a.size
         value = int(tops.max())
         if value <= bound:
             break
         free = np.sort(np.argsort(-tops, kind="stable")[:window])
-        found = _solve_band(instance, offsets, free,
-                            deadline.part(share) if deadline.time_limit else deadline, params)
+        found, built = _solve_band(instance, offsets, free,
+                                   deadline.part(share) if deadline.time_limit else deadline,
+                                   params)
+        build = max(build, built)
         windows += 1
         if found is not None and int((found + a.size[free]).max()) < value:
             offsets[free] = found
             gains += 1
-        elif window >= instance.n:
+        elif window >= most:
             break
         else:
-            window = min(2 * window, instance.n)
+            window = min(2 * window, most)
+            build *= 2  # about linear in the window
     stats.update(windows=windows, gains=gains, last_window=window)
     return offsets
 
 
 def _solve_band(instance: MemallocInstance, offsets: IntArray, free: IntArray,
-                deadline: Deadline, params: SolveParams) -> IntArray | None:
+                deadline: Deadline, params: SolveParams) -> tuple[IntArray | None, float]:
     """The smallest-peak offsets of the ``free`` buffers above the rest as they are.
+
+    Returns them (None when the search finds none) and the seconds spent
+    outside the search.
 
     The rest become a skyline: over each span between the free buffers'
     event times, one pinned block as high as the highest top of the other
     buffers live there. Every free buffer lies above the others it meets in
     time (they are the highest), so the current offsets fit the skyline.
     """
+    started = time.perf_counter()
     a = instance.arrays
     tops = offsets + a.size
     others = np.ones(instance.n, np.bool_)
@@ -133,9 +147,10 @@ def _solve_band(instance: MemallocInstance, offsets: IntArray, free: IntArray,
     hint = MemallocSolution({**{f"f{k}": int(offsets[i]) for k, i in enumerate(free)},
                              **{b.id: 0 for b in blocks}})
     if evaluate(sub, hint).violations:  # a free buffer in a gap of another: skip
-        return None
+        return None, time.perf_counter() - started
+    built = time.perf_counter() - started
     result = exact.run(sub, replace(params, hint=hint, options={"mode": "min-peak"}), deadline)
     solution = result.solution
     if not isinstance(solution, MemallocSolution) or evaluate(sub, solution).violations:
-        return None
-    return np.array([solution.offsets[f"f{k}"] for k in range(len(free))], np.int64)
+        return None, built
+    return np.array([solution.offsets[f"f{k}"] for k in range(len(free))], np.int64), built

@@ -45,25 +45,26 @@ def build(instance: MemallocInstance, params: SolveParams, deadline: Deadline
     for b in range(a.n):
         prob += x[b] + int(a.size[b]) <= peak
     pairs = overlapping_pairs(instance)
-    order = {}
-    for (i, j), (up, down) in pairs.items():
+    order: dict[tuple[int, int, int], pulp.LpVariable] = {}
+    for (i, j), entries in pairs.items():
         deadline.check()
-        z = prob.add_variable(f"z_{i}_{j}", cat=pulp.LpBinary)
-        order[i, j] = z
-        prob += x[i] + up <= x[j] + top * (1 - z)
-        prob += x[j] + down <= x[i] + top * z
+        for k, (up, down) in enumerate(entries):
+            z = prob.add_variable(f"z_{i}_{j}_{k}", cat=pulp.LpBinary)
+            order[i, j, k] = z
+            prob += x[i] + up <= x[j] + top * (1 - z)
+            prob += x[j] + down <= x[i] + top * z
     warm = isinstance(params.hint, MemallocSolution)
     if isinstance(params.hint, MemallocSolution):
         hinted = params.hint.in_order(instance)
         for b in range(a.n):
             steps[b].setInitialValue(hinted[b] // int(a.alignment[b]))
         peak.setInitialValue(max(o + int(a.size[b]) for b, o in enumerate(hinted)))
-        for (i, j), z in order.items():
-            z.setInitialValue(int(hinted[i] + pairs[i, j][0] <= hinted[j]))
+        for (i, j, k), z in order.items():
+            z.setInitialValue(int(hinted[i] + pairs[i, j][k][0] <= hinted[j]))
 
     def decode() -> MemallocSolution:
         return make(instance, [int(a.alignment[b]) * round(steps[b].value() or 0)
                                for b in range(a.n)])
 
     return MilpFormulation(problem=prob, decode=decode, build_s=time.perf_counter() - started,
-                           stats={"pairs": len(pairs), "upper_limit": top}, started=warm)
+                           stats={"pairs": len(order), "upper_limit": top}, started=warm)

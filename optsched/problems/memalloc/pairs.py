@@ -6,13 +6,15 @@ from optsched.problems.memalloc.exact.sweep import sections
 from optsched.problems.memalloc.instance import MemallocInstance
 
 
-def overlapping_pairs(instance: MemallocInstance) -> dict[tuple[int, int], tuple[int, int]]:
-    """``(i, j) -> (eff(i, j), eff(j, i))`` for buffers ``i < j`` live at a common step.
+def overlapping_pairs(instance: MemallocInstance) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """``(i, j) -> [(up, down), ...]`` for buffers ``i < j`` live at a common step.
 
-    ``eff(i, j)``: with ``j`` above ``i``, ``offset[j] >= offset[i] + eff(i, j)``
-    keeps every pair of their pieces apart: the most, over the cliques both
-    share, of ``i``'s top there minus ``j``'s bottom there (the sizes, without
-    windows).
+    Each entry is one pair of their pieces live together: ``j`` above ``i``
+    there needs ``offset[j] >= offset[i] + up`` (``i``'s top there minus
+    ``j``'s bottom there), ``j`` below needs ``offset[i] >= offset[j] +
+    down``. Without windows every piece holds the whole buffer, so a pair has
+    one entry (the two sizes); with windows the two buffers may swap sides
+    from one piece to the next, and each distinct entry is its own choice.
     """
     a = instance.arrays
     s0, s1, count = sections(a.piece_t0, a.piece_t1)
@@ -20,7 +22,7 @@ def overlapping_pairs(instance: MemallocInstance) -> dict[tuple[int, int], tuple
     for q in range(len(s0)):
         for s in range(int(s0[q]), int(s1[q])):
             members[s].append(q)
-    out: dict[tuple[int, int], tuple[int, int]] = {}
+    out: dict[tuple[int, int], list[tuple[int, int]]] = {}
     buffer, w0, w1 = a.piece_buffer, a.piece_w0, a.piece_w1
     for group in members:
         for u, p in enumerate(group):
@@ -30,9 +32,10 @@ def overlapping_pairs(instance: MemallocInstance) -> dict[tuple[int, int], tuple
                     continue
                 if i > j:
                     i, j, p, q = j, i, q, p
-                up, down = int(w1[p] - w0[q]), int(w1[q] - w0[p])
-                old = out.get((i, j))
-                out[i, j] = (up, down) if old is None else (max(old[0], up), max(old[1], down))
+                entry = (int(w1[p] - w0[q]), int(w1[q] - w0[p]))
+                known = out.setdefault((i, j), [])
+                if entry not in known:
+                    known.append(entry)
     return out
 
 

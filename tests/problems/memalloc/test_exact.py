@@ -8,7 +8,7 @@ import pytest
 from optsched import SolveParams, Status, solve
 from optsched.problems.memalloc.bounds import lower_bound
 from optsched.problems.memalloc.generate import generate, samples
-from optsched.problems.memalloc.instance import Buffer, MemallocInstance
+from optsched.problems.memalloc.instance import Buffer, Gap, MemallocInstance
 
 from .oracle import brute_force
 
@@ -95,3 +95,22 @@ def test_same_answer_with_two_workers() -> None:
     second = solve(instance, "memalloc-bb", params)
     assert first.status is Status.OPTIMAL
     assert first.solution == second.solution
+
+
+def test_windows_let_buffers_swap_sides(solver: str) -> None:
+    """A (6 bytes, [1,4)) keeps [4, 6) live in its gap 1..2 and [0, 2) in 3..4; B (2 bytes)
+    has a gap at 2..3. B fits under A's window at step 1 and above it at step 3: peak 6
+    (the live peak). A model with one order per pair of buffers would claim 8.
+
+    No solver may claim an optimum above 6; memalloc-bb's search is not complete
+    with windows, so it may stop at 8 but must not call it optimal.
+    """
+    instance = MemallocInstance((
+        Buffer("A", 1, 4, 6, gaps=(Gap(1, 2, (4, 6)), Gap(3, 4, (0, 2)))),
+        Buffer("B", 1, 4, 2, gaps=(Gap(2, 3),))), None, "swap")
+    result = solve(instance, solver, FAST)
+    assert result.verified and result.objective is not None
+    if result.status is Status.OPTIMAL:
+        assert result.objective == 6
+    else:
+        assert result.bound == 6

@@ -9,9 +9,10 @@ solve's worker threads, and the first of the round (in a fixed order) that
 succeeds is the answer, so that the outcome does not depend on timing.
 
 For the smallest peak (``mode=min-peak``) each round probes the proven
-bound (a fit there is optimal) and a capacity halfway to the best peak
-found (a fit there improves it; a proof that nothing fits raises the
-bound). The best greedy solution (the hint) is the first upper bound.
+bound (a fit there is optimal), a capacity between it and the best peak
+found, and one byte below that peak (a fit improves it; a proof that
+nothing fits raises the bound). The best greedy solution (the hint) is
+the first upper bound.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from optsched.problems.memalloc.instance import MemallocInstance
 from optsched.problems.memalloc.solution import MemallocSolution, make
 from optsched.result import Result, Status
 
-PROBE_SHARE = 4
+PROBE_SHARE = 2
 """A round's probes (halfway up, and just below the incumbent) each get this fraction
 (1 / PROBE_SHARE) of the node limit."""
 
@@ -226,24 +227,44 @@ class _Runner:
                  ) -> tuple[IntArray, int]:
         """The best offsets found and the proven bound.
 
-        Each round probes ``lo``, halfway up and one below the incumbent, with a
-        node limit that doubles.
+        Each round probes ``lo``, a middle and one below the incumbent, with a
+        node limit that doubles. The middle is halfway from ``lo`` to the
+        incumbent, or from the last middle that no run decided: a capacity
+        too hard at this limit is not retried before the ones above it. A
+        fit counts only where no earlier run of the round fitted a capacity
+        as low (those it stops, so a late finish must not change the answer).
+        A round whose runs all ended without gain ends the search (with
+        windows a run may fail without a proof; it would fail again).
         """
         size = self.structure.size
         top = int((best + size).max())
         limit = 2 * max(self.structure.n, 32)
+        hard = lo  # the last middle probe that no run decided: the next middle is above it
         while lo < top and not self.flags.stopped:
             tasks = [_Task(h, lo, limit) for h in heuristics]
-            for probe in sorted({(lo + top - 1) // 2, top - 1} - {lo}):
+            mid = (max(lo, hard) + top - 1) // 2
+            for probe in sorted({mid, top - 1} - {lo}):
                 tasks += [_Task(h, probe, max(limit // PROBE_SHARE, 1)) for h in heuristics]
             self.round(tasks)
+            fits: list[int] = []
+            progress, finished = False, True
             for task in tasks:
                 if task.status == kernel.FOUND and task.offsets is not None:
+                    if any(c <= task.capacity for c in fits):
+                        continue  # stopped by an earlier fit when it ran late: ignored
+                    fits.append(task.capacity)
                     value = int((task.offsets + size).max())
                     if value < top:
-                        best, top = task.offsets, value
-                elif task.status == kernel.NOT_FOUND and complete:
-                    lo = max(lo, task.capacity + 1)
+                        best, top, progress = task.offsets, value, True
+                elif task.status == kernel.NOT_FOUND:
+                    if complete and task.capacity >= lo:
+                        lo, progress = task.capacity + 1, True
+                else:
+                    finished = False
+            if mid > lo and all(t.status == kernel.ABORTED for t in tasks if t.capacity == mid):
+                hard = mid
+            if finished and not progress:
+                break  # the same runs would end the same way
             limit *= 2
         return best, min(lo, top)
 
