@@ -47,10 +47,10 @@ def _same(line: str) -> str:
 
 
 def test_quickstart_runs_as_written(tmp_path: Path) -> None:
-    """Five commands, run from a folder that has the repository's instances/, print what the
+    """Seven commands, run from a folder that has the repository's instances/, print what the
     README shows (times aside)."""
     steps = _quickstart()
-    assert len(steps) == 5
+    assert len(steps) == 7
     (tmp_path / "instances").symlink_to(REPO / "instances")
     for command, shown in steps:
         done = subprocess.run([sys.executable, "-m", "optsched", *shlex.split(command)[1:]],

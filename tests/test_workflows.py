@@ -22,7 +22,7 @@ from .conftest import REPO
 CLI = REPO / "cli"
 INSTANCES = REPO / "instances"
 SCRIPTS = ("01-solve-and-validate.sh", "02-generate-and-compare.sh", "03-pods-plan.sh",
-           "04-bench-and-report.sh")
+           "04-bench-and-report.sh", "05-memalloc-offsets.sh")
 
 OPTIMA: dict[str, int] = {
     "smtt/example.json": 8,
@@ -31,6 +31,9 @@ OPTIMA: dict[str, int] = {
     "pods/fragmented.json": 1,
     "pods/running.json": 12,
     "pods/cluster.yaml": 1,
+    "memalloc/example.json": 40,
+    "memalloc/gaps.csv": 96,
+    "memalloc/packed-100.json": 4096,
 }
 """The optimal objective of every file of ``instances/``, as ``instances/README.md`` records it.
 
@@ -38,6 +41,8 @@ smtt/example.json: worked out by hand over all six orders (2, 1, 0 gives 0 + 2 +
 The two generated smtt instances: proven by smtt-bb or smtt-ssdp (``auto``) and by cpsat,
 highs and cbc alike. The pods samples: worked out by hand in the docstrings of
 ``optsched/problems/pods/samples.py``; cluster.yaml: worked out by hand in the README.
+The memalloc files: each optimum is its live peak (worked out in instances/README.md),
+which packs exactly.
 """
 
 PODS_PLANS: dict[str, tuple[list[int], int, int]] = {
@@ -139,9 +144,21 @@ def test_bench_and_report(tmp_path: Path) -> None:
         assert cells[3:6] == ["3", "3", optimal], row  # rows, solved, optimal
 
 
+def test_memalloc_offsets(tmp_path: Path) -> None:
+    """Both solvers reach the peak 96; the exported CSV carries the offsets 0, 64, 64 and
+    validates; the map is drawn when matplotlib is there."""
+    done = _ok("05-memalloc-offsets.sh", tmp_path)
+    solves = [line for line in done.stdout.splitlines() if line.startswith("gaps  ")]
+    assert len(solves) == 3 and all("objective=96 " in line for line in solves), done.stdout
+    rows = (tmp_path / "offsets" / "gaps.memalloc-bb.csv").read_text(encoding="utf-8")
+    assert [row.rsplit(",", 1)[1] for row in rows.splitlines()] == ["offset", "0", "64", "64"]
+    assert (tmp_path / "offsets" / "gaps.png").exists() == ("memory map:" in done.stdout)
+
+
 @pytest.mark.parametrize(("script", "command"), [
     ("01-solve-and-validate.sh", "validate"), ("02-generate-and-compare.sh", "solve"),
-    ("03-pods-plan.sh", "validate"), ("04-bench-and-report.sh", "report")])
+    ("03-pods-plan.sh", "validate"), ("04-bench-and-report.sh", "report"),
+    ("05-memalloc-offsets.sh", "validate")])
 def test_a_failing_command_fails_the_script(tmp_path: Path, script: str, command: str) -> None:
     """With ``optsched COMMAND`` failing (exit 42), the script stops with its exit status."""
     real = Path(sys.executable).parent / "optsched"

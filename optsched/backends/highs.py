@@ -153,6 +153,16 @@ def _highs() -> Any:
                 lp.solverModel.setSolution(start)
             super().callSolver(lp)
 
+        def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:  # noqa: N802
+            # PuLP takes an interrupt (our stop or deadline) for a feasible incumbent even
+            # when HiGHS has none, whose values are zeros: ask HiGHS whether it has one.
+            status, solution = super().findSolutionValues(lp)
+            feasible = highspy.SolutionStatus.kSolutionStatusFeasible
+            if (solution == pulp.LpSolutionIntegerFeasible
+                    and lp.solverModel.getInfo().primal_solution_status != feasible):
+                return pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound
+            return int(status), int(solution)
+
     return TimedHiGHS
 
 

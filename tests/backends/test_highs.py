@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from optsched import InputError, SmttInstance, SolveParams, solve
+from optsched import InputError, SmttInstance, SolveParams, Status, solve
 from optsched.backends import highs
+from optsched.problems.memalloc.generate import generate
 
 EXAMPLE = SmttInstance((3, 5, 2), (4, 6, 3), (1, 2, 1), name="example")
 """Optimum 8 (order 2, 1, 0)."""
@@ -48,3 +49,16 @@ def test_a_solve_beside_another_joins_its_thread_pool() -> None:
         assert (first, second) == (1, 1)
     with pool.use(2) as alone:
         assert alone == 2
+
+
+def test_an_interrupt_without_incumbent_is_no_solution() -> None:
+    """PuLP reads HiGHS stopped at our deadline as a feasible incumbent even when HiGHS has
+    none (its column values are then zeros); the backend must say no solution instead.
+
+    120 guillotine pieces of a 65536-byte arena at capacity 65536: HiGHS finds no packing
+    in a second (its LP bound is weak), so the zeros would overlap everywhere.
+    """
+    (instance,) = generate(buffers=120, steps=200, capacity=65536, decision=True, seed=2)
+    result = solve(instance, "highs", SolveParams(time_limit=1, workers=1))
+    assert result.status in (Status.NO_SOLUTION, Status.FEASIBLE, Status.OPTIMAL)
+    assert result.solution is None or result.verified

@@ -41,7 +41,7 @@ OPTIONS = OptionSet((
     Option("slice", float, 0.2, "most of the time left that one window's search may take",
            low=0.01, high=1.0),
 ))
-MAX_WINDOW = 4000
+MAX_WINDOW = 8000
 """Most buffers one window frees (the exact search's own limit for a whole instance)."""
 GREEDY_SHARE = 0.2
 """Most of the time left the portfolio after greedy by size may take (it runs only when

@@ -7,7 +7,7 @@ from optsched.compiled import LOADING, IntArray
 from optsched.deadline import Deadline
 from optsched.family import Kind, NativeRun, NativeSolver
 from optsched.params import SolveParams
-from optsched.problems.memalloc import lns, portfolio
+from optsched.problems.memalloc import lns, portfolio, race
 from optsched.problems.memalloc.bounds import lower_bound
 from optsched.problems.memalloc.exact import solver as exact
 from optsched.problems.memalloc.greedy.allocators import ALLOCATORS, peak
@@ -65,6 +65,13 @@ def _exact(instance: MemallocInstance, params: SolveParams, deadline: Deadline) 
     return exact.run(instance, params, deadline)
 
 
+def _race(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> Result:
+    if not LOADING.ready("memalloc-bb", exact.load, deadline):
+        return Result(status=Status.NO_SOLUTION, solver="", bound=lower_bound(instance),
+                      stats={"kernels": "still loading when the limit came"})
+    return race.run(instance, params, deadline)
+
+
 def table() -> dict[str, NativeSolver[MemallocInstance]]:
     """Name -> solver, for the family's entry."""
     out = {name: NativeSolver(_allocator(name), Kind.HEURISTIC, summary)
@@ -76,6 +83,10 @@ def table() -> dict[str, NativeSolver[MemallocInstance]]:
                                       "MiniMalloc's canonical search (Moffitt 2023): decide "
                                       "the capacity or probe for the smallest peak",
                                       exact.OPTIONS)
+    out["memalloc-race"] = NativeSolver(_race, Kind.EXACT,
+                                        "memalloc-bb and CP-SAT side by side on the workers "
+                                        "(CP-SAT on one); the first proof ends both",
+                                        exact.OPTIONS)
     out["memalloc-lns"] = NativeSolver(lns.run, Kind.HEURISTIC,
                                        "greedy, then the exact search on the band under "
                                        "the peak (for large traces)", lns.OPTIONS)
@@ -83,10 +94,17 @@ def table() -> dict[str, NativeSolver[MemallocInstance]]:
 
 
 def choose(instance: MemallocInstance, params: SolveParams) -> tuple[str, str]:
-    """The exact search up to :data:`MAX_EXACT_BUFFERS` buffers, else the window search."""
+    """memalloc-lns above 4000 buffers, memalloc-race to decide a capacity, else memalloc-bb.
+
+    The line above is what ``optsched families`` shows; the limit is
+    :data:`MAX_EXACT_BUFFERS`.
+    """
     if instance.n > MAX_EXACT_BUFFERS:
         return "memalloc-lns", (f"{instance.n} buffers: greedy, then the exact search on "
                                 "the band under the peak")
+    if instance.capacity is not None and params.options.get("mode") in (None, "decide"):
+        return "memalloc-race", ("a capacity to decide: the exact search and CP-SAT side by "
+                                 "side")
     return "memalloc-bb", "the exact search starts from the best greedy solution"
 
 

@@ -155,7 +155,7 @@ def test_bad_csv_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 
 @pytest.mark.parametrize(("option", "words"), [
     ("colour=3", "model.colour: is not an option"),
-    ("capacity=-5", "model.capacity: must be an integer in [1, 1152921504606846976], got -5"),
+    ("capacity=-5", "model.capacity: must be an integer in [0, 1152921504606846976], got -5"),
     ("capacity=abc", "model.capacity: must be an integer, got a string 'abc'")])
 def test_bad_model_option(tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str,
                           words: str) -> None:

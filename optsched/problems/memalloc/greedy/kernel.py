@@ -18,8 +18,9 @@ BEST_FIT, FIRST_FIT, ABOVE = range(3)
 """Where a buffer goes among the free ranges below the top of the buffers it conflicts with:
 the smallest that fits, the lowest that fits, or none (above them all)."""
 UNALIGNED, ALIGNED = range(2)
-"""How best fit measures a free range: from the unaligned end of the allocation below
-(TFLite's SimpleMemoryArena) or from the aligned one (TFLite GPU, XLA)."""
+"""How best fit measures a free range: from the aligned start for the test, and from the
+unaligned end of the allocation below for the best so far (TFLite's SimpleMemoryArena, as
+written), or from the aligned start for both (TFLite GPU, XLA)."""
 
 
 @jit
@@ -109,11 +110,10 @@ def _choose(lows: IntArray, highs: IntArray, size: int, align: int, rule: int,
             lo = lows[i]
             start = cur + (-cur) % align
             if start + size <= lo:
-                fit = lo - (cur if measure == UNALIGNED else start)
                 if rule == FIRST_FIT:
                     return start
-                if fit < best_fit:
-                    best_fit = fit
+                if lo - start < best_fit:  # TFLite tests the aligned gap, keeps the other
+                    best_fit = lo - (cur if measure == UNALIGNED else start)
                     best = start
             if highs[i] > cur:
                 cur = highs[i]
