@@ -110,8 +110,8 @@ def main() -> None:
                 path = folder / "minimalloc" / f"{name}.1048576.csv"
                 (instance,) = csvfile.read(path)
                 ours = _optsched(path, ["-s", "memalloc-bb", "-w", "1"], args.decide_limit)
-                theirs = _minimalloc(args.minimalloc, instance, path, 1 << 20, [],
-                                     args.decide_limit)
+                theirs = _minimalloc(args.minimalloc, instance, path, 1 << 20,
+                                     [f"--timeout={args.decide_limit:g}s"], args.decide_limit)
                 print(_row("decide 2^20", path, instance, ours, theirs), flush=True)
         elif part == "minpeak":
             for name in CHALLENGING:

@@ -24,7 +24,10 @@ from pathlib import Path
 
 CASES = [("smtt/orlib/wt40.txt", 0, "smtt-ssdp", None), ("smtt/orlib/wt40.txt", 0, "cpsat", 1.0),
          ("smtt/orlib/wt40.txt", 0, "auto", 1.0), ("smtt/orlib/wt100.txt", 0, "auto", 1.0),
-         ("pods/regressions/paper-grid-n8-bound.json", None, "cpsat", 1.0)]
+         ("pods/regressions/paper-grid-n8-bound.json", None, "cpsat", 1.0),
+         ("memalloc/minimalloc/A.1048576.csv", None, "auto", 1.0),
+         ("memalloc/traces/somas_bert_base.csv", None, "auto", 1.0),
+         ("memalloc/traces/somas_pangu_2.6B.csv", None, "auto", 1.0)]
 
 
 def _spin(stop: float) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from optsched.cli.options import key_values
 from optsched.cli.validate import read_pair
 from optsched.errors import InputError
 
@@ -17,14 +18,18 @@ from optsched.errors import InputError
               required=True, help="The image to write (.png, .svg or .pdf).")
 @click.option("--family", "family_name", default=None,
               help="The family that reads INSTANCE, when the formats of several claim it.")
-def plot(instance_file: Path, solution_file: Path, out: Path, family_name: str | None) -> int:
+@click.option("--model", "-m", "model", multiple=True, metavar="KEY=VALUE",
+              help="An instance setting, as given to solve (memalloc: capacity=N).")
+def plot(instance_file: Path, solution_file: Path, out: Path, family_name: str | None,
+         model: tuple[str, ...]) -> int:
     """Draw SOLUTION on INSTANCE into an image (needs the plots extra).
 
     SOLUTION is what ``validate`` takes: a solution, a result file or the
     family's export. memalloc draws each buffer as a rectangle of steps by
     addresses, with the peak, the lower bound and the capacity marked.
     """
-    family, instance, solution, _ = read_pair(instance_file, solution_file, family_name)
+    family, instance, solution, _ = read_pair(instance_file, solution_file, family_name,
+                                              key_values(model, "--model"))
     if family.plot is None:
         raise InputError("plot", f"the {family.name} family draws nothing")
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):

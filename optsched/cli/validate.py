@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from optsched.claims import false_claims
+from optsched.cli.options import key_values
 from optsched.errors import InputError
 from optsched.family import Family
 from optsched.io import load_json, read_instances, solution_from_dict
@@ -24,8 +25,10 @@ EXIT_VIOLATED = 1
 @click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
 @click.option("--family", "family_name", default=None,
               help="The family that reads INSTANCE, when the formats of several claim it.")
+@click.option("--model", "-m", "model", multiple=True, metavar="KEY=VALUE",
+              help="An instance setting, as given to solve (memalloc: capacity=N).")
 def validate(instance_file: Path, solution_file: Path, as_json: bool,
-             family_name: str | None) -> int:
+             family_name: str | None, model: tuple[str, ...]) -> int:
     """Recompute the objective of SOLUTION on INSTANCE and check what it claims.
 
     SOLUTION is a solution, a result file (its objective, bound, status, gap
@@ -35,7 +38,8 @@ def validate(instance_file: Path, solution_file: Path, as_json: bool,
     A file of many instances (e.g. OR-Library) needs a result file whose
     ``instance`` names one of them.
     """
-    family, instance, solution, claims = read_pair(instance_file, solution_file, family_name)
+    family, instance, solution, claims = read_pair(instance_file, solution_file, family_name,
+                                                   key_values(model, "--model"))
     evaluation = family.evaluate(instance, solution)
     wrong = false_claims(family, instance, claims, evaluation)
     if as_json:
@@ -54,7 +58,8 @@ def validate(instance_file: Path, solution_file: Path, as_json: bool,
     return EXIT_VIOLATED if evaluation.violations or wrong else 0
 
 
-def read_pair(instance_file: Path, solution_file: Path, family_name: str | None
+def read_pair(instance_file: Path, solution_file: Path, family_name: str | None,
+              model: dict[str, Any] | None = None
               ) -> tuple[Family[Any, Any], Any, Any, dict[str, Any]]:
     """The family, the instance, the solution and the result's claims (if a result was given).
 
@@ -62,7 +67,14 @@ def read_pair(instance_file: Path, solution_file: Path, family_name: str | None
     """
     instances = read_instances(instance_file, family_name)
     family = family_of(instances[0])
-    if solution_file.suffix in family.export_suffixes and family.read_export is not None:
+    if model:
+        settings = family.instance_options
+        if settings is None:
+            raise InputError(f"model.{next(iter(model))}", f"the {family.name} family's "
+                                                          "instances take no settings")
+        checked = settings.options.check(model, "model", family.name)
+        instances = [settings.apply(i, checked) for i in instances]
+    if solution_file.suffix.lower() in family.export_suffixes and family.read_export is not None:
         instance, claims = instances[0], dict[str, Any]()
         try:
             solution = family.read_export(instance, read_text(solution_file))

@@ -15,6 +15,7 @@ from optsched.family import Build, Family, Generator, InstanceOptions, Model, Ou
 from optsched.options import Option, OptionSet
 from optsched.problems.memalloc import csvfile, generate, output, solvers
 from optsched.problems.memalloc.bounds import lower_bound
+from optsched.problems.memalloc.cliques import sections
 from optsched.problems.memalloc.evaluate import evaluate
 from optsched.problems.memalloc.instance import (
     MAX_TOTAL,
@@ -36,15 +37,23 @@ INSTANCE_OPTIONS = OptionSet((Option("capacity", int, None, "the arena's size in
                                      high=MAX_TOTAL),))
 MAX_CP_PIECES = 20_000
 """Most pieces (buffers, and one more per gap) of the CP-SAT model."""
+MAX_CP_MEMBERS = 2_000_000
+"""Most (piece, section) memberships of the per-clique model (its NoOverlap lists)."""
 MAX_MILP_PAIRS = 20_000
 """Most overlapping pairs of the MILP model (a binary and two big-M rows each)."""
 
 
 def _cp_supports(instance: MemallocInstance) -> None:
-    pieces = len(instance.arrays.piece_t0)
+    a = instance.arrays
+    pieces = len(a.piece_t0)
     if pieces > MAX_CP_PIECES:
         raise NotSupportedError("buffers", f"the CP-SAT model takes at most {MAX_CP_PIECES} "
                                            f"pieces ({pieces} here)")
+    s0, s1, _ = sections(a.piece_t0, a.piece_t1)
+    total = int((s1 - s0).sum())
+    if total > MAX_CP_MEMBERS:
+        raise NotSupportedError("buffers", f"the CP-SAT model takes at most {MAX_CP_MEMBERS} "
+                                           f"pieces in its cliques ({total} here)")
 
 
 def _milp_supports(instance: MemallocInstance) -> None:

@@ -46,11 +46,6 @@ class Arrays:
         return self.piece_w1 - self.piece_w0
 
     @property
-    def simple(self) -> bool:
-        """True when every buffer is one piece holding all its bytes (no gaps)."""
-        return len(self.piece_t0) == self.n and bool(np.all(self.piece_w0 == 0))
-
-    @property
     def windowed(self) -> bool:
         """True when some gap keeps a window of its buffer live."""
         return bool(np.any(self.piece_w1 - self.piece_w0 != self.size[self.piece_buffer]))

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from ortools.sat.python import cp_model
 
 from optsched.backends.cpsat import CpFormulation
 from optsched.deadline import Deadline
 from optsched.params import SolveParams
 from optsched.problems.memalloc.bounds import lower_bound
-from optsched.problems.memalloc.exact.sweep import sections
+from optsched.problems.memalloc.cliques import members, sections
 from optsched.problems.memalloc.instance import MemallocInstance
 from optsched.problems.memalloc.solution import MemallocSolution, make
 
@@ -26,7 +25,7 @@ from optsched.problems.memalloc.solution import MemallocSolution, make
 def upper_limit(instance: MemallocInstance, params: SolveParams) -> int:
     """The highest peak worth modelling: the capacity, the hint's peak, or no reuse at all."""
     a = instance.arrays
-    limits = [int(a.size.sum() + a.alignment.sum()) + int(max(a.pinned.max(), 0))]
+    limits = [sum(map(int, a.size)) + sum(map(int, a.alignment)) + int(max(a.pinned.max(), 0))]
     if instance.capacity is not None:
         limits.append(instance.capacity)
     if isinstance(params.hint, MemallocSolution):
@@ -70,14 +69,11 @@ def build(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -
         cliques = 0
     else:
         s0, s1, cliques = sections(a.piece_t0, a.piece_t1)
-        members: list[list[int]] = [[] for _ in range(cliques)]
-        for q in np.argsort(s0, kind="stable"):
-            for s in range(int(s0[q]), int(s1[q])):
-                members[s].append(int(q))
-        for group in members:
+        deadline.check()
+        for group in members(s0, s1, cliques):
             if len(group) > 1:
                 model.add_no_overlap([pieces[q] for q in group])
-        deadline.check()
+                deadline.check()
     model.minimize(peak)
     if isinstance(params.hint, MemallocSolution):
         hinted = params.hint.in_order(instance)

@@ -21,7 +21,7 @@ from optsched.fields import excerpt
 from optsched.problems.memalloc.instance import (
     MAX_TOTAL,
     Buffer,
-    BufferError,
+    ColumnError,
     Gap,
     MemallocInstance,
     check_buffer,
@@ -72,7 +72,7 @@ def read(path: Path) -> list[MemallocInstance]:
     buffers, _, lines = parse(read_text(path, InstanceError), str(path))
     try:
         return [MemallocInstance(tuple(buffers), capacity, name)]
-    except BufferError as exc:
+    except ColumnError as exc:
         raise InstanceError(f"{path} line {lines[exc.index]} column {exc.column}",
                             exc.problem) from None
     except InstanceError as exc:
@@ -103,7 +103,7 @@ def parse(text: str, where: str) -> tuple[list[Buffer], list[str], list[int]]:
             raise InstanceError(at, f"has {len(fields)} fields, the header has {len(columns)}")
         try:
             buffers.append(_row([f.strip() for f in fields], place, inclusive))
-        except BufferError as exc:
+        except ColumnError as exc:
             raise InstanceError(f"{at} column {exc.column}", exc.problem) from None
         rows.append(k + 1)
     if not buffers:
@@ -134,16 +134,16 @@ def _row(fields: Sequence[str], place: dict[str, int], inclusive: bool) -> Buffe
         text = fields[place[column]] if column in place else ""
         if not text:
             if empty is None and column in REQUIRED:
-                raise BufferError(0, column, "is empty")
+                raise ColumnError(0, column, "is empty")
             return empty
         value = ascii_int(text)
         if value is None:
-            raise BufferError(0, column, f"{excerpt(text)} is not an integer (ASCII digits)")
+            raise ColumnError(0, column, f"{excerpt(text)} is not an integer (ASCII digits)")
         return value
 
     ident = fields[place["id"]]
     if not ident:
-        raise BufferError(0, "id", "is empty")
+        raise ColumnError(0, "id", "is empty")
     lower, upper, size = number("lower"), number("upper"), number("size")
     alignment, hint = number("alignment", 1), number("hint", -1)
     assert lower is not None and upper is not None and size is not None
@@ -161,7 +161,7 @@ def _gaps(text: str, add: int) -> tuple[Gap, ...]:
     for token in text.split():
         match = _GAP.fullmatch(token)
         if match is None or any(len(g.lstrip("-")) > 19 for g in match.groups() if g):
-            raise BufferError(0, "gaps", f"{excerpt(token)} is not lo-hi or lo-hi@lo:hi "
+            raise ColumnError(0, "gaps", f"{excerpt(token)} is not lo-hi or lo-hi@lo:hi "
                                          "(ASCII integers)")
         lo, hi, w0, w1 = match.groups()
         window = None if w0 is None else (int(w0), int(w1))
@@ -226,6 +226,8 @@ def read_solution(instance: MemallocInstance, text: str, where: str = "solution"
                                  f"is {getattr(b, key)}, the instance has {getattr(mine, key)}")
         if b.offset is None:
             raise InputError(f"{where} buffer {excerpt(b.id)} column offset", "is empty")
+        if b.id in out:
+            raise InputError(f"{where} buffer {excerpt(b.id)}", "appears twice")
         out[b.id] = b.offset
     return out
 

@@ -15,6 +15,8 @@ from optsched.problems.memalloc.solution import MemallocSolution
 
 REPORTED = 5
 """Most collisions listed."""
+MAX_OFFSET = 1 << 61
+"""Highest offset a solution may give (a solver never needs more: sizes add up to 2^60)."""
 
 
 def evaluate(instance: MemallocInstance, solution: MemallocSolution) -> Evaluation:
@@ -37,16 +39,17 @@ def evaluate(instance: MemallocInstance, solution: MemallocSolution) -> Evaluati
         if offset is None:
             found.append(f"buffer {excerpt(b.id)} has no offset")
             continue
-        if not is_int(offset) or offset < 0:
+        if not is_int(offset) or not 0 <= offset <= MAX_OFFSET:
             found.append(f"buffer {excerpt(b.id)}: offset {excerpt(offset)} is not an "
-                         "integer >= 0")
+                         "integer in [0, 2^61]")
         elif offset % b.alignment:
             found.append(f"buffer {excerpt(b.id)}: offset {offset} is not a multiple of its "
                          f"alignment {b.alignment}")
         elif b.offset is not None and offset != b.offset:
             found.append(f"buffer {excerpt(b.id)} is pinned at {b.offset}, not {offset}")
         offsets.append(offset)
-    if len(offsets) < instance.n or any(not is_int(o) for o in offsets):
+    if len(offsets) < instance.n or any(not is_int(o) or not 0 <= o <= MAX_OFFSET
+                                        for o in offsets):
         return Evaluation(objective=None, violations=tuple(found))
     for i, j, step in collisions(instance.buffers, offsets, REPORTED):
         a, b = instance.buffers[i], instance.buffers[j]

@@ -17,8 +17,9 @@ from optsched.family import GeneratorParam
 from optsched.problems.memalloc.instance import Buffer, Gap, MemallocInstance
 
 PARAMS = (
-    GeneratorParam("buffers", int, 20, "number of buffers (rectangles cut)", low=1,
-                   high=1_000_000),
+    GeneratorParam("buffers", int, 20, "number of buffers (rectangles cut; each cut weighs "
+                                       "every piece, so 10,000 take about 10 s)", low=1,
+                   high=10_000),
     GeneratorParam("steps", int, 64, "program steps (the rectangle's width)", low=1,
                    high=1 << 40),
     GeneratorParam("capacity", int, 1024, "bytes (the rectangle's height)", low=1,

@@ -24,12 +24,13 @@ if TYPE_CHECKING:
 MAX_VALUE = 1 << 52
 """Largest step, size, alignment or offset (exact in a double, far from int64 overflow)."""
 MAX_TOTAL = 1 << 60
-"""Largest sum of all sizes: every address a solver computes stays below 2^62."""
+"""Largest sum of all sizes and alignment paddings: every address a solver computes stays
+below 2^62."""
 BUFFER_KEYS = ("id", "lower", "upper", "size")
 OPTIONAL_KEYS = ("alignment", "gaps", "offset", "hint")
 
 
-class BufferError(InstanceError):
+class ColumnError(InstanceError):
     """A bad buffer: ``index`` is its position, ``column`` the field at fault.
 
     Readers turn it into their own place: ``buffers[3].size`` in JSON,
@@ -90,52 +91,56 @@ class Buffer:
 
 
 def check_buffer(b: Buffer, index: int) -> None:
-    """Raise :class:`BufferError` naming the first bad field of ``b``."""
+    """Raise :class:`ColumnError` naming the first bad field of ``b``."""
     if not isinstance(b.id, str) or not b.id:
-        raise BufferError(index, "id", "must be a non-empty string")
+        raise ColumnError(index, "id", "must be a non-empty string")
     if b.id != b.id.strip() or any(c in b.id for c in ",\r\n"):
-        raise BufferError(index, "id", f"{excerpt(b.id)} may not hold a comma or a line break, "
+        raise ColumnError(index, "id", f"{excerpt(b.id)} may not hold a comma or a line break, "
                                        "or start or end with a space (MiniMalloc's CSV has no "
                                        "quoting)")
     for name in ("lower", "upper"):
         value = getattr(b, name)
         if not is_int(value) or abs(value) > MAX_VALUE:
-            raise BufferError(index, name, f"must be an integer of magnitude at most 2^52, "
+            raise ColumnError(index, name, f"must be an integer of magnitude at most 2^52, "
                                            f"got {excerpt(value)}")
     if b.lower >= b.upper:
-        raise BufferError(index, "upper", f"must be above lower ({b.lower}), got {b.upper}")
+        raise ColumnError(index, "upper", f"must be above lower ({b.lower}), got {b.upper}")
     for name in ("size", "alignment"):
         value = getattr(b, name)
         if not is_int(value) or not 1 <= value <= MAX_VALUE:
-            raise BufferError(index, name, f"must be a positive integer (at most 2^52), "
+            raise ColumnError(index, name, f"must be a positive integer (at most 2^52), "
                                            f"got {excerpt(value)}")
     for gap in b.gaps:
         if not (isinstance(gap, Gap) and is_int(gap.lower) and is_int(gap.upper)) or not (
                 b.lower <= gap.lower < gap.upper <= b.upper):
             what = (f"{excerpt(gap.lower)}-{excerpt(gap.upper)}" if isinstance(gap, Gap)
                     else excerpt(gap))
-            raise BufferError(index, "gaps", f"gap {what} must be non-empty and inside the "
+            raise ColumnError(index, "gaps", f"gap {what} must be non-empty and inside the "
                                              f"lifetime [{b.lower}, {b.upper})")
         if gap.window is not None:
             lo, hi = gap.window
             if not (is_int(lo) and is_int(hi)) or not 0 <= lo < hi <= b.size:
-                raise BufferError(index, "gaps", f"window {lo}:{hi} of gap {gap.lower}-"
+                raise ColumnError(index, "gaps", f"window {lo}:{hi} of gap {gap.lower}-"
                                                  f"{gap.upper} must be within [0, size {b.size}]"
                                                  " and non-empty")
     ordered = sorted(b.gaps, key=lambda g: g.lower)
     for before, after in itertools.pairwise(ordered):
         if after.lower < before.upper:
-            raise BufferError(index, "gaps", f"gaps {before.lower}-{before.upper} and "
+            raise ColumnError(index, "gaps", f"gaps {before.lower}-{before.upper} and "
                                              f"{after.lower}-{after.upper} overlap")
+    idle = sum(g.upper - g.lower for g in b.gaps if g.window is None)
+    if idle == b.upper - b.lower:
+        raise ColumnError(index, "gaps", f"leave nothing of the lifetime [{b.lower}, "
+                                         f"{b.upper}) live")
     for name in ("offset", "hint"):
         value = getattr(b, name)
         if value is None:
             continue
         if not is_int(value) or not 0 <= value <= MAX_VALUE:
-            raise BufferError(index, name, f"must be an integer in [0, 2^52], "
+            raise ColumnError(index, name, f"must be an integer in [0, 2^52], "
                                            f"got {excerpt(value)}")
         if name == "offset" and value % b.alignment:
-            raise BufferError(index, name, f"{value} is not a multiple of the alignment "
+            raise ColumnError(index, name, f"{value} is not a multiple of the alignment "
                                            f"{b.alignment}")
 
 
@@ -167,14 +172,15 @@ class MemallocInstance:
                 raise InstanceError(f"buffers[{i}]", f"must be a Buffer, got {type_name(b)}")
             check_buffer(b, i)
             if index.setdefault(b.id, i) != i:
-                raise BufferError(i, "id", f"{excerpt(b.id)} is also buffer {index[b.id]}'s id")
-            total += b.size
+                raise ColumnError(i, "id", f"{excerpt(b.id)} is also buffer {index[b.id]}'s id")
+            total += b.size + b.alignment - 1
             if b.offset is not None and self.capacity is not None and (
                     b.offset + b.size > self.capacity):
-                raise BufferError(i, "offset", f"the pinned buffer ends at {b.offset + b.size}, "
+                raise ColumnError(i, "offset", f"the pinned buffer ends at {b.offset + b.size}, "
                                                f"above the capacity {self.capacity}")
         if total > MAX_TOTAL:
-            raise InstanceError("buffers", f"the sizes add up to {total}, above 2^60")
+            raise InstanceError("buffers", f"the sizes (with alignment padding) add up to "
+                                           f"{total}, above 2^60")
         object.__setattr__(self, "_index", index)
         self._check_pinned()
 
@@ -188,7 +194,7 @@ class MemallocInstance:
                               [self.buffers[i].offset or 0 for i in pinned])
         if hit is not None:
             a, b = pinned[hit[0]], pinned[hit[1]]
-            raise BufferError(max(a, b), "offset", f"the pinned buffers "
+            raise ColumnError(max(a, b), "offset", f"the pinned buffers "
                                                    f"{excerpt(self.buffers[a].id)} and "
                                                    f"{excerpt(self.buffers[b].id)} overlap")
 
@@ -232,10 +238,10 @@ def _buffer(item: object, i: int) -> Buffer:
     if is_int(ident):
         ident = str(ident)
     if not isinstance(ident, str):
-        raise BufferError(i, "id", f"must be a string, got {type_name(ident)}")
+        raise ColumnError(i, "id", f"must be a string, got {type_name(ident)}")
     for key in ("lower", "upper", "size"):
         if not is_int(data[key]):
-            raise BufferError(i, key, f"must be an integer, got {type_name(data[key])} "
+            raise ColumnError(i, key, f"must be an integer, got {type_name(data[key])} "
                                       f"{excerpt(data[key])}")
     alignment = data.get("alignment", 1)
     if alignment is None:
@@ -246,12 +252,12 @@ def _buffer(item: object, i: int) -> Buffer:
 
 def _gaps(raw: object, i: int) -> tuple[Gap, ...]:
     if not isinstance(raw, list):
-        raise BufferError(i, "gaps", f"must be a list of [lower, upper] or "
+        raise ColumnError(i, "gaps", f"must be a list of [lower, upper] or "
                                      f"[lower, upper, lo, hi], got {type_name(raw)}")
     out = []
     for gap in raw:
         if not isinstance(gap, list) or len(gap) not in (2, 4) or not all(map(is_int, gap)):
-            raise BufferError(i, "gaps", f"each gap must be [lower, upper] or "
+            raise ColumnError(i, "gaps", f"each gap must be [lower, upper] or "
                                          f"[lower, upper, lo, hi] of integers, got "
                                          f"{excerpt(gap)}")
         out.append(Gap(gap[0], gap[1], (gap[2], gap[3]) if len(gap) == 4 else None))
@@ -263,5 +269,5 @@ def with_capacity(instance: MemallocInstance, values: Mapping[str, Any]) -> Mema
     capacity = values.get("capacity", instance.capacity) or None
     try:
         return replace(instance, capacity=capacity)
-    except BufferError as exc:
+    except ColumnError as exc:
         raise InstanceError("model.capacity", f"{capacity} is too small: {exc}") from None

@@ -9,8 +9,10 @@ above the lower bound, it frees the ``window`` buffers with the highest
 tops, turns every other buffer into a skyline (per span of time, a pinned
 block as high as the highest of them there) and asks :mod:`.exact.solver`
 for the smallest peak of the freed buffers on that skyline, from their
-current offsets. A gain is kept; no gain doubles the window. Each window
-gets a slice of the time left, so the search moves on from a hard one.
+current offsets. A gain is kept; no gain doubles the window, up to
+:data:`MAX_WINDOW` buffers (the whole of a trace of that size). Each window
+gets a slice of the time left, so the search moves on from a hard one; the
+largest gets all of it.
 Every step keeps a valid solution, so the result is never worse than the
 best greedy one.
 """
@@ -24,6 +26,7 @@ import numpy as np
 
 from optsched.compiled import LOADING, IntArray
 from optsched.deadline import Deadline
+from optsched.errors import InstanceError, NotSupportedError
 from optsched.options import Option, OptionSet
 from optsched.params import SolveParams
 from optsched.problems.memalloc import portfolio
@@ -37,12 +40,14 @@ from optsched.result import Result, Status
 
 OPTIONS = OptionSet((
     Option("window", int, 300, "buffers freed at first, those with the highest tops "
-                               "(doubled when a window brings no gain)", low=2, high=1_000_000),
-    Option("slice", float, 0.2, "most of the time left that one window's search may take",
-           low=0.01, high=1.0),
+                               "(doubled when a window brings no gain, up to 8000)", low=2,
+           high=1_000_000),
+    Option("slice", float, 0.2, "most of the time left that one window's search may take "
+                                "(the largest window: all of it)", low=0.01, high=1.0),
 ))
 MAX_WINDOW = 8000
-"""Most buffers one window frees (the exact search's own limit for a whole instance)."""
+"""Most buffers one window frees: the whole of a trace of up to that many buffers (twice
+what ``auto`` gives the exact search alone, which has no greedy start to fall back on)."""
 GREEDY_SHARE = 0.2
 """Most of the time left the portfolio after greedy by size may take (it runs only when
 that is at least twice what greedy by size took)."""
@@ -55,6 +60,10 @@ def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> 
                       stats={"kernels": "still loading when the limit came"})
     started = time.perf_counter()
     bound = lower_bound(instance)
+    capacity = instance.capacity
+    if capacity is not None and capacity < bound:
+        return Result(status=Status.INFEASIBLE, solver="", bound=bound,
+                      stats={"why": f"the lower bound {bound} is above the capacity"})
     offsets = ALLOCATORS["greedy-by-size"][0](instance)
     first_s = time.perf_counter() - started
     stats: dict[str, object] = {"first_s": round(first_s, 6),
@@ -69,7 +78,6 @@ def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> 
     if LOADING.ready("memalloc-bb", exact.load, deadline):
         offsets = _improve(instance, offsets, bound, params, deadline, stats)
     value = peak(instance, offsets)
-    capacity = instance.capacity
     if capacity is not None and value > capacity:
         return Result(status=Status.NO_SOLUTION, solver="", bound=bound,
                       stats={**stats, "peak": value, "why": "the peak is above the capacity"})
@@ -86,6 +94,7 @@ def _improve(instance: MemallocInstance, offsets: IntArray, bound: int, params: 
     share = float(params.options.get("slice", 0.2))
     windows = gains = 0
     offsets = offsets.copy()
+    goal = instance.capacity or bound  # with a capacity: any fit will do
     build = 0.0  # the longest a window took to build: keep twice that in hand
     while True:
         left = deadline.remaining()
@@ -93,18 +102,18 @@ def _improve(instance: MemallocInstance, offsets: IntArray, bound: int, params: 
             break
         tops = offsets + a.size
         value = int(tops.max())
-        if value <= bound:
+        if value <= max(bound, goal):
             break
         free = np.sort(np.argsort(-tops, kind="stable")[:window])
+        last = window >= most  # nothing is tried after it: it may take all the time left
         found, built = _solve_band(instance, offsets, free,
-                                   deadline.part(share) if deadline.time_limit else deadline,
-                                   params)
+                                   deadline.part(1.0 if last else share), params)
         build = max(build, built)
         windows += 1
         if found is not None and int((found + a.size[free]).max()) < value:
             offsets[free] = found
             gains += 1
-        elif window >= most:
+        elif last:
             break
         else:
             window = min(2 * window, most)
@@ -143,10 +152,14 @@ def _solve_band(instance: MemallocInstance, offsets: IntArray, free: IntArray,
                for k, i in enumerate(free)]
     blocks = [Buffer(f"s{k}", int(starts[k]), int(ends[k]), int(height[k]), offset=0)
               for k in range(len(starts)) if height[k] > 0]
-    sub = MemallocInstance(tuple(buffers + blocks), name=f"{instance.name}-band")
+    try:
+        sub = MemallocInstance(tuple(buffers + blocks), name=f"{instance.name}-band")
+        exact.supports(sub)
+    except (InstanceError, NotSupportedError):  # blocks past the limits of a size: skip
+        return None, time.perf_counter() - started
     hint = MemallocSolution({**{f"f{k}": int(offsets[i]) for k, i in enumerate(free)},
                              **{b.id: 0 for b in blocks}})
-    if evaluate(sub, hint).violations:  # a free buffer in a gap of another: skip
+    if evaluate(sub, hint).violations:  # one buffer in a gap of another, across the band
         return None, time.perf_counter() - started
     built = time.perf_counter() - started
     result = exact.run(sub, replace(params, hint=hint, options={"mode": "min-peak"}), deadline)

@@ -46,10 +46,14 @@ def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> 
 
     def one(k: int) -> None:
         own = Deadline(deadline.remaining(), stops[k])
-        if k == 0:
-            result = exact.run(instance, replace(params, workers=params.threads - 1), own)
-        else:
-            result = cpsat.run(instance, replace(params, workers=1, options={}, model={}), own)
+        try:
+            if k == 0:
+                result = exact.run(instance, replace(params, workers=params.threads - 1), own)
+            else:
+                result = cpsat.run(instance, replace(params, workers=1, options={}, model={}),
+                                   own)
+        except Exception as exc:
+            result = Result(status=Status.ERROR, solver="", stats={"error": repr(exc)})
         results[k] = result
         if result.status in ENDS or (deciding and result.status.has_solution):
             stops[1 - k].set()
@@ -86,6 +90,8 @@ def _merge(instance: MemallocInstance, results: list[Result | None]) -> Result:
         if result is None:
             continue
         stats[name] = result.status.value
+        if "error" in result.stats:
+            stats[f"{name}_error"] = result.stats["error"]
         if result.status is Status.INFEASIBLE:
             infeasible = replace(result, solver="", stats={**result.stats, **stats,
                                                            "proof": name})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from optsched.backends.native import found
 from optsched.compiled import LOADING, IntArray
 from optsched.deadline import Deadline
+from optsched.errors import NotSupportedError
 from optsched.family import Kind, NativeRun, NativeSolver
 from optsched.params import SolveParams
 from optsched.problems.memalloc import lns, portfolio, race
@@ -82,11 +83,11 @@ def table() -> dict[str, NativeSolver[MemallocInstance]]:
     out["memalloc-bb"] = NativeSolver(_exact, Kind.EXACT,
                                       "MiniMalloc's canonical search (Moffitt 2023): decide "
                                       "the capacity or probe for the smallest peak",
-                                      exact.OPTIONS)
+                                      exact.OPTIONS, exact.supports)
     out["memalloc-race"] = NativeSolver(_race, Kind.EXACT,
                                         "memalloc-bb and CP-SAT side by side on the workers "
                                         "(CP-SAT on one); the first proof ends both",
-                                        exact.OPTIONS)
+                                        exact.OPTIONS, exact.supports)
     out["memalloc-lns"] = NativeSolver(lns.run, Kind.HEURISTIC,
                                        "greedy, then the exact search on the band under "
                                        "the peak (for large traces)", lns.OPTIONS)
@@ -102,6 +103,10 @@ def choose(instance: MemallocInstance, params: SolveParams) -> tuple[str, str]:
     if instance.n > MAX_EXACT_BUFFERS:
         return "memalloc-lns", (f"{instance.n} buffers: greedy, then the exact search on "
                                 "the band under the peak")
+    try:
+        exact.supports(instance)
+    except NotSupportedError:
+        return "memalloc-lns", "too many pieces live together for the exact search"
     if instance.capacity is not None and params.options.get("mode") in (None, "decide"):
         return "memalloc-race", ("a capacity to decide: the exact search and CP-SAT side by "
                                  "side")

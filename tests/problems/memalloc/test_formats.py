@@ -233,7 +233,22 @@ def test_thousands_of_digits_are_cut(tmp_path: Path) -> None:
 def test_sizes_adding_up_beyond_2_60(tmp_path: Path) -> None:
     rows = "".join(f"b{i},0,3,{2**52}\n" for i in range(300))
     assert _error(tmp_path, "id,lower,upper,size\n" + rows) == (
-        f"{tmp_path}/bad.csv: buffers: the sizes add up to {300 * 2**52}, above 2^60")
+        f"{tmp_path}/bad.csv: buffers: the sizes (with alignment padding) add up to "
+        f"{300 * 2**52}, above 2^60")
+
+
+def test_alignment_padding_counts_towards_2_60(tmp_path: Path) -> None:
+    """300 one-byte buffers aligned to 2^52: 300 * 2^52 bytes with the padding."""
+    rows = "".join(f"b{i},0,3,1,{2**52}\n" for i in range(300))
+    message = _error(tmp_path, "id,lower,upper,size,alignment\n" + rows)
+    assert message.endswith(f"add up to {300 * 2**52}, above 2^60")
+
+
+def test_gaps_leaving_nothing_live(tmp_path: Path) -> None:
+    """Gaps 0-1 and 2-3 (inclusive end) of a buffer live 0..3 leave no step of it."""
+    message = _error(tmp_path, "id,start,end,size,gaps\na,0,3,4,0-1 2-3\n")
+    assert message == (f"{tmp_path}/bad.csv line 2 column gaps: leave nothing of the "
+                       "lifetime [0, 4) live")
 
 
 @pytest.mark.parametrize(("text", "problem"), [

@@ -7,6 +7,7 @@ import numpy as np
 from optsched.problems.memalloc.exact.sweep import sweep
 from optsched.problems.memalloc.instance import Buffer, Gap, MemallocInstance
 from optsched.problems.memalloc.overlap import pieces
+from optsched.problems.memalloc.pairs import overlapping_pairs
 
 
 def _random(seed: int) -> MemallocInstance:
@@ -62,3 +63,19 @@ def test_sections_are_the_maximal_cliques() -> None:
     assert sw.sections == 2
     members = [sorted(sw.sec_buf[sw.sec_ptr[s]:sw.sec_ptr[s + 1]].tolist()) for s in range(2)]
     assert members == [[0, 1], [1, 2]]
+
+
+def test_model_pairs_match_a_direct_count() -> None:
+    """The MILP's pairs: for buffers i < j, the distinct (i's top - j's bottom, j's top -
+    i's bottom) over their pieces live at a common step, and no other pair."""
+    for seed in range(20):
+        instance = _random(seed)
+        expected: dict[tuple[int, int], set[tuple[int, int]]] = {}
+        for i, b in enumerate(instance.buffers):
+            for j, c in enumerate(instance.buffers[i + 1:], i + 1):
+                for t0, t1, b0, b1 in pieces(b):
+                    for u0, u1, c0, c1 in pieces(c):
+                        if t0 < u1 and u0 < t1:
+                            expected.setdefault((i, j), set()).add((b1 - c0, c1 - b0))
+        got = {k: set(v) for k, v in overlapping_pairs(instance).items()}
+        assert got == expected, seed

@@ -2,8 +2,8 @@
 
 All numba code of the exact search lives in this one module (numba's disk
 cache watches only the defining file). ``g`` is the read-only sweep as a
-tuple of arrays, ``st`` the mutable state; see :data:`G_FIELDS` and
-:data:`ST_FIELDS` for their order.
+tuple of arrays, ``st`` the mutable state; the constants ``SIZE ... SPAN_HI``
+and ``OFFSET ... SCRATCH`` below name their positions.
 """
 
 from __future__ import annotations
@@ -178,7 +178,6 @@ def preorder(g: tuple[IntArray, ...], st: tuple[IntArray, ...], members: IntArra
             keys[i] = -value
         order = order[np.argsort(keys, kind="mergesort")]
     return members[order]
-
 
 
 @jit

@@ -58,19 +58,3 @@ class Search:
         idle = sol < 0
         sol[idle] = np.maximum(self.sweep.pinned[idle], 0)
         return sol
-
-    def round_robin(self, capacity: int, heuristics: tuple[str, ...], stop: IntArray,
-                    start: int | None = None) -> int:
-        """MiniMalloc's restarts: each heuristic in turn, the node limit doubling each round.
-
-        FOUND or NOT_FOUND (proven); ABORTED when ``stop`` is set.
-        """
-        limit = start or max(2 * self.sweep.n, 64)
-        while True:
-            for heuristic in heuristics:
-                status = self.decide(capacity, heuristic, limit, stop)
-                if status != kernel.ABORTED:
-                    return status
-                if stop[0]:
-                    return kernel.ABORTED
-            limit *= 2

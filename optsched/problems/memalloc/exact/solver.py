@@ -26,13 +26,15 @@ import numpy as np
 
 from optsched.compiled import IntArray
 from optsched.deadline import Deadline
+from optsched.errors import InputError, NotSupportedError
 from optsched.options import Option, OptionSet
 from optsched.params import SolveParams
 from optsched.problems.memalloc.bounds import lower_bound
+from optsched.problems.memalloc.cliques import piece_pairs, sections
 from optsched.problems.memalloc.exact import kernel
 from optsched.problems.memalloc.exact.search import DEFAULT_HEURISTICS, LETTERS, Search
 from optsched.problems.memalloc.exact.sweep import Sweep, sweep
-from optsched.problems.memalloc.greedy.allocators import peak
+from optsched.problems.memalloc.greedy.allocators import naive, peak
 from optsched.problems.memalloc.instance import MemallocInstance
 from optsched.problems.memalloc.solution import MemallocSolution, make
 from optsched.result import Result, Status
@@ -40,6 +42,20 @@ from optsched.result import Result, Status
 PROBE_SHARE = 2
 """A round's probes (halfway up, and just below the incumbent) each get this fraction
 (1 / PROBE_SHARE) of the node limit."""
+
+
+MAX_SEARCH_PAIRS = 25_000_000
+"""Most pairs of pieces live together that the exact search takes (its overlap lists hold
+two 8-byte entries per pair and direction: 800 MB at this limit)."""
+def supports(instance: MemallocInstance) -> None:
+    """Refuse an instance whose overlap lists would pass :data:`MAX_SEARCH_PAIRS`."""
+    a = instance.arrays
+    s0, s1, _ = sections(a.piece_t0, a.piece_t1)
+    pairs = piece_pairs(s0, s1)
+    if pairs > MAX_SEARCH_PAIRS:
+        raise NotSupportedError("buffers", f"the exact search takes at most {MAX_SEARCH_PAIRS} "
+                                           f"pairs of pieces live together ({pairs} here): use "
+                                           "memalloc-lns")
 
 
 def _check_heuristics(key: str, value: object) -> str | None:
@@ -103,21 +119,26 @@ def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> 
     if capacity is not None and capacity < bound:
         return Result(status=Status.INFEASIBLE, solver="", bound=bound,
                       stats={**stats, "why": f"the lower bound {bound} is above the capacity"})
+    if mode == "decide" and capacity is None:
+        raise InputError("options.mode", "decide needs a capacity (the file's .N.csv suffix "
+                                         "or -m capacity=N); min-peak needs none")
     best: IntArray | None = None
     hint = params.hint
     if isinstance(hint, MemallocSolution):
         best = np.array(hint.in_order(instance), np.int64)
-        if capacity is not None and peak(instance, best) > capacity:
-            best = None
+    elif capacity is None:
+        best = naive(instance)  # no hint (it ran out of time): no reuse is a start
+    if best is not None and capacity is not None and peak(instance, best) > capacity:
+        best = None
     complete = not a.windowed  # canonical search is complete without windows
     structure = sweep(a.size, a.alignment, a.pinned, a.lower, a.upper, a.piece_start,
                       a.piece_t0, a.piece_t1, a.piece_w0, a.piece_w1)
     heuristics = tuple(params.options.get("heuristics") or DEFAULT_HEURISTICS)
-    runner = _Runner(structure, params.threads, deadline)
+    runner = _Runner(structure, params.threads, deadline, complete)
     lo = bound
     try:
         if mode == "decide" and best is None:
-            assert capacity is not None
+            assert capacity is not None  # refused above
             found, proven = runner.decide(capacity, heuristics)
             if found is not None:
                 best = found
@@ -146,8 +167,10 @@ def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> 
 class _Runner:
     """Rounds of node-limited runs over the worker threads, each with its own search state."""
 
-    def __init__(self, structure: Sweep, workers: int, deadline: Deadline) -> None:
+    def __init__(self, structure: Sweep, workers: int, deadline: Deadline,
+                 complete: bool) -> None:
         self.structure = structure
+        self.complete = complete
         self.searches = [Search(structure) for _ in range(workers)]
         self.free = list(self.searches)
         self.lock = threading.Lock()
@@ -210,7 +233,12 @@ class _Runner:
             list(self.pool.map(one, range(len(tasks))))
 
     def decide(self, capacity: int, heuristics: tuple[str, ...]) -> tuple[IntArray | None, bool]:
-        """Offsets within ``capacity`` (or None) and whether none exist was proven."""
+        """Offsets within ``capacity`` (or None) and whether none exist was proven.
+
+        A fit of any run of a round wins (the first in the round's order); a
+        run that ends without one proves infeasibility only when the search is
+        complete (no windows).
+        """
         limit = 2 * max(self.structure.n, 32)
         while not self.flags.stopped:
             tasks = [_Task(h, capacity, limit) for h in heuristics]
@@ -218,8 +246,11 @@ class _Runner:
             for task in tasks:
                 if task.status == kernel.FOUND:
                     return task.offsets, False
-                if task.status == kernel.NOT_FOUND:
+            if any(task.status == kernel.NOT_FOUND for task in tasks):
+                if self.complete:
                     return None, True
+                if all(task.status == kernel.NOT_FOUND for task in tasks):
+                    return None, False  # with windows no proof, and the same runs would fail
             limit *= 2
         return None, False
 
@@ -242,6 +273,8 @@ class _Runner:
         hard = lo  # the last middle probe that no run decided: the next middle is above it
         while lo < top and not self.flags.stopped:
             tasks = [_Task(h, lo, limit) for h in heuristics]
+            if hard >= top:  # the incumbent fell below it: halfway from lo again
+                hard = lo
             mid = (max(lo, hard) + top - 1) // 2
             for probe in sorted({mid, top - 1} - {lo}):
                 tasks += [_Task(h, probe, max(limit // PROBE_SHARE, 1)) for h in heuristics]
@@ -273,5 +306,9 @@ def load() -> None:
     """Load the search's kernels (numba) with runs on the family's samples."""
     from optsched.problems.memalloc.generate import samples
 
-    for instance in samples():
-        run(instance, SolveParams(workers=1, options={"mode": "min-peak"}), Deadline(None))
+    for instance in samples():  # each decided at its naive peak, then minimised
+        start = make(instance, naive(instance))
+        decided = MemallocInstance(instance.buffers, peak(instance, naive(instance)), "load")
+        run(decided, SolveParams(workers=1), Deadline(None))
+        run(instance, SolveParams(workers=1, hint=start, options={"mode": "min-peak"}),
+            Deadline(None))

@@ -1,11 +1,8 @@
 """The structure the exact search reads: sections, memberships, overlaps and spans.
 
-Time is cut at every piece's start and end; a *section* is one of the
-elementary spans between consecutive cuts whose live set is maximal (some
-piece starts where it starts and some piece ends where it ends). By the
-Helly property of intervals, two pieces that overlap in time share a
-section, so the sections are all the search must check (MiniMalloc's sweep,
-Moffitt 2023, keeps every cross-section; the maximal ones suffice).
+The sections (:mod:`..cliques`) are all the search must check: two pieces
+that overlap in time share one (MiniMalloc's sweep, Moffitt 2023, keeps every
+cross-section; the maximal ones suffice).
 """
 
 from __future__ import annotations
@@ -15,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optsched.compiled import IntArray
+from optsched.problems.memalloc.cliques import sections
 from optsched.problems.memalloc.exact import kernel
 
 
@@ -61,20 +59,6 @@ class Sweep:
     def edges(self) -> int:
         """The number of overlapping pairs."""
         return len(self.ov_buf) // 2
-
-
-def sections(t0: IntArray, t1: IntArray) -> tuple[IntArray, IntArray, int]:
-    """Each piece's sections ``[s0, s1)`` and the number of sections."""
-    times, inverse = np.unique(np.concatenate([t0, t1]), return_inverse=True)
-    e0, e1 = inverse[:len(t0)], inverse[len(t0):]
-    starts = np.zeros(len(times) + 1, np.bool_)
-    ends = np.zeros(len(times) + 1, np.bool_)
-    starts[e0] = True
-    ends[e1] = True
-    maximal = starts[:-2] & ends[1:-1]  # elementary span k = [times[k], times[k + 1])
-    before = np.zeros(len(times), np.int64)
-    np.cumsum(maximal, out=before[1:])
-    return before[e0], before[e1], int(before[-1])
 
 
 def sweep(size: IntArray, alignment: IntArray, pinned: IntArray, lower: IntArray,

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from optsched.compiled import IntArray
 from optsched.problems.memalloc.greedy import kernel
-from optsched.problems.memalloc.instance import MemallocInstance
+from optsched.problems.memalloc.instance import MAX_VALUE, MemallocInstance
 
 BUCKETS = 256
 """Most time buckets of the index of placed buffers (``kernel.place``)."""
@@ -135,20 +135,22 @@ def greedy_by_breadth(instance: MemallocInstance) -> IntArray:
     Steps by breadth (bytes live) descending; each step's buffers largest
     first take a shared object; the objects are laid end to end in the
     order they were made (each at a multiple of its buffers' alignments,
-    above any pinned buffer).
+    above any pinned buffer). Naive offsets past :data:`MAX_BREADTH_ENTRIES`.
     """
     a = instance.arrays
     t0, t1, count = slots(instance)
     free = np.flatnonzero(a.pinned[a.piece_buffer] < 0)  # pieces of unpinned buffers
+    if int((t1[free] - t0[free]).sum()) > MAX_BREADTH_ENTRIES:
+        return naive(instance)  # see MAX_BREADTH_ENTRIES
     live_steps = np.repeat(t0[free], t1[free] - t0[free]) + _ramp(t1[free] - t0[free])
     live_buffers = np.repeat(a.piece_buffer[free], t1[free] - t0[free])
     by_step = np.lexsort((live_buffers, -a.size[live_buffers], live_steps))
     live_steps, live_buffers = live_steps[by_step], live_buffers[by_step]
     step_ptr = np.zeros(count + 1, np.int64)
     np.cumsum(np.bincount(live_steps, minlength=count), out=step_ptr[1:])
-    breadth = np.bincount(live_steps, weights=a.size[live_buffers].astype(np.float64),
-                          minlength=count)
-    order_steps = by_keys(-breadth.astype(np.int64))
+    breadth = np.zeros(count, np.int64)
+    np.add.at(breadth, live_steps, a.size[live_buffers])
+    order_steps = by_keys(-breadth)
     obj, obj_size = kernel.breadth_objects(order_steps, step_ptr, live_buffers.astype(np.int64),
                                            a.size, a.piece_start, t0, t1)
     offsets = a.pinned.copy()
@@ -157,6 +159,8 @@ def greedy_by_breadth(instance: MemallocInstance) -> IntArray:
     alignment = [1] * len(obj_size)
     for b in np.flatnonzero(obj >= 0):
         alignment[obj[b]] = math.lcm(alignment[obj[b]], int(a.alignment[b]))
+    if max(alignment, default=1) > MAX_VALUE:  # no object start fits in 64 bits
+        return naive(instance)
     for o in range(len(obj_size)):
         top += -top % alignment[o]
         start[o] = top
@@ -165,6 +169,11 @@ def greedy_by_breadth(instance: MemallocInstance) -> IntArray:
     offsets[obj >= 0] = start[obj[obj >= 0]]
     offsets[idle] = 0  # live nowhere: conflicts with nothing
     return offsets
+
+
+MAX_BREADTH_ENTRIES = 50_000_000
+"""Most (buffer, step) entries greedy-by-breadth lists (8 bytes each, twice): beyond, and
+when its objects' alignments have no common multiple below 2^52, it answers with naive."""
 
 
 def _ramp(lengths: IntArray) -> IntArray:
