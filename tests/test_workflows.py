@@ -152,7 +152,7 @@ def test_memalloc_offsets(tmp_path: Path) -> None:
     assert len(solves) == 3 and all("objective=96 " in line for line in solves), done.stdout
     rows = (tmp_path / "offsets" / "gaps.memalloc-bb.csv").read_text(encoding="utf-8")
     assert [row.rsplit(",", 1)[1] for row in rows.splitlines()] == ["offset", "0", "64", "64"]
-    assert (tmp_path / "offsets" / "gaps.png").exists() == ("memory map:" in done.stdout)
+    assert (tmp_path / "offsets" / "gaps.png").exists() == ("== memory map:" in done.stdout)
 
 
 @pytest.mark.parametrize(("script", "command"), [

@@ -26,7 +26,7 @@ import numpy as np
 
 from optsched.compiled import IntArray
 from optsched.deadline import Deadline
-from optsched.errors import InputError, NotSupportedError
+from optsched.errors import NotSupportedError
 from optsched.options import Option, OptionSet
 from optsched.params import SolveParams
 from optsched.problems.memalloc.bounds import lower_bound
@@ -71,7 +71,8 @@ def _check_heuristics(key: str, value: object) -> str | None:
 OPTIONS = OptionSet((
     Option("mode", str, None, "decide: offsets within the capacity; min-peak: the smallest "
                               "peak (within the capacity, if any). Unset: decide when the "
-                              "instance has a capacity, else min-peak", ("decide", "min-peak")),
+                              "instance has a capacity; without one always min-peak",
+           ("decide", "min-peak")),
     Option("heuristics", list, list(DEFAULT_HEURISTICS),
            "preorderings, tried in turn with a doubling node limit: MiniMalloc's letters "
            "(A area, C sections, L lower, O overlaps, T total, U upper, W width, Z size; "
@@ -119,9 +120,8 @@ def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> 
     if capacity is not None and capacity < bound:
         return Result(status=Status.INFEASIBLE, solver="", bound=bound,
                       stats={**stats, "why": f"the lower bound {bound} is above the capacity"})
-    if mode == "decide" and capacity is None:
-        raise InputError("options.mode", "decide needs a capacity (the file's .N.csv suffix "
-                                         "or -m capacity=N); min-peak needs none")
+    if capacity is None:
+        mode = "min-peak"  # nothing to decide
     best: IntArray | None = None
     hint = params.hint
     if isinstance(hint, MemallocSolution):
@@ -138,7 +138,7 @@ def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> 
     lo = bound
     try:
         if mode == "decide" and best is None:
-            assert capacity is not None  # refused above
+            assert capacity is not None  # min-peak without one
             found, proven = runner.decide(capacity, heuristics)
             if found is not None:
                 best = found
