@@ -62,15 +62,16 @@ def test_a_child_that_ignores_its_limit_is_killed() -> None:
 
 
 def test_a_stop_interrupts_the_child() -> None:
-    """A stand-in that ends on SIGINT: a stop request set after 1 s ends it (by then the
-    child's Python has started and handles SIGINT, even on a loaded machine)."""
+    """A stand-in that ends on SIGINT: a stop request set after 1 s ends it. The child is a
+    bare Python (no site: a fresh virtualenv's first start compiles its site-packages), so
+    by then it is asleep and handles SIGINT."""
     script = "import time\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    pass\n"
     stop = StopRequest()
     deadline = Deadline(60, stop)
     timer = __import__("threading").Timer(1.0, stop.set)
     timer.start()
     started = time.perf_counter()
-    _, ending = cbc._execute([sys.executable, "-c", script], False, deadline)
+    _, ending = cbc._execute([sys.executable, "-I", "-S", "-c", script], False, deadline)
     assert ending == "interrupted" and time.perf_counter() - started < 5
 
 
