@@ -211,19 +211,26 @@ class _Runner:
             with self.lock:
                 self.free.append(search)
 
-    def round(self, tasks: Sequence[_Task]) -> None:
-        """Run ``tasks``; a fit stops the tasks after it that probe no lower capacity."""
+    def round(self, tasks: Sequence[_Task], floor: int | None = None) -> None:
+        """Run ``tasks``; a fit stops the tasks after it that probe no lower capacity.
+
+        A fit whose peak is at ``floor`` (a proven bound) is optimal and stops them all.
+        """
         self.rounds += 1
         self.probes += len(tasks)
         cells = [self.flags.new() for _ in tasks]
+        size = self.structure.size
 
         def one(k: int) -> None:
             if cells[k][0]:
                 return
             self._one(tasks[k], cells[k])
+            offsets = tasks[k].offsets
             if tasks[k].status == kernel.FOUND:
-                for j in range(k + 1, len(tasks)):
-                    if tasks[j].capacity >= tasks[k].capacity:
+                optimal = (floor is not None and offsets is not None
+                           and int((offsets + size).max()) <= floor)
+                for j in range(len(tasks)):
+                    if optimal or (j > k and tasks[j].capacity >= tasks[k].capacity):
                         cells[j][0] = 1
 
         if self.pool is None:
@@ -278,15 +285,15 @@ class _Runner:
             mid = (max(lo, hard) + top - 1) // 2
             for probe in sorted({mid, top - 1} - {lo}):
                 tasks += [_Task(h, probe, max(limit // PROBE_SHARE, 1)) for h in heuristics]
-            self.round(tasks)
+            self.round(tasks, lo)
             fits: list[int] = []
             progress, finished = False, True
             for task in tasks:
                 if task.status == kernel.FOUND and task.offsets is not None:
-                    if any(c <= task.capacity for c in fits):
+                    value = int((task.offsets + size).max())
+                    if value > lo and any(c <= task.capacity for c in fits):
                         continue  # stopped by an earlier fit when it ran late: ignored
                     fits.append(task.capacity)
-                    value = int((task.offsets + size).max())
                     if value < top:
                         best, top, progress = task.offsets, value, True
                 elif task.status == kernel.NOT_FOUND:
