@@ -24,9 +24,11 @@ def candidates(instance: MemallocInstance) -> list[tuple[str, al.Allocator]]:
     return out + [(name, al.ALLOCATORS[name][0]) for name in LAST]
 
 
-def best(instance: MemallocInstance, deadline: Deadline) -> tuple[IntArray, str, int]:
+def best(instance: MemallocInstance, deadline: Deadline,
+         known: tuple[str, IntArray] | None = None) -> tuple[IntArray, str, int]:
     """The offsets with the smallest peak (the first on ties), its name, how many were tried.
 
+    ``known`` is a candidate's name and offsets already computed: it is not run again.
     Stops between allocators when the deadline expires (at least one runs).
     """
     best_offsets: IntArray | None = None
@@ -34,7 +36,7 @@ def best(instance: MemallocInstance, deadline: Deadline) -> tuple[IntArray, str,
     for name, how in candidates(instance):
         if best_offsets is not None and deadline.expired():
             break
-        offsets = how(instance)
+        offsets = known[1] if known is not None and known[0] == name else how(instance)
         tried += 1
         value = al.peak(instance, offsets)
         if best_offsets is None or value < best_peak:

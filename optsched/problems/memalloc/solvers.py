@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from optsched.backends.native import found
 from optsched.compiled import LOADING, IntArray
 from optsched.deadline import Deadline
@@ -39,56 +41,56 @@ def answer(instance: MemallocInstance, offsets: IntArray, **stats: object) -> Re
     return found(make(instance, offsets), value, **stats)
 
 
+def _gated(kernels: str, load: Callable[[], None], run: NativeRun[MemallocInstance]
+           ) -> NativeRun[MemallocInstance]:
+    """``run`` once ``kernels`` are loaded; no solution (and the bound) while they load."""
+    def gated(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> Result:
+        if LOADING.ready(kernels, load, deadline):
+            return run(instance, params, deadline)
+        return Result(status=Status.NO_SOLUTION, solver="", bound=lower_bound(instance),
+                      stats={"kernels": "still loading when the limit came"})
+
+    return gated
+
+
+def _greedy(run: NativeRun[MemallocInstance]) -> NativeRun[MemallocInstance]:
+    return _gated("memalloc-greedy", portfolio.load, run)
+
+
+def _search(run: NativeRun[MemallocInstance]) -> NativeRun[MemallocInstance]:
+    return _gated("memalloc-bb", exact.load, run)
+
+
 def _allocator(name: str) -> NativeRun[MemallocInstance]:
     allocate = ALLOCATORS[name][0]
 
     def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> Result:
-        if not LOADING.ready("memalloc-greedy", portfolio.load, deadline):
-            return Result(status=Status.NO_SOLUTION, solver="",
-                          stats={"kernels": "still loading when the limit came"})
         return answer(instance, allocate(instance))
 
-    return run
+    return _greedy(run)
 
 
 def _best_of_k(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> Result:
-    if not LOADING.ready("memalloc-greedy", portfolio.load, deadline):
-        return Result(status=Status.NO_SOLUTION, solver="",
-                      stats={"kernels": "still loading when the limit came"})
     offsets, name, tried = portfolio.best(instance, deadline)
     return answer(instance, offsets, order=name, tried=tried)
-
-
-def _exact(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> Result:
-    if not LOADING.ready("memalloc-bb", exact.load, deadline):
-        return Result(status=Status.NO_SOLUTION, solver="", bound=lower_bound(instance),
-                      stats={"kernels": "still loading when the limit came"})
-    return exact.run(instance, params, deadline)
-
-
-def _race(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> Result:
-    if not LOADING.ready("memalloc-bb", exact.load, deadline):
-        return Result(status=Status.NO_SOLUTION, solver="", bound=lower_bound(instance),
-                      stats={"kernels": "still loading when the limit came"})
-    return race.run(instance, params, deadline)
 
 
 def table() -> dict[str, NativeSolver[MemallocInstance]]:
     """Name -> solver, for the family's entry."""
     out = {name: NativeSolver(_allocator(name), Kind.HEURISTIC, summary)
            for name, (_, summary) in ALLOCATORS.items()}
-    out["best-of-k"] = NativeSolver(_best_of_k, Kind.HEURISTIC,
+    out["best-of-k"] = NativeSolver(_greedy(_best_of_k), Kind.HEURISTIC,
                                     "the best of the allocators above and best fit in five "
                                     "orders (size, duration, area, start, conflicts)")
-    out["memalloc-bb"] = NativeSolver(_exact, Kind.EXACT,
+    out["memalloc-bb"] = NativeSolver(_search(exact.run), Kind.EXACT,
                                       "MiniMalloc's canonical search (Moffitt 2023): decide "
                                       "the capacity or probe for the smallest peak",
                                       exact.OPTIONS, exact.supports)
-    out["memalloc-race"] = NativeSolver(_race, Kind.EXACT,
+    out["memalloc-race"] = NativeSolver(_search(race.run), Kind.EXACT,
                                         "memalloc-bb and CP-SAT side by side on the workers "
                                         "(CP-SAT on one); the first proof ends both",
                                         exact.OPTIONS, exact.supports)
-    out["memalloc-lns"] = NativeSolver(lns.run, Kind.HEURISTIC,
+    out["memalloc-lns"] = NativeSolver(_greedy(lns.run), Kind.HEURISTIC,
                                        "greedy, then the exact search on the band under "
                                        "the peak (for large traces)", lns.OPTIONS)
     return out

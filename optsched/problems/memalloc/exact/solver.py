@@ -314,8 +314,8 @@ def load() -> None:
     from optsched.problems.memalloc.generate import samples
 
     for instance in samples():  # each decided at its naive peak, then minimised
-        start = make(instance, naive(instance))
-        decided = MemallocInstance(instance.buffers, peak(instance, naive(instance)), "load")
+        start = naive(instance)
+        decided = MemallocInstance(instance.buffers, peak(instance, start), "load")
         run(decided, SolveParams(workers=1), Deadline(None))
-        run(instance, SolveParams(workers=1, hint=start, options={"mode": "min-peak"}),
-            Deadline(None))
+        run(instance, SolveParams(workers=1, hint=make(instance, start),
+                                  options={"mode": "min-peak"}), Deadline(None))
