@@ -21,8 +21,9 @@ import yaml
 
 from optsched.errors import InputError
 
-MAX_BYTES = 64 << 20
-"""Largest input read, in bytes (64 MiB: a 2,000,000-job smtt instance takes about 30)."""
+MAX_BYTES = 128 << 20
+"""Largest input read, in bytes (128 MiB: a 2,000,000-job smtt instance takes about 30, a
+DeepSeek-V3 moe instance with every transition about 100)."""
 MAX_DEPTH = 64
 """Deepest nesting of JSON, YAML or TOML values (instances need 6 or so)."""
 MAX_INT_DIGITS = 30

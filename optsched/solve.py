@@ -269,6 +269,8 @@ def verify(family: Family[Any, Any], instance: Any, result: Result) -> Result:
         bounds.append(objective)  # e.g. CBC proves optimality but reports no bound
     bound = max(bounds) if bounds else None
     closed = bound is not None and objective - bound <= tol
+    if closed:  # within the tolerance (a MILP's bound of a fractional objective): equal
+        bound = objective
     if status is Status.OPTIMAL and not closed:
         status = Status.FEASIBLE
     elif status is Status.FEASIBLE and closed:

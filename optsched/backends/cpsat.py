@@ -32,6 +32,9 @@ class CpFormulation:
     """An exact integer added to CP-SAT's objective value and bound. CP-SAT reports both
     as doubles, exact only below 2^53: a model whose objective has a larger constant keeps
     it here rather than in the proto's (double) offset."""
+    scale: int = 1
+    """The model's objective is the family's times ``scale`` (fixed point, e.g. moe's
+    fractional tokens): objective and bound are divided by it."""
     reserve_s: float = 0.0
     """Seconds of the time left kept back from CP-SAT for what follows it: decoding the
     solution and the independent check. Subtracted from the time left when the solver
@@ -105,15 +108,20 @@ def run(form: CpFormulation, name: str, params: SolveParams, deadline: Deadline)
     solution = objective = bound = None
     if status.has_solution:
         solution = form.decode(solver)
-        objective = _number(solver.objective_value, form.offset)
+        objective = _scaled(_number(solver.objective_value, form.offset), form.scale)
     if status.has_solution:
         # Without a solution (UNKNOWN) CP-SAT reports 0.0 whatever the objective, e.g. when
         # it was stopped or ran out of time before its search began: not a bound.
-        bound = _number(solver.best_objective_bound, form.offset)
+        bound = _scaled(_number(solver.best_objective_bound, form.offset), form.scale)
     stats = {**form.stats, "conflicts": solver.num_conflicts, "branches": solver.num_branches,
              "solver_wall_s": solver.wall_time}
     return Result(status=status, solver=name, solution=solution, objective=objective,
                   bound=bound, build_s=form.build_s, solve_s=solve_s, stats=stats)
+
+
+def _scaled(value: int | float | None, scale: int) -> int | float | None:
+    """``value / scale`` (unchanged when ``scale`` is 1, so integers stay exact)."""
+    return value if value is None or scale == 1 else value / scale
 
 
 def _number(value: float, offset: int = 0) -> int | float | None:

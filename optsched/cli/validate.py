@@ -74,7 +74,8 @@ def read_pair(instance_file: Path, solution_file: Path, family_name: str | None,
                                                           "instances take no settings")
         checked = settings.options.check(model, "model", family.name)
         instances = [settings.apply(i, checked) for i in instances]
-    if solution_file.suffix.lower() in family.export_suffixes and family.read_export is not None:
+    if solution_file.name.lower().endswith(tuple(family.export_suffixes)) and (
+            family.read_export is not None):
         instance, claims = instances[0], dict[str, Any]()
         try:
             solution = family.read_export(instance, read_text(solution_file))

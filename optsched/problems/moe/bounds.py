@@ -1,0 +1,164 @@
+"""Valid lower bounds of every part of the moe cost model (formulas in ``docs/methods/moe.md``).
+
+All parts are bounded separately and added: the objective is a sum of
+per-layer parts, each at least its bound whatever the other layers do.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from optsched.problems.moe.instance import MoeInstance
+
+
+def replica_counts(load: np.ndarray, slots: int, cap: int) -> np.ndarray:
+    """D'Hondt: each of ``slots - len(load)`` extra replicas to the largest ``load / count``.
+
+    No expert gets more than ``cap`` replicas (while another can take one).
+    The result minimises ``max(load / count)`` over counts with that cap
+    and ``sum(count) == slots`` (a greedy that is exact for a max of
+    decreasing functions). Ties go to the lowest index.
+    """
+    counts = np.ones(len(load), np.int64)
+    heap = [(-float(w), e) for e, w in enumerate(load) if cap > 1]
+    heapq.heapify(heap)
+    extra = slots - len(load)
+    while extra > 0 and heap:
+        _, e = heapq.heappop(heap)
+        counts[e] += 1
+        extra -= 1
+        if counts[e] < cap:
+            heapq.heappush(heap, (-float(load[e]) / counts[e], e))
+    while extra > 0:  # every expert at the cap: the rest go anywhere
+        counts[extra % len(load)] += 1
+        extra -= 1
+    return counts
+
+
+def token_bounds(instance: MoeInstance) -> np.ndarray:
+    """Per layer, a lower bound of the heaviest GPU's tokens.
+
+    The largest of: the mean ``W / G``; the smallest possible largest share
+    of one expert, ``min over counts of max_e load_e / min(G, c_e)`` (a GPU
+    holds at least ``1 / min(G, c_e)`` of expert ``e``'s tokens); and the
+    GPU with the largest slot piece, which holds ``S - 1`` more slots of at
+    least the smallest piece each (without replicas: the ``S - 1`` smallest
+    other experts).
+    """
+    c = instance.cluster
+    gpus, per, slots = c.gpus, c.slots_per_gpu, c.slots
+    extra = slots - instance.experts
+    out = np.zeros(instance.layers)
+    for layer, row in enumerate(instance.load.astype(np.float64)):
+        counts = replica_counts(row, slots, gpus)
+        share = float((row / np.minimum(counts, gpus)).max())
+        free = replica_counts(row, slots, slots)
+        piece = float((row / free).max())
+        if extra == 0:
+            ordered = np.sort(row)
+            rest = float(ordered[:per - 1].sum()) if per > 1 else 0.0
+            if per - 1 >= len(ordered):
+                rest = float(ordered[:-1].sum())
+        else:
+            rest = (per - 1) * float(row.min()) / (extra + 1)
+        out[layer] = max(float(row.sum()) / gpus, share, piece + rest)
+    return out
+
+
+def compute_bounds(instance: MoeInstance, tokens: np.ndarray | None = None) -> np.ndarray:
+    """Per layer, a lower bound of the heaviest GPU's compute ``a * tokens + b * experts``.
+
+    The heaviest GPU is at least the mean, ``a * W / G + b * E / G`` (every
+    expert runs somewhere), and at least the GPU with the most tokens, which
+    runs at least one expert.
+    """
+    a, b = instance.cost.us_per_token, instance.cost.us_per_expert
+    gpus = instance.cluster.gpus
+    tokens = token_bounds(instance) if tokens is None else tokens
+    mean = a * instance.load.sum(axis=1) / gpus + b * instance.experts / gpus
+    return np.asarray(np.maximum(mean, a * tokens + b))
+
+
+def _ranked(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``keys`` and ``values`` sorted by key then value descending, and each value's rank.
+
+    The rank counts among the values of the same key (0 = the largest).
+    """
+    order = np.lexsort((-values, keys))
+    keys, values = keys[order], values[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(keys)) + 1]
+    rank = np.arange(len(keys)) - np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
+    return keys, values, rank
+
+
+def _top_sum(keys: np.ndarray, values: np.ndarray, k: int) -> float:
+    """Sum over distinct keys of the ``k`` largest values with that key."""
+    if len(values) == 0 or k <= 0:
+        return 0.0
+    _, values, rank = _ranked(keys, values)
+    return float(values[rank < k].sum())
+
+
+def local_transitions(instance: MoeInstance, capacity: int) -> float:
+    """An upper bound of the transition tokens that stay within a place of ``capacity`` slots.
+
+    For a fixed expert ``e`` of layer ``l``, ``sum_f same(e, f) <= capacity``
+    (the place that holds ``e`` has ``capacity`` slots of layer ``l + 1``)
+    and each ``same <= 1``: at most its ``capacity`` largest transitions stay;
+    the same from the side of ``f``; the smaller of the two totals holds.
+    """
+    t = instance.transitions
+    if not len(t):
+        return 0.0
+    experts = instance.experts
+    values = t[:, 3].astype(np.float64)
+    out = _top_sum(t[:, 0] * experts + t[:, 1], values, capacity)
+    into = _top_sum(t[:, 0] * experts + t[:, 2], values, capacity)
+    return min(out, into)
+
+
+def fewest_copies(instance: MoeInstance, capacity: int) -> float:
+    """A lower bound of the dispatch copies to places of ``capacity`` slots (all layers).
+
+    The copies are ``sum_e load_e / (1 + m_e)`` (:func:`.evaluate.distinct`)
+    with ``m_e = sum_f C_ef same_ef / load_e``; ``e`` shares its place with
+    at most ``capacity - 1`` other slots' experts and each ``same <= 1``, so
+    ``m_e`` is at most the sum of its ``capacity - 1`` largest pairs over
+    ``load_e``.
+    """
+    load = instance.load.astype(np.float64)
+    co = instance.coactivation
+    best = np.zeros(load.shape)
+    if len(co) and capacity > 1:
+        both = np.concatenate([co, co[:, [0, 2, 1, 3]]])
+        keys = both[:, 0] * instance.experts + both[:, 1]
+        values = both[:, 3].astype(np.float64)
+        keys, values, rank = _ranked(keys, values)
+        keep = rank < capacity - 1
+        np.add.at(best.reshape(-1), keys[keep], values[keep])
+    copies = (load / (1 + best / np.maximum(load, 1e-300))).sum(axis=1)
+    return float(np.maximum(copies, load.sum(axis=1) / instance.model.top_k).sum())
+
+
+def lower_bound(instance: MoeInstance) -> float:
+    """The objective's bound: per-layer token (``load``) or compute + communication (``time``)."""
+    from optsched.problems.moe.costs import comm_time
+
+    tokens = token_bounds(instance)
+    if instance.objective == "load":
+        return float(tokens.sum())
+    c = instance.cluster
+    per_node = c.slots_per_gpu * c.gpus_per_node
+    total_t = float(instance.transitions[:, 3].sum()) if len(instance.transitions) else 0.0
+    k = instance.model.top_k
+    cross_gpu = max(0.0, total_t - local_transitions(instance, c.slots_per_gpu)) / k
+    cross_node = max(0.0, total_t - local_transitions(instance, per_node)) / k
+    copies_gpu = fewest_copies(instance, c.slots_per_gpu)
+    copies_node = fewest_copies(instance, per_node)
+    cross_gpu = max(cross_gpu, cross_node)
+    if c.inter_node_GBps > c.intra_node_GBps:  # then every crossing might as well cross nodes
+        cross_node = cross_gpu
+    comm = comm_time(instance, copies_gpu, copies_node, cross_gpu, cross_node)
+    return float(compute_bounds(instance, tokens).sum()) + comm

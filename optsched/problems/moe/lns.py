@@ -1,0 +1,177 @@
+"""moe-lns: balance every layer, then descend on the whole objective one layer at a time.
+
+1. Start: the hint, else ``previous`` (re-planning: replica counts are
+   first moved towards the new loads' D'Hondt counts, one copy at a time,
+   within ``max_moved``), else LPT with D'Hondt counts; EPLB's placement is
+   priced too and the better start is kept.
+2. Balance: swap descent on the heaviest GPU's tokens (the ``load``
+   objective), which brings each layer under its imbalance cap.
+3. Whole objective: swap descent layer by layer (:class:`.Plan`), then
+   each layer re-placed exactly against its fixed neighbours
+   (:func:`.relayer`), in rounds until a round changes nothing or the time
+   is up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from optsched.deadline import Deadline
+from optsched.errors import NotSupportedError
+from optsched.options import Option, OptionSet
+from optsched.params import SolveParams
+from optsched.problems.moe import baselines, layout
+from optsched.problems.moe.bounds import replica_counts, token_bounds
+from optsched.problems.moe.instance import MoeInstance
+from optsched.problems.moe.relayer import relayer
+from optsched.problems.moe.search import Plan
+from optsched.problems.moe.solution import MoeSolution
+
+OPTIONS = OptionSet((
+    Option("relayer_s", float, 0.5, "seconds of CP-SAT per layer re-placement (0: swaps only)",
+           low=0, high=3600),
+    Option("balance_share", float, 0.3, "share of the time for restarts of layers above "
+           "their token bound (new replica counts, LPT, descent)", low=0, high=1),
+    Option("rounds", int, 20, "most rounds of swaps and re-placements", low=0, high=10_000),
+))
+
+
+RESTARTS = 64
+"""Restarts of a layer in a row without a better row before :func:`rebalance` leaves it."""
+
+
+def caps(instance: MoeInstance) -> np.ndarray | None:
+    """Per layer, the most tokens a GPU may carry (``imbalance`` x the layer's bound)."""
+    if instance.imbalance is None:
+        return None
+    return np.asarray(token_bounds(instance) * instance.imbalance)
+
+
+def budget(instance: MoeInstance) -> int | None:
+    """The most expert copies new on their GPU that ``max_moved`` allows."""
+    if instance.max_moved is None:
+        return None
+    return int(np.floor(instance.max_moved * instance.layers * instance.cluster.slots + 1e-9))
+
+
+def recount(plan: Plan, layer: int, limit: int | None) -> None:
+    """Move replica counts towards D'Hondt's for the layer's loads, one slot at a time.
+
+    A replica of an expert with too many, on its heaviest GPU, becomes one of
+    an expert with too few (each change counted against ``limit``, the
+    moved-copies budget).
+    """
+    c = plan.instance.cluster
+    load = plan.load[layer]
+    target = replica_counts(load, c.slots, c.gpus)
+    while limit is None or plan.moved < limit:
+        count = plan.count[layer]
+        over, under = np.flatnonzero(count > target), np.flatnonzero(count < target)
+        if not len(over) or not len(under):
+            return
+        tokens = load @ plan.shares(layer)
+        f = int(under[np.argmax(load[under] / count[under])])
+        slots = np.flatnonzero(np.isin(plan.phy[layer], over))
+        slots = slots[plan.n[layer, f, plan.gpu[slots]] == 0] if len(slots) else slots
+        if not len(slots):
+            return
+        s = int(slots[np.argmax(tokens[plan.gpu[slots]])])
+        row = plan.phy[layer].copy()
+        row[s] = f
+        plan.set_row(layer, row)
+
+
+def rebalance(plan: Plan, deadline: Deadline, seed: int) -> None:
+    """Restarts for the layers above their token bound, worst first, while time is left.
+
+    A restart moves one to three replicas between experts of D'Hondt's counts
+    (from one with several to one of the heaviest per replica), packs by LPT
+    and runs :meth:`.Plan.balance`; the best row of the layer is kept.
+    """
+    instance = plan.instance
+    c = instance.cluster
+    bound = token_bounds(instance)
+    rng = np.random.default_rng(seed)
+
+    def heaviest(layer: int) -> float:
+        return float((plan.load[layer] @ plan.shares(layer)).max())
+
+    gap = np.array([heaviest(i) / max(bound[i], 1e-300) - 1 for i in range(instance.layers)])
+    open_layers = [i for i in np.argsort(-gap).tolist() if gap[i] > 1e-4]
+    failed = dict.fromkeys(open_layers, 0)
+    while open_layers and not deadline.expired():
+        for layer in list(open_layers):
+            if deadline.expired():
+                return
+            best, best_row = heaviest(layer), plan.phy[layer].copy()
+            load = plan.load[layer]
+            counts = replica_counts(load, c.slots, c.gpus)
+            for _ in range(int(rng.integers(1, 4))):
+                donors = np.flatnonzero(counts >= 2)
+                if not len(donors):
+                    break
+                hot = np.argsort(-load / counts)[:8]
+                counts[rng.choice(donors)] -= 1
+                counts[rng.choice(hot)] += 1
+            plan.set_row(layer, layout.lpt_row(load, counts, c.gpus, c.slots_per_gpu))
+            plan.balance(layer, deadline)
+            if heaviest(layer) >= best:
+                plan.set_row(layer, best_row)
+                failed[layer] += 1
+            else:
+                failed[layer] = 0
+            if heaviest(layer) <= bound[layer] * (1 + 1e-4) or failed[layer] >= RESTARTS:
+                open_layers.remove(layer)
+
+
+def start(instance: MoeInstance, params: SolveParams) -> np.ndarray:
+    """The first placement: the hint, else ``previous``, else the better of LPT and EPLB."""
+    if isinstance(params.hint, MoeSolution):
+        return np.array(params.hint.phy2log)
+    if instance.previous is not None:
+        return np.array(instance.previous)
+    first = layout.lpt(instance)
+    try:
+        other = baselines.deepseek(instance)
+    except NotSupportedError:
+        return first
+    load = instance.load.astype(np.float64)
+
+    def heaviest(phy: np.ndarray) -> float:
+        plan = Plan(replace(instance, previous=None, max_moved=None), phy, None)
+        return float(sum((load[i] @ plan.shares(i)).max() for i in range(instance.layers)))
+
+    return other if heaviest(other) < heaviest(first) else first
+
+
+def run(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> np.ndarray:
+    """The placement moe-lns finds within the deadline."""
+    limit = budget(instance)
+    cap = caps(instance)
+    phy = start(instance, params)
+    balance = replace(instance, objective="load")
+    plan = Plan(balance, phy, None, limit)
+    if instance.previous is not None:
+        for layer in range(instance.layers):
+            recount(plan, layer, limit)
+    for layer in range(instance.layers):
+        plan.balance(layer, deadline)
+    if instance.previous is None:
+        rebalance(plan, deadline.part(float(params.options.get("balance_share", 0.3))),
+                  params.seed)
+    if instance.objective == "load":
+        return plan.phy
+    plan = Plan(instance, plan.phy, cap, limit)
+    seconds = float(params.options.get("relayer_s", 0.5))
+    for _ in range(int(params.options.get("rounds", 20))):
+        changed = plan.sweep(deadline)
+        if seconds > 0 and instance.previous is None:
+            for layer in range(instance.layers):
+                if deadline.expired():
+                    break
+                changed += relayer(plan, layer, params, deadline, seconds)
+        if not changed or deadline.expired():
+            break
+    return plan.phy
