@@ -1,15 +1,16 @@
 """moe-lns: balance every layer, then descend on the whole objective one layer at a time.
 
-1. Start: the hint, else ``previous`` (re-planning: replica counts are
-   first moved towards the new loads' D'Hondt counts, one copy at a time,
-   within ``max_moved``), else LPT with D'Hondt counts; EPLB's placement is
-   priced too and the better start is kept.
-2. Balance: swap descent on the heaviest GPU's tokens (the ``load``
-   objective), which brings each layer under its imbalance cap.
-3. Whole objective: swap descent layer by layer (:class:`.Plan`), then
-   each layer re-placed exactly against its fixed neighbours
-   (:func:`.relayer`), in rounds until a round changes nothing or the time
-   is up.
+1. Start: the hint, else ``previous``, else the better of LPT (D'Hondt
+   counts) and EPLB.
+2. Re-planning (``previous`` given): :func:`replan`, moves priced by a
+   falling Lagrangian price within ``max_moved``; nothing else.
+3. Balance: swaps and replica re-counts on the heaviest GPU's tokens
+   (:meth:`.Plan.balance`), then restarts of the layers still above their
+   bound (:func:`rebalance`).
+4. Whole objective (``time``), in rounds until one changes nothing: GPU
+   renumbering and swap descent per layer (:meth:`.Plan.sweep`), the
+   node-level regrouping (:func:`.regroup`), the exact re-placement of each
+   layer against its fixed neighbours (:func:`.relayer`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from optsched.params import SolveParams
 from optsched.problems.moe import baselines, layout
 from optsched.problems.moe.bounds import replica_counts, token_bounds
 from optsched.problems.moe.instance import MoeInstance
+from optsched.problems.moe.nodes import regroup
 from optsched.problems.moe.relayer import relayer
 from optsched.problems.moe.search import Plan
 from optsched.problems.moe.solution import MoeSolution
@@ -54,33 +56,6 @@ def budget(instance: MoeInstance) -> int | None:
     if instance.max_moved is None:
         return None
     return int(np.floor(instance.max_moved * instance.layers * instance.cluster.slots + 1e-9))
-
-
-def recount(plan: Plan, layer: int, limit: int | None) -> None:
-    """Move replica counts towards D'Hondt's for the layer's loads, one slot at a time.
-
-    A replica of an expert with too many, on its heaviest GPU, becomes one of
-    an expert with too few (each change counted against ``limit``, the
-    moved-copies budget).
-    """
-    c = plan.instance.cluster
-    load = plan.load[layer]
-    target = replica_counts(load, c.slots, c.gpus)
-    while limit is None or plan.moved < limit:
-        count = plan.count[layer]
-        over, under = np.flatnonzero(count > target), np.flatnonzero(count < target)
-        if not len(over) or not len(under):
-            return
-        tokens = load @ plan.shares(layer)
-        f = int(under[np.argmax(load[under] / count[under])])
-        slots = np.flatnonzero(np.isin(plan.phy[layer], over))
-        slots = slots[plan.n[layer, f, plan.gpu[slots]] == 0] if len(slots) else slots
-        if not len(slots):
-            return
-        s = int(slots[np.argmax(tokens[plan.gpu[slots]])])
-        row = plan.phy[layer].copy()
-        row[s] = f
-        plan.set_row(layer, row)
 
 
 def rebalance(plan: Plan, deadline: Deadline, seed: int) -> None:
@@ -146,28 +121,52 @@ def start(instance: MoeInstance, params: SolveParams) -> np.ndarray:
     return other if heaviest(other) < heaviest(first) else first
 
 
+def replan(instance: MoeInstance, phy: np.ndarray, deadline: Deadline) -> np.ndarray:
+    """Re-plan from ``previous``: the moves worth most first, within ``max_moved``.
+
+    Each expert copy new on its GPU is priced at ``lam``, which starts at 1 %
+    of a layer's mean cost and halves every round down to the instance's own
+    migration price: the budget goes to the moves (swaps, replica counts,
+    GPU renumbering) that gain most anywhere, not to the first layers.
+    """
+    plan = Plan(instance, phy, caps(instance), budget(instance))
+    price = plan.w.moved
+    mean = float(np.mean([plan.layer_cost(layer) for layer in range(instance.layers)]))
+    lam = max(abs(mean) * 0.01, price)
+    while not deadline.expired():
+        plan.w = replace(plan.w, moved=lam)
+        changed = plan.sweep(deadline)
+        for layer in range(instance.layers):
+            while plan.recount(layer) and not deadline.expired():
+                changed += 1
+        if lam <= price and not changed:
+            break
+        lam = price if lam / 2 < abs(mean) * 1e-5 else max(lam / 2, price)
+    return plan.phy
+
+
 def run(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> np.ndarray:
     """The placement moe-lns finds within the deadline."""
-    limit = budget(instance)
-    cap = caps(instance)
     phy = start(instance, params)
-    balance = replace(instance, objective="load")
-    plan = Plan(balance, phy, None, limit)
     if instance.previous is not None:
-        for layer in range(instance.layers):
-            recount(plan, layer, limit)
+        return replan(instance, phy, deadline)
+    limit = budget(instance)
+    plan = Plan(replace(instance, objective="load"), phy, None, limit)
     for layer in range(instance.layers):
         plan.balance(layer, deadline)
-    if instance.previous is None:
-        rebalance(plan, deadline.part(float(params.options.get("balance_share", 0.3))),
-                  params.seed)
+    rebalance(plan, deadline.part(float(params.options.get("balance_share", 0.3))),
+              params.seed)
     if instance.objective == "load":
         return plan.phy
-    plan = Plan(instance, plan.phy, cap, limit)
+    plan = Plan(instance, plan.phy, caps(instance), limit)
     seconds = float(params.options.get("relayer_s", 0.5))
     for _ in range(int(params.options.get("rounds", 20))):
         changed = plan.sweep(deadline)
-        if seconds > 0 and instance.previous is None:
+        for layer in range(instance.layers):
+            if deadline.expired():
+                break
+            changed += regroup(plan, layer, deadline)
+        if seconds > 0:
             for layer in range(instance.layers):
                 if deadline.expired():
                     break

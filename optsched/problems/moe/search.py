@@ -287,7 +287,7 @@ class Plan:
         phy, gpu = self.phy[layer], self.gpu
         tokens = load @ self.shares(layer)
         slots = np.flatnonzero(count[phy] >= 2)
-        if self.before is not None or not len(slots):
+        if not len(slots) or self.w.token <= 0:
             return False
         e, g = phy[slots], gpu[slots]
         fewer = (load[e] * (1 / (count[e] - 1) - 1 / count[e]))[:, None] * n[e]
@@ -300,11 +300,19 @@ class Plan:
         squares = (new**2).sum(axis=2)
         current, current_sq = float(tokens.max()), float((tokens**2).sum())
         scale = max(current, 1e-12)
+        gain = worst - current  # in tokens; the price of a moved copy in tokens too
+        if self.before is not None:  # moved copies: e may leave g, f arrives on g
+            before = self.before[layer]
+            moved = (-((n[e, g] == 1) & ~before[e, g]).astype(np.int64)[:, None]
+                     + ((n[:, g] == 0) & ~before[:, g]).T)
+            gain = gain + self.w.moved / self.w.token * moved
+            if self.budget is not None:
+                gain = np.where(self.moved + moved <= self.budget, gain, np.inf)
         key = np.where(e[:, None] == np.arange(len(load))[None, :], np.inf,
-                       (worst - current) / scale + 1e-6 * (squares - current_sq) / scale**2)
+                       gain / scale + 1e-6 * (squares - current_sq) / scale**2)
         s, f = np.unravel_index(int(np.argmin(key)), key.shape)
-        if not (worst[s, f] < current - EPS * scale or (
-                worst[s, f] <= current and squares[s, f] < current_sq * (1 - EPS))):
+        if not (gain[s, f] < -EPS * scale or (
+                gain[s, f] <= 0 and squares[s, f] < current_sq * (1 - EPS))):
             return False
         row = phy.copy()
         row[slots[s]] = f
