@@ -26,7 +26,7 @@ INSTANCE_OPTIONS = OptionSet((
     Option("imbalance", float, None, "cap each layer's heaviest GPU at this multiple of the "
                                      "layer's token bound (0: none)", low=0, high=1e6),
     Option("max_moved", float, None, "the share of expert copies that may be new against "
-                                     "previous (0: no cap)", low=0, high=1),
+                                     "previous (0: none may move)", low=0, high=1),
 ))
 
 

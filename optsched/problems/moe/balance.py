@@ -5,8 +5,8 @@ replicas sit on GPU ``g``; each GPU fills its ``S`` slots. A replica of an
 expert with ``k`` replicas carries ``load_e / k`` tokens, so the GPU's tokens
 are linear in ``y``; tokens are scaled by ``Q = lcm(1..K)`` to integers, which
 is exact. With every count from 1 to ``1 + slots - experts`` allowed the
-model is exact and its bound is valid; ``moe-lns`` allows fewer counts (its
-bound is then not used).
+model is exact and its bound is valid; it takes at most :data:`MAX_COUNT`
+counts (the scale stays below 2^20).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from optsched.problems.moe.bounds import replica_counts, token_bounds
+from optsched.problems.moe.bounds import token_bounds
 from optsched.problems.moe.instance import MoeInstance
 
-MAX_SCALE = 1 << 20
-"""Largest ``lcm(1..K)`` used (K up to 16); beyond it counts are cut to stay exact."""
+MAX_COUNT = 16
+"""Most replica counts an exact block takes (``lcm(1..16)`` = 720,720 is its scale)."""
 
 
 @dataclass(frozen=True)
@@ -33,33 +33,26 @@ class LayerModel:
     y: dict[tuple[int, int, int], Any]
     heaviest: Any
     scale: int
-    exact: bool
 
 
-def counts_allowed(instance: MoeInstance, load: np.ndarray, full: bool) -> dict[int, list[int]]:
-    """Per expert the replica counts the model may choose (all of them when ``full``)."""
-    c = instance.cluster
-    most = 1 + c.slots - instance.experts
-    if full:
-        return {e: list(range(1, most + 1)) for e in range(instance.experts)}
-    guess = replica_counts(load, c.slots, c.gpus)
-    return {e: list(range(max(1, int(g) - 1), min(most, int(g) + 2) + 1))
-            for e, g in enumerate(guess)}
+def counts_allowed(instance: MoeInstance) -> dict[int, list[int]]:
+    """Per expert every replica count it may have: 1 to ``1 + slots - experts``."""
+    most = 1 + instance.cluster.slots - instance.experts
+    return {e: list(range(1, most + 1)) for e in range(instance.experts)}
 
 
-def add_layer(model: Any, instance: MoeInstance, layer: int, full: bool,
-              cap: float | None = None) -> LayerModel:
-    """Add one layer's balance block to ``model``; return its handles."""
+def add_layer(model: Any, instance: MoeInstance, layer: int, cap: float | None = None
+              ) -> LayerModel:
+    """Add one layer's balance block to ``model``; return its handles.
+
+    The GPUs are ordered by tokens (symmetry breaking) unless ``max_moved``
+    makes them distinguishable (each has its own previous experts).
+    """
     c = instance.cluster
     gpus, per = c.gpus, c.slots_per_gpu
     load = instance.load[layer].astype(np.int64)
-    options = counts_allowed(instance, load.astype(np.float64), full)
-    top = max(max(ks) for ks in options.values())
-    scale = math.lcm(*range(1, top + 1))
-    exact = full
-    if scale > MAX_SCALE:  # too many counts for an exact integer scale: cut them
-        options = {e: [k for k in ks if k <= 16] for e, ks in options.items()}
-        scale, exact = math.lcm(*range(1, 17)), False
+    options = counts_allowed(instance)
+    scale = math.lcm(*range(1, max(max(ks) for ks in options.values()) + 1))
     z, y = {}, {}
     tokens: list[list[Any]] = [[] for _ in range(gpus)]
     slots: list[list[Any]] = [[] for _ in range(gpus)]
@@ -80,14 +73,14 @@ def add_layer(model: Any, instance: MoeInstance, layer: int, full: bool,
     total = int(load.sum()) * scale
     heaviest = model.new_int_var(0, total, "")
     for g in range(gpus):
-        if g:  # the GPUs are interchangeable: order them by tokens
+        if g and instance.max_moved is None:  # interchangeable GPUs: order them by tokens
             model.add(sum(tokens[g]) <= sum(tokens[g - 1]))
         model.add(sum(slots[g]) == per)
         model.add(sum(tokens[g]) <= heaviest)
         if cap is not None:
             model.add(sum(tokens[g]) <= math.floor(cap * scale * (1 + 1e-12)))
     model.add(heaviest >= math.ceil(float(token_bounds(instance)[layer]) * scale - 1e-6))
-    return LayerModel(options, z, y, heaviest, scale, exact)
+    return LayerModel(options, z, y, heaviest, scale)
 
 
 def hint(model: Any, block: LayerModel, instance: MoeInstance, layer: int, row: np.ndarray
@@ -101,7 +94,8 @@ def hint(model: Any, block: LayerModel, instance: MoeInstance, layer: int, row: 
     for (e, _, k) in block.y:
         if count[e] == k:
             weight[e] = int(instance.load[layer, e]) * (block.scale // k)
-    n = n[:, np.argsort(-(weight * n).sum(axis=0), kind="stable")]  # the model's GPU order
+    if instance.max_moved is None:
+        n = n[:, np.argsort(-(weight * n).sum(axis=0), kind="stable")]  # the model's order
     for (e, k), var in block.z.items():
         model.add_hint(var, int(count[e] == k))
     for (e, g, k), var in block.y.items():

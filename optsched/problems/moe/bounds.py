@@ -38,6 +38,15 @@ def replica_counts(load: np.ndarray, slots: int, cap: int) -> np.ndarray:
 
 
 def token_bounds(instance: MoeInstance) -> np.ndarray:
+    """Per layer, a lower bound of the heaviest GPU's tokens (computed once per instance)."""
+    if "tokens" not in instance.cache:
+        bounds = _token_bounds(instance)
+        bounds.setflags(write=False)
+        instance.cache["tokens"] = bounds
+    return np.asarray(instance.cache["tokens"])
+
+
+def _token_bounds(instance: MoeInstance) -> np.ndarray:
     """Per layer, a lower bound of the heaviest GPU's tokens.
 
     The largest of: the mean ``W / G``; the smallest possible largest share
@@ -143,7 +152,16 @@ def fewest_copies(instance: MoeInstance, capacity: int) -> float:
 
 
 def lower_bound(instance: MoeInstance) -> float:
-    """The objective's bound: per-layer token (``load``) or compute + communication (``time``)."""
+    """The objective's bound: per-layer token (``load``) or compute + communication (``time``).
+
+    Computed once per instance (a DeepSeek-V3-sized one takes a second or two).
+    """
+    if "bound" not in instance.cache:
+        instance.cache["bound"] = _lower_bound(instance)
+    return float(instance.cache["bound"])
+
+
+def _lower_bound(instance: MoeInstance) -> float:
     from optsched.problems.moe.costs import comm_time
 
     tokens = token_bounds(instance)

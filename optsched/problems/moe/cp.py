@@ -32,7 +32,12 @@ def supports(instance: MoeInstance) -> None:
                                              "time objective's copy estimate is not linear; "
                                              "moe-lns solves it)")
     c = instance.cluster
-    size = instance.layers * instance.experts * c.gpus * (1 + c.slots - instance.experts)
+    counts = 1 + c.slots - instance.experts
+    if counts > balance.MAX_COUNT:
+        raise NotSupportedError("cluster.slots_per_gpu", f"the exact models take at most "
+                                                         f"{balance.MAX_COUNT - 1} redundant "
+                                                         f"slots per layer ({counts - 1} here)")
+    size = instance.layers * instance.experts * c.gpus * counts
     if size > MAX_VARIABLES:
         raise NotSupportedError("cluster", f"the exact models take at most {MAX_VARIABLES} "
                                            f"replica variables ({size} here)")
@@ -46,8 +51,8 @@ def build(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> CpF
     blocks = []
     for layer in range(instance.layers):
         deadline.check()
-        blocks.append(balance.add_layer(model, instance, layer, full=True,
-                                        cap=None if cap is None else float(cap[layer])))
+        blocks.append(balance.add_layer(model, instance, layer,
+                                        None if cap is None else float(cap[layer])))
     limit = budget(instance)
     if limit is not None and instance.previous is not None:
         model.add(sum(_new_copies(model, instance, layer, block)

@@ -4,10 +4,12 @@
 choosing ``top_k`` distinct experts per layer, and counts what a recorder
 would (``load``, ``transitions`` over all pairs of a token's experts at
 ``l`` and ``l + 1``, ``coactivation`` over the pairs within a layer).
-Everything is vectorised over the tokens: DeepSeek-V3's shape (58 layers of
-256 experts, top-8) with 32,768 tokens takes 3 to 4 s on a busy 2-CPU machine
-(0.7 s of it the instance's own checks), making 3.3 million transition and
-1.6 million co-activation entries.
+Everything is vectorised over the tokens: the ``deepseek-v3`` preset (58
+layers of 256 experts, top-8, 4 of 8 groups per token) with 16,384 tokens
+takes 4 to 5 s on a busy 2-CPU machine (about 1.5 s of it the instance's own
+checks), making 3.3 million transition and 1.6 million co-activation
+entries; 32,768 tokens take about 7 s (3.6 and 1.7 million). Without the
+group limit (``group_limit=8``) they take about 3 and 5 s.
 
 Calibration (sources in ``/work/notes/moe_peers.md`` section 4):
 
@@ -58,10 +60,35 @@ Calibration (sources in ``/work/notes/moe_peers.md`` section 4):
 - Otherwise an expert is drawn from the layer's popularity; a token's
   repeated expert is drawn again (up to 4 times), then replaced by the next
   expert (in index order, cyclically) that the token has not chosen.
+- **Group-limited routing** (DeepSeek-V3: ``n_group`` 8, ``topk_group`` 4).
+  With ``groups > 1`` and ``0 < group_limit < groups`` the experts form
+  ``groups`` groups of ``experts / groups`` consecutive experts (the model's
+  ``groups`` field) and, per layer, each token first chooses ``group_limit``
+  distinct groups, drawn with probabilities proportional to their popularity
+  mass (the sum of their experts' shares; successive draws without
+  replacement), then its ``top_k`` experts within them only: a draw from the
+  layer's popularity renormalised over the allowed experts; a clique draw
+  (coupling) only from the clique's members in the token's groups; a
+  successor (affinity) only if it lies in them; otherwise the token keeps its
+  popularity draw within its groups, and a repeated expert falls back to the
+  next free expert of its groups. So every token's experts lie in at most
+  ``group_limit`` groups. DeepSeek-V3's router takes the ``topk_group``
+  groups of the highest sum of their two best (biased) expert scores, a
+  per-token choice that depends on the token; only that structural effect is
+  simulated, not how the groups are scored, and a token's groups do not
+  depend on its previous layer's, so affinity acts only when the successor
+  falls in them: with a limit of 2 of 4 groups, full affinity makes 57 % of
+  the top-1 tokens follow their successor instead of all, full coupling puts
+  91 % of top-2 pairs in one clique instead of all; on the ``deepseek-v3``
+  preset affinity 0.6 makes 28 % of the routes follow instead of 55 %.
+  ``group_limit`` 0 takes the preset's (4 for ``deepseek-v3``, else none; a
+  preset's limit not below ``groups``, e.g. with ``groups=1``, means none); a
+  given limit equal to ``groups`` is no limit, above it an error. Without a
+  limit the random numbers drawn, hence the instances, are those of a
+  generator without the option.
 
-DeepSeek-V3's group-limited routing (a token's experts in at most 4 of the 8
-groups) is not simulated: ``groups`` is only copied into the model, for
-EPLB's hierarchical policy.
+The instance does not record ``group_limit``: ``groups`` is copied into the
+model (for EPLB's hierarchical policy), the limit only shapes the counts.
 
 Model fields: ``preset`` (one of :data:`.presets.PRESETS`) gives ``layers``,
 ``experts``, ``top_k``, ``expert_bytes``, ``token_bytes`` and ``groups``;
@@ -110,6 +137,9 @@ RETRIES = 4
 DEFAULTS = {"layers": 8, "experts": 16, "top_k": 2, "expert_bytes": 44_040_192,
             "token_bytes": 7_168, "groups": 1}
 """The model without a preset (bytes: DeepSeek-V3's fp8 expert and token)."""
+GROUP_LIMITS = {"deepseek-v3": 4}
+"""Groups a token's experts may come from, by preset (DeepSeek-V3's ``topk_group``, in
+``inference/configs/config_671B.json`` as ``n_limited_groups``); other presets: no limit."""
 _CHUNK = 1 << 22
 """Pairs counted at once (bounds the memory of the counting)."""
 _DENSE = 1 << 22
@@ -130,6 +160,10 @@ PARAMS = (
                                           "else 7168)", low=0, high=1 << 40),
     GeneratorParam("groups", int, 0, "expert groups, dividing experts (0: the preset's, "
                                      "else 1)", low=0, high=MAX_EXPERTS),
+    GeneratorParam("group_limit", int, 0, "groups a token's experts may come from per layer, "
+                                          "chosen by popularity (0: the preset's, 4 for "
+                                          "deepseek-v3, else no limit; groups: no limit)",
+                   low=0, high=MAX_EXPERTS),
     GeneratorParam("nodes", int, 2, "nodes", low=1, high=MAX_SLOTS),
     GeneratorParam("gpus_per_node", int, 2, "GPUs per node", low=1, high=MAX_SLOTS),
     GeneratorParam("slots_per_gpu", int, 0, "expert slots per GPU and layer (0: ceil(experts "
@@ -176,6 +210,8 @@ class Spec:
     coupling: float
     count: int
     seed: int
+    group_limit: int = 0
+    """Groups a token's experts may come from (0: no limit; else below ``model.groups``)."""
 
 
 def resolve(values: Mapping[str, Any]) -> Spec:
@@ -193,6 +229,7 @@ def resolve(values: Mapping[str, Any]) -> Spec:
     if experts % model["groups"]:
         raise InputError("groups", f"{model['groups']} groups must divide the {experts} "
                                    "experts")
+    limit = _group_limit(v, model["groups"], experts, top_k)
     if v["zipf_min"] > v["zipf_max"]:
         raise InputError("zipf_max", f"must be at least zipf_min ({v['zipf_min']}), got "
                                      f"{v['zipf_max']}")
@@ -209,6 +246,10 @@ def resolve(values: Mapping[str, Any]) -> Spec:
                          f"{gpus} GPUs x {slots} slots = {gpus * slots} slots per layer: at "
                          f"most {MAX_SLOTS}, and at most {MAX_CELLS} over the {layers} layers")
     tokens = v["tokens"]
+    if limit and tokens * model["groups"] > MAX_CELLS:
+        raise InputError("group_limit", f"{tokens} tokens x {model['groups']} groups: at most "
+                                        f"{MAX_CELLS} with a group limit; fewer tokens or "
+                                        "groups, or no limit")
     entries = max((layers - 1) * min(experts * experts, tokens * top_k * top_k),
                   layers * min(experts * (experts - 1) // 2, tokens * math.comb(top_k, 2)))
     if entries > MAX_CELLS:
@@ -223,7 +264,22 @@ def resolve(values: Mapping[str, Any]) -> Spec:
                         float(v["inter_node_GBps"])),
                 Cost(float(v["us_per_token"]), float(v["us_per_expert"])), tokens,
                 float(v["zipf_min"]), float(v["zipf_max"]), float(v["affinity"]),
-                float(v["coupling"]), v["count"], v["seed"])
+                float(v["coupling"]), v["count"], v["seed"], limit)
+
+
+def _group_limit(v: Mapping[str, Any], groups: int, experts: int, top_k: int) -> int:
+    """The group limit in force: 0 for none, else ``1 <= limit < groups``."""
+    given = int(v["group_limit"])
+    if given > groups:
+        raise InputError("group_limit", f"must be at most the {groups} groups, got {given}")
+    limit = given or GROUP_LIMITS.get(v["preset"], 0)
+    if not limit or limit >= groups:
+        return 0
+    if limit * (experts // groups) < top_k:
+        raise InputError("group_limit", f"{limit} groups of {experts // groups} experts hold "
+                                        f"fewer than the top_k = {top_k} experts a token "
+                                        "chooses")
+    return limit
 
 
 def size(values: Mapping[str, Any]) -> int:
@@ -233,8 +289,9 @@ def size(values: Mapping[str, Any]) -> int:
 
 
 def generate(preset: str = "", layers: int = 0, experts: int = 0, top_k: int = 0,
-             expert_bytes: int = 0, token_bytes: int = 0, groups: int = 0, nodes: int = 2,
-             gpus_per_node: int = 2, slots_per_gpu: int = 0, redundant: int = 0,
+             expert_bytes: int = 0, token_bytes: int = 0, groups: int = 0,
+             group_limit: int = 0, nodes: int = 2, gpus_per_node: int = 2,
+             slots_per_gpu: int = 0, redundant: int = 0,
              tokens: int = 4096, zipf_min: float = 0.5, zipf_max: float = 1.2,
              affinity: float = 0.6, coupling: float = 0.3,
              intra_node_GBps: float = 155.0,  # noqa: N803 - the format's field name
@@ -257,7 +314,8 @@ def instance(spec: Spec, k: int) -> MoeInstance:
     rng = np.random.default_rng([spec.seed, k])
     model = spec.model
     layers, experts, top_k = model.layers, model.experts, model.top_k
-    routing = draw_routing(rng, layers, experts, top_k, spec.zipf_min, spec.zipf_max)
+    routing = draw_routing(rng, layers, experts, top_k, spec.zipf_min, spec.zipf_max,
+                           model.groups, spec.group_limit)
     load = np.zeros((layers, experts), np.int64)
     transitions: list[Ints] = []
     coactivation: list[Ints] = []
@@ -294,11 +352,20 @@ class Routing:
     position: Ints
     """``[layers, experts]``: each expert's place in its clique's row of ``members``."""
     top_k: int
+    groups: int = 1
+    """Groups of ``experts / groups`` consecutive experts."""
+    group_limit: int = 0
+    """Groups a token's experts may come from per layer (0: no limit)."""
 
 
 def draw_routing(rng: np.random.Generator, layers: int, experts: int, top_k: int,
-                 zipf_min: float, zipf_max: float) -> Routing:
-    """Popularity, successors and cliques of every layer, drawn from ``rng``."""
+                 zipf_min: float, zipf_max: float, groups: int = 1,
+                 group_limit: int = 0) -> Routing:
+    """Popularity, successors and cliques of every layer, drawn from ``rng``.
+
+    ``groups`` and ``group_limit`` are only recorded (they draw nothing here);
+    a limit not below ``groups`` is no limit.
+    """
     exponents = rng.uniform(zipf_min, zipf_max, layers)
     popularity = np.empty((layers, experts))
     ranks = np.arange(1, experts + 1, dtype=np.float64)
@@ -318,29 +385,43 @@ def draw_routing(rng: np.random.Generator, layers: int, experts: int, top_k: int
         clique[layer, order] = spot % cliques
         position[layer, order] = spot // cliques
         members[layer, spot % cliques, spot // cliques] = order
-    return Routing(popularity, exponents, successor, members, clique, position, top_k)
+    limit = group_limit if 0 < group_limit < groups else 0
+    return Routing(popularity, exponents, successor, members, clique, position, top_k, groups,
+                   limit)
 
 
 def routes(rng: np.random.Generator, routing: Routing, tokens: int, affinity: float,
            coupling: float) -> Iterator[Ints]:
-    """Per layer, ``[tokens, top_k]``: each token's distinct experts (its i-th in column i)."""
+    """Per layer, ``[tokens, top_k]``: each token's distinct experts (its i-th in column i).
+
+    With a group limit each token's experts lie in at most ``group_limit`` of
+    the ``groups`` groups (chosen per layer, see the module's docstring).
+    """
     layers, k = len(routing.popularity), routing.top_k
+    everyone = np.arange(tokens)
     previous: Ints | None = None
     for layer in range(layers):
         p = routing.popularity[layer]
-        draw = _Sampler(p)
+        grouped = (_Grouped(rng, p, routing.groups, routing.group_limit, tokens)
+                   if routing.group_limit else None)
+        draw: _Plain | _Grouped = grouped or _Plain(p)
         members = routing.members[layer]
         weights = np.where(members >= 0, p[np.maximum(members, 0)], 0.0)
         chosen = np.empty((tokens, k), np.int64)
         for i in range(k):
-            column = draw(rng, tokens)
+            column = draw(rng, everyone)
             if i and coupling > 0:
                 picked = np.flatnonzero(rng.random(tokens) < coupling)
-                column[picked] = _from_clique(rng, routing, layer, weights,
-                                              chosen[picked, :i])
+                mates, found = _from_clique(rng, routing, layer, weights, chosen[picked, :i],
+                                            grouped, picked)
+                column[picked[found]] = mates[found]
             if previous is not None and affinity > 0:
                 picked = np.flatnonzero(rng.random(tokens) < affinity)
-                column[picked] = routing.successor[layer - 1, previous[picked, i]]
+                successors = routing.successor[layer - 1, previous[picked, i]]
+                if grouped is not None:
+                    inside = grouped.allows(picked, successors)
+                    picked, successors = picked[inside], successors[inside]
+                column[picked] = successors
             chosen[:, i] = column
             if i:
                 _distinct(rng, chosen, i, draw)
@@ -348,12 +429,97 @@ def routes(rng: np.random.Generator, routing: Routing, tokens: int, affinity: fl
         previous = chosen
 
 
-def _from_clique(rng: np.random.Generator, routing: Routing, layer: int, weights: Floats,
-                 taken: Ints) -> Ints:
-    """Per row of ``taken``, an expert of its first expert's clique that is not in the row.
+class _Plain:
+    """Draws from a layer's whole popularity (no group limit)."""
 
-    Drawn by popularity (``weights``: each clique's members' shares, 0 past its
-    end); a clique has more than ``top_k`` experts, so one is free.
+    def __init__(self, p: Floats) -> None:
+        self.sampler = _Sampler(p)
+        self.experts = len(p)
+
+    def __call__(self, rng: np.random.Generator, rows: Ints) -> Ints:
+        """An expert for each token of ``rows``."""
+        return self.sampler(rng, len(rows))
+
+    def next_free(self, rows: Ints, start: Ints, step: int) -> Ints:
+        """The expert ``step`` places after ``start`` (cyclically, in index order)."""
+        out: Ints = (start + step) % self.experts
+        return out
+
+
+class _Grouped:
+    """Each token's ``limit`` groups of one layer, and draws restricted to them.
+
+    The groups are drawn by their popularity mass without replacement, all
+    tokens at once (an exponential race: the ``limit`` groups of the smallest
+    ``Exp(1) / mass`` are a successive draw without replacement). The per-token
+    arrays are ``[limit, tokens]``, a token's groups ascending.
+    """
+
+    def __init__(self, rng: np.random.Generator, p: Floats, groups: int, limit: int,
+                 tokens: int) -> None:
+        self.groups, self.size, self.tokens = groups, len(p) // groups, tokens
+        self.sampler = _Sampler(p)
+        mass = p.reshape(groups, self.size).sum(axis=1)
+        mine = np.empty((tokens, limit), np.int64)
+        step = max(1, _CHUNK // groups)
+        for start in range(0, tokens, step):
+            race = rng.standard_exponential((min(step, tokens - start), groups)) / mass
+            mine[start:start + step] = np.sort(
+                np.argpartition(race, limit - 1, axis=1)[:, :limit], axis=1)
+        allowed = np.zeros((tokens, groups), bool)
+        allowed[np.arange(tokens)[:, None], mine] = True
+        self.allowed = allowed.ravel()  # token t, group g at t * groups + g
+        self.open: Ints = np.ascontiguousarray(mine.T)
+        ends = self.sampler.cdf[self.size - 1::self.size]  # each group's end on the CDF
+        cum = mass[mine].cumsum(axis=1)  # a token's groups' masses, summed
+        self.cum: Floats = np.ascontiguousarray(cum.T)
+        self.shift: Floats = np.ascontiguousarray((ends[mine] - cum).T)  # onto the CDF
+
+    def __call__(self, rng: np.random.Generator, rows: Ints) -> Ints:
+        """An expert for each token of ``rows``, by popularity among its groups' experts.
+
+        A point ``u`` of ``[0, mass of the token's groups)`` falls in one of its
+        groups; shifted onto the layer's CDF it falls on an expert of that group
+        (clipped to it against rounding).
+        """
+        cum = self.cum if len(rows) == self.tokens else self.cum[:, rows]  # all: in order
+        u = rng.random(len(rows)) * cum[-1]
+        at = np.zeros(len(rows), np.int64)
+        for bound in cum[:-1]:
+            at += bound <= u
+        first = self.open[at, rows] * self.size
+        out: Ints = np.clip(self.sampler.locate(u + self.shift[at, rows]), first,
+                            first + self.size - 1)
+        return out
+
+    def allows(self, rows: Ints, experts: Ints) -> npt.NDArray[np.bool_]:
+        """Whether each expert lies in a group of its token (``rows`` broadcasts)."""
+        out: npt.NDArray[np.bool_] = self.allowed[rows * self.groups + experts // self.size]
+        return out
+
+    def next_free(self, rows: Ints, start: Ints, step: int) -> Ints:
+        """The expert ``step`` places after ``start`` among its token's groups' experts.
+
+        Cyclically, in index order (the token's groups' experts in a row).
+        """
+        mine = self.open[:, rows]
+        rank = (mine < start // self.size).sum(axis=0)
+        spot = (rank * self.size + start % self.size + step) % (len(mine) * self.size)
+        out: Ints = mine[spot // self.size, np.arange(len(rows))] * self.size + \
+            spot % self.size
+        return out
+
+
+def _from_clique(rng: np.random.Generator, routing: Routing, layer: int, weights: Floats,
+                 taken: Ints, grouped: _Grouped | None = None, tokens: Ints | None = None
+                 ) -> tuple[Ints, npt.NDArray[np.bool_]]:
+    """Per row of ``taken``, an expert of its first expert's clique not in the row; and found.
+
+    ``found`` says whether the row had one. Drawn by popularity (``weights``:
+    each clique's members' shares, 0 past its end); a clique has more than
+    ``top_k`` experts, so one is free. With ``grouped`` (and ``tokens``, the
+    token of each row) only the members in the token's groups count, and a row
+    may find none.
     """
     clique = routing.clique[layer]
     mine = clique[taken[:, 0]]
@@ -362,13 +528,15 @@ def _from_clique(rng: np.random.Generator, routing: Routing, layer: int, weights
     for j in range(taken.shape[1]):
         there = clique[taken[:, j]] == mine
         w[rows[there], routing.position[layer, taken[there, j]]] = 0.0
+    if grouped is not None and tokens is not None:
+        w *= grouped.allows(tokens[:, None], np.maximum(routing.members[layer, mine], 0))
     cdf = w.cumsum(axis=1)
     at = np.minimum((cdf <= rng.random(len(taken))[:, None] * cdf[:, -1:]).sum(axis=1),
                     w.shape[1] - 1)
     off = w[rows, at] == 0  # only when rounding put the draw past the last free member
     at[off] = w[off].argmax(axis=1)
     out: Ints = routing.members[layer, mine, at]
-    return out
+    return out, cdf[:, -1] > 0
 
 
 class _Sampler:
@@ -385,7 +553,10 @@ class _Sampler:
 
     def __call__(self, rng: np.random.Generator, n: int) -> Ints:
         """``n`` experts."""
-        u = rng.random(n) * self.total
+        return self.locate(rng.random(n) * self.total)
+
+    def locate(self, u: Floats) -> Ints:
+        """The expert of each point ``u`` of ``[0, total)``: the first whose CDF exceeds it."""
         at = self.guide[np.minimum((u * (self.buckets / self.total)).astype(np.int64),
                                    self.buckets)]
         for _ in range(3):  # most buckets hold an expert boundary or two
@@ -404,13 +575,14 @@ def _draw(rng: np.random.Generator, p: Floats, n: int) -> Ints:
     return _Sampler(p)(rng, n)
 
 
-def _distinct(rng: np.random.Generator, chosen: Ints, i: int, draw: _Sampler) -> None:
+def _distinct(rng: np.random.Generator, chosen: Ints, i: int, draw: _Plain | _Grouped
+              ) -> None:
     """Make column ``i`` differ from columns ``0..i-1`` of every row (in place)."""
     dup = np.flatnonzero((chosen[:, :i] == chosen[:, i:i + 1]).any(axis=1))
     for _ in range(RETRIES):
         if not len(dup):
             return
-        chosen[dup, i] = draw(rng, len(dup))
+        chosen[dup, i] = draw(rng, dup)
         dup = dup[(chosen[dup, :i] == chosen[dup, i:i + 1]).any(axis=1)]
     if not len(dup):
         return
@@ -418,7 +590,7 @@ def _distinct(rng: np.random.Generator, chosen: Ints, i: int, draw: _Sampler) ->
     todo = np.ones(len(dup), bool)
     out = start.copy()
     for step in range(1, i + 1):  # i experts taken, start among them: one of the next i is free
-        nxt = (start + step) % (draw.last + 1)
+        nxt = draw.next_free(dup, start, step)
         free = todo & ~(taken == nxt[:, None]).any(axis=1)
         out[free] = nxt[free]
         todo &= ~free

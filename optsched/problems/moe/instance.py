@@ -125,6 +125,8 @@ class MoeInstance:
     imbalance: float | None = None
     max_moved: float | None = None
     name: str = ""
+    cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Values derived once per instance (its bounds), for the solver and the checker."""
 
     def __post_init__(self) -> None:
         from optsched.problems.moe.checks import check_instance
@@ -144,7 +146,7 @@ class MoeInstance:
         return same_previous and all(np.array_equal(getattr(self, k), getattr(other, k))
                                      for k in arrays) and all(
             getattr(self, f.name) == getattr(other, f.name) for f in fields(self)
-            if f.name not in (*arrays, "previous"))
+            if f.name not in (*arrays, "previous", "cache"))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -285,13 +287,14 @@ def _entries(raw: object, where: str) -> np.ndarray:
 
 
 def with_settings(instance: MoeInstance, values: Mapping[str, Any]) -> MoeInstance:
-    """``instance`` with ``-m objective=``, ``imbalance=`` or ``max_moved=`` (0: none)."""
+    """``instance`` with ``-m objective=``, ``imbalance=`` (0: no cap) or ``max_moved=``."""
     changes: dict[str, Any] = {}
     if "objective" in values:
         changes["objective"] = values["objective"]
-    for key in ("imbalance", "max_moved"):
-        if key in values:
-            changes[key] = values[key] if values[key] else None
+    if "imbalance" in values:
+        changes["imbalance"] = values["imbalance"] or None
+    if "max_moved" in values:
+        changes["max_moved"] = values["max_moved"]
     try:
         return replace(instance, **changes)
     except InstanceError as exc:

@@ -28,7 +28,7 @@ from optsched.problems.moe.bounds import replica_counts, token_bounds
 from optsched.problems.moe.instance import MoeInstance
 from optsched.problems.moe.nodes import regroup
 from optsched.problems.moe.relayer import relayer
-from optsched.problems.moe.search import Plan
+from optsched.problems.moe.search import EPS, Plan
 from optsched.problems.moe.solution import MoeSolution
 
 OPTIONS = OptionSet((
@@ -137,7 +137,13 @@ def replan(instance: MoeInstance, phy: np.ndarray, deadline: Deadline) -> np.nda
         plan.w = replace(plan.w, moved=lam)
         changed = plan.sweep(deadline)
         for layer in range(instance.layers):
-            while plan.recount(layer) and not deadline.expired():
+            while not deadline.expired():  # re-counts judge tokens only: check the layer
+                cost, row = plan.layer_cost(layer), plan.phy[layer].copy()
+                if not plan.recount(layer):
+                    break
+                if plan.layer_cost(layer) >= cost - EPS * max(abs(cost), 1.0):
+                    plan.set_row(layer, row)
+                    break
                 changed += 1
         if lam <= price and not changed:
             break

@@ -36,7 +36,7 @@ def build(instance: MoeInstance, params: SolveParams, deadline: Deadline
     for layer in range(instance.layers):
         deadline.check()
         load = instance.load[layer].astype(np.float64)
-        options = counts_allowed(instance, load, full=True)
+        options = counts_allowed(instance)
         y: dict[tuple[int, int, int], pulp.LpVariable] = {}
         tokens: list[list[object]] = [[] for _ in range(gpus)]
         top = prob.add_variable(f"h_{layer}", float(bound[layer]))

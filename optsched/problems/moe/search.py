@@ -22,6 +22,8 @@ from optsched.problems.moe.instance import MoeInstance
 
 REFRESH = 16
 """Swaps between refreshes of the linearised co-activation weights."""
+BALANCE_ROWS = 128
+"""Slots per layer above which a balance-only descent prices the two heaviest GPUs' swaps."""
 MAX_ROWS = 384
 """Most slots whose swaps with every other slot one step prices (the heaviest GPUs' first)."""
 EPS = 1e-9
@@ -88,10 +90,11 @@ class Plan:
             for layer in range(layers):
                 self.before[layer, instance.previous[layer], self.gpu] = True
             self.moved = int(((self.n > 0) & ~self.before).sum())
-        t, co = instance.transitions, instance.coactivation
-        self.into = [t[t[:, 0] == layer - 1] for layer in range(layers)]
-        self.out = [t[t[:, 0] == layer] for layer in range(layers)]
-        self.co = [co[co[:, 0] == layer] for layer in range(layers)]
+        self.moves = _split(instance.transitions, layers)  # boundary l: layer l to l + 1
+        self.co = _split(instance.coactivation, layers)
+        self.local = not (self.w.trans_gpu or self.w.trans_node or self.w.co_gpu
+                          or self.w.co_node)
+        """No term couples a layer's experts to each other or to the neighbours."""
 
     def shares(self, layer: int) -> np.ndarray:
         """``[experts, gpus]`` share of each expert's tokens on each GPU."""
@@ -101,22 +104,15 @@ class Plan:
         """``[experts, gpus]``: transition tokens to or from the neighbours' GPUs."""
         experts, gpus = self.instance.experts, self.instance.cluster.gpus
         out = np.zeros((experts, gpus))
-        rows = self.into[layer]
-        if len(rows):
-            np.add.at(out, rows[:, 2], rows[:, 3, None] * self.shares(layer - 1)[rows[:, 1]])
-        rows = self.out[layer]
-        if len(rows):
-            np.add.at(out, rows[:, 1], rows[:, 3, None] * self.shares(layer + 1)[rows[:, 2]])
+        if layer > 0 and len(self.moves[layer - 1]):
+            out += _dense(self.moves[layer - 1], experts).T @ self.shares(layer - 1)
+        if layer + 1 < self.instance.layers and len(self.moves[layer]):
+            out += _dense(self.moves[layer], experts) @ self.shares(layer + 1)
         return out
 
     def _pairs(self, layer: int) -> np.ndarray:
-        experts = self.instance.experts
-        pairs = np.zeros((experts, experts))
-        rows = self.co[layer]
-        if len(rows):
-            pairs[rows[:, 1], rows[:, 2]] = rows[:, 3]
-            pairs[rows[:, 2], rows[:, 1]] = rows[:, 3]
-        return pairs
+        pairs = _dense(self.co[layer], self.instance.experts)
+        return np.asarray(pairs + pairs.T)
 
     def improve(self, layer: int, deadline: Deadline, limit: int = 10_000) -> int:
         """Apply best swaps in ``layer`` until none improves; return how many were applied."""
@@ -157,7 +153,9 @@ class Plan:
         comp = w.token * tokens + w.expert * distinct
         order = np.argsort(-comp, kind="stable")
         rows = np.flatnonzero(np.isin(gpu, order[:2]))
-        if len(phy) <= MAX_ROWS:
+        if self.local and self.before is None and len(phy) > BALANCE_ROWS:
+            pass  # only a swap with the heaviest GPUs lowers the heaviest
+        elif len(phy) <= MAX_ROWS:
             rows = np.arange(len(phy))
         elif len(rows) < MAX_ROWS:
             others = np.setdiff1d(np.arange(len(phy)), rows)
@@ -233,6 +231,10 @@ class Plan:
         1 / (1 + m_e)^2`` (the derivative of ``load_e / (1 + m_e)``).
         """
         w = self.w
+        experts, gpus = self.instance.experts, self.instance.cluster.gpus
+        if self.local:
+            zero = np.zeros((experts, experts))
+            return np.zeros((experts, gpus)), np.zeros((experts, len(self.to_node[0]))), zero, zero
         affinity = self._affinity(layer)
         pairs = self._pairs(layer)
         a = self.shares(layer)
@@ -367,3 +369,16 @@ class Plan:
                 break
             total += self.relabel(layer) + self.improve(layer, deadline)
         return total
+
+
+def _split(rows: np.ndarray, layers: int) -> list[np.ndarray]:
+    """The sparse rows ``(l, e, f, n)`` of each layer ``l``."""
+    rows = rows[np.argsort(rows[:, 0], kind="stable")]
+    cuts = np.searchsorted(rows[:, 0], np.arange(layers + 1))
+    return [rows[cuts[layer]:cuts[layer + 1]] for layer in range(layers)]
+
+
+def _dense(rows: np.ndarray, experts: int) -> np.ndarray:
+    """``[experts, experts]``: the counts ``n`` of one layer's rows at ``(e, f)``."""
+    return np.bincount(rows[:, 1] * experts + rows[:, 2], weights=rows[:, 3].astype(np.float64),
+                       minlength=experts * experts).reshape(experts, experts)

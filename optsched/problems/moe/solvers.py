@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -12,8 +13,10 @@ from optsched.errors import NotSupportedError
 from optsched.family import Kind, NativeRun, NativeSolver
 from optsched.params import SolveParams
 from optsched.problems.moe import baselines, layout, lns
+from optsched.problems.moe.bounds import lower_bound
 from optsched.problems.moe.evaluate import evaluate
 from optsched.problems.moe.instance import MoeInstance
+from optsched.problems.moe.output import trivial
 from optsched.problems.moe.solution import make
 from optsched.result import Result, Status
 
@@ -60,7 +63,19 @@ def _moetuner(instance: MoeInstance, params: SolveParams, deadline: Deadline) ->
 
 
 def _lns(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> Result:
-    return answer(instance, lns.run(instance, params, deadline))
+    """moe-lns, stopping early enough for the checks that follow it.
+
+    Pricing a placement once (:func:`.evaluate`) shows what the check of the
+    answer and ``solve()``'s verification will take; the search ends that
+    long (three times over, at least 0.1 s) before the deadline.
+    """
+    started = time.perf_counter()
+    lower_bound(instance)  # cached: the verification will not pay for it again
+    evaluate(instance, trivial(instance))
+    reserve = 3 * (time.perf_counter() - started) + 0.1
+    left = deadline.remaining()
+    inner = deadline if left is None else Deadline(max(0.0, left - reserve), deadline.stop)
+    return answer(instance, lns.run(instance, params, inner), reserve_s=round(reserve, 3))
 
 
 def table() -> dict[str, NativeSolver[MoeInstance]]:
@@ -88,6 +103,18 @@ def table() -> dict[str, NativeSolver[MoeInstance]]:
     }
 
 
+MAX_EXACT_AUTO = 2000
+"""Most replica variables of a ``load`` instance that ``auto`` gives the exact MILP."""
+
+
 def choose(instance: MoeInstance, params: SolveParams) -> tuple[str, str]:
-    """moe-lns (every instance): the per-layer decomposition scales to 58 x 256 x 32."""
+    """HiGHS on the exact model for small load instances, else moe-lns.
+
+    The line above is what ``optsched families`` shows; small means at most
+    :data:`MAX_EXACT_AUTO` replica variables.
+    """
+    c = instance.cluster
+    size = instance.layers * instance.experts * c.gpus * (1 + c.slots - instance.experts)
+    if instance.objective == "load" and size <= MAX_EXACT_AUTO:
+        return "highs", "a small load instance: the exact model proves its optimum"
     return "moe-lns", "balance, then the per-layer descent on the whole objective"

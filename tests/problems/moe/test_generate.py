@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -79,6 +80,144 @@ def test_routes_are_distinct_per_token() -> None:
         ordered = np.sort(chosen, axis=1)
         assert (ordered[:, 1:] != ordered[:, :-1]).all()
         assert chosen.min() >= 0 and chosen.max() < 10
+
+
+def groups_per_token(chosen: np.ndarray, size: int) -> np.ndarray:
+    """How many groups of ``size`` consecutive experts each token's experts span."""
+    ordered = np.sort(chosen // size, axis=1)
+    return np.asarray(1 + (ordered[:, 1:] != ordered[:, :-1]).sum(axis=1))
+
+
+@pytest.mark.parametrize(("experts", "top_k", "groups", "limit", "affinity", "coupling", "zipf"),
+                         [
+    (64, 8, 8, 4, 0.6, 0.3, 1.2),  # DeepSeek-V3's 8 groups, 4 per token, on 64 experts
+    (64, 8, 8, 4, 1.0, 1.0, 0.5),
+    (8, 4, 4, 2, 0.5, 0.5, 4.0),  # 4 open experts per token: takes all, via the fallback
+    (12, 3, 3, 1, 0.7, 0.7, 3.0),  # one group of 4 for 3 experts, heavily skewed
+    (32, 2, 8, 7, 0.6, 0.3, 1.0),
+])
+def test_group_limit_keeps_tokens_in_their_groups(
+        experts: int, top_k: int, groups: int, limit: int, affinity: float, coupling: float,
+        zipf: float) -> None:
+    """Each token's distinct experts lie in at most ``group_limit`` groups of E / groups
+    consecutive experts, with affinity, cliques and skew; some token uses them all."""
+    rng = np.random.default_rng(1)
+    routing = gen.draw_routing(rng, 4, experts, top_k, zipf, zipf, groups, limit)
+    spans = []
+    for chosen in gen.routes(rng, routing, 3000, affinity, coupling):
+        assert chosen.shape == (3000, top_k)
+        assert (np.diff(np.sort(chosen, axis=1), axis=1) != 0).all()
+        assert chosen.min() >= 0 and chosen.max() < experts
+        spans.append(groups_per_token(chosen, experts // groups))
+    assert max(s.max() for s in spans) == min(limit, top_k)
+    if limit < top_k:  # without the limit the tokens spread over more groups
+        rng = np.random.default_rng(1)
+        free = gen.draw_routing(rng, 4, experts, top_k, zipf, zipf, groups, 0)
+        assert max(groups_per_token(c, experts // groups).max()
+                   for c in gen.routes(rng, free, 3000, affinity, coupling)) > limit
+
+
+def test_group_limit_draws_groups_and_experts_by_popularity() -> None:
+    """No affinity or coupling, top-1: a token's 2 of 4 groups are drawn by their popularity
+    mass without replacement, its expert by popularity within them; the frequencies match
+    the exact probabilities."""
+    rng = np.random.default_rng(1)
+    routing = gen.draw_routing(rng, 1, 16, 1, 1.0, 1.0, 4, 2)
+    (chosen,) = gen.routes(rng, routing, 200_000, 0.0, 0.0)
+    p = routing.popularity[0]
+    mass = p.reshape(4, 4).sum(axis=1)
+    exact = np.zeros(16)
+    for a, b in itertools.permutations(range(4), 2):  # a first, then b among the rest
+        both = mass[a] * mass[b] / (1 - mass[a])
+        for g in (a, b):
+            exact[4 * g:4 * g + 4] += both * p[4 * g:4 * g + 4] / (mass[a] + mass[b])
+    observed = np.bincount(chosen[:, 0], minlength=16) / len(chosen)
+    assert np.abs(observed - exact).max() < 0.005
+
+
+def test_group_limit_keeps_affinity_and_cliques_inside_the_groups() -> None:
+    """Under a limit a successor outside the token's groups is not taken, and clique draws
+    keep to the groups: full affinity and full coupling still mostly act (an expert's
+    successor followed, a token's two experts in one clique), less than without the limit."""
+    def rates(limit: int) -> tuple[float, float]:
+        rng = np.random.default_rng(3)
+        routing = gen.draw_routing(rng, 4, 32, 1, 0.5, 1.2, 4, limit)
+        made = list(gen.routes(rng, routing, 20_000, 1.0, 0.0))
+        follow = np.mean([np.mean(made[layer + 1][:, 0] ==
+                                  routing.successor[layer][made[layer][:, 0]])
+                          for layer in range(3)])
+        rng = np.random.default_rng(3)
+        routing = gen.draw_routing(rng, 2, 32, 2, 0.5, 1.2, 4, limit)
+        clique = routing.clique
+        together = np.mean([np.mean(clique[layer][c[:, 0]] == clique[layer][c[:, 1]])
+                            for layer, c in enumerate(gen.routes(rng, routing, 20_000, 0.0,
+                                                                 1.0))])
+        return float(follow), float(together)
+
+    assert rates(0) == (1.0, 1.0)
+    follow, together = rates(2)
+    assert 0.4 < follow < 0.8 and 0.8 < together < 1.0
+
+
+def test_group_limit_instances_add_up() -> None:
+    """Generated under a limit: the counts add up as without; with one group per token every
+    co-activation pair lies in one group."""
+    tokens, layers, top_k = 600, 3, 4
+    (made,) = gen.generate(layers=layers, experts=32, top_k=top_k, groups=8, group_limit=2,
+                           tokens=tokens, seed=4)
+    t, c = made.transitions, made.coactivation
+    assert (made.load.sum(axis=1) == tokens * top_k).all() and made.load.max() <= tokens
+    assert [t[t[:, 0] == layer, 3].sum() for layer in range(layers - 1)] == \
+        [tokens * top_k ** 2] * (layers - 1)
+    assert [c[c[:, 0] == layer, 3].sum() for layer in range(layers)] == \
+        [tokens * math.comb(top_k, 2)] * layers
+    for layer in range(layers - 1):
+        m = matrix(t, layer, 32)
+        assert (m.sum(axis=1) == top_k * made.load[layer]).all()
+        assert (m.sum(axis=0) == top_k * made.load[layer + 1]).all()
+    assert from_dict(made.to_dict()).to_dict() == made.to_dict()
+    (one,) = gen.generate(layers=layers, experts=32, top_k=3, groups=4, group_limit=1,
+                          tokens=tokens, seed=4)
+    c = one.coactivation
+    assert (c[:, 1] // 8 == c[:, 2] // 8).all()
+    assert c[:, 3].sum() == layers * tokens * 3
+
+
+def test_group_limit_off_changes_nothing() -> None:
+    """No limit (0 without a preset, or as many as the groups) draws the same random numbers
+    as before the option existed: these loads are those of the generator without it."""
+    values: dict[str, Any] = {"layers": 2, "experts": 8, "top_k": 2, "groups": 4,
+                              "tokens": 40, "seed": 11}
+    before = [[11, 14, 16, 6, 4, 12, 9, 8], [3, 6, 24, 24, 5, 11, 1, 6]]
+    for limit in (0, 4):
+        assert gen.generate(**values, group_limit=limit)[0].load.tolist() == before
+    ds: dict[str, Any] = {"preset": "deepseek-v3", "layers": 2, "experts": 16, "tokens": 30,
+                          "seed": 2}
+    assert gen.generate(**ds, group_limit=8)[0].load.tolist() == [
+        [14, 11, 13, 15, 16, 5, 26, 24, 26, 10, 26, 13, 7, 11, 12, 11],
+        [9, 5, 20, 26, 9, 9, 10, 14, 16, 9, 27, 9, 17, 30, 18, 12]]
+    # the preset's 4 of 8 groups of 2: each token takes both experts of its 4 groups
+    load = gen.generate(**ds)[0].load
+    assert (load[:, 0::2] == load[:, 1::2]).all()
+    assert gen.generate(**ds, group_limit=4)[0].to_dict() == gen.generate(**ds)[0].to_dict()
+
+
+def test_group_limit_resolves() -> None:
+    """0 takes the preset's (4 for DeepSeek-V3, none for the others); a limit not below the
+    groups is none; the limit is not part of the model."""
+    def limit(**values: Any) -> int:
+        return gen.resolve(values).group_limit
+
+    assert limit(preset="deepseek-v3") == 4
+    assert limit(preset="deepseek-v3", group_limit=2) == 2
+    assert limit(preset="deepseek-v3", group_limit=8) == 0
+    assert limit(preset="deepseek-v3", groups=4) == 0  # the preset's 4 of 4 groups: all
+    assert limit(preset="deepseek-v3", groups=1) == 0
+    assert limit(preset="qwen3-30b-a3b") == 0
+    assert limit(experts=16, groups=4, group_limit=3) == 3
+    assert limit(experts=16, groups=1, group_limit=1) == 0
+    assert limit() == 0
+    assert "group_limit" not in gen.resolve({"preset": "deepseek-v3"}).model.to_dict()
 
 
 def test_full_affinity_concentrates_transitions() -> None:
@@ -219,6 +358,14 @@ def test_size_and_cap() -> None:
     ({"experts": 4, "top_k": 5}, "top_k"),
     ({"experts": 12, "groups": 5}, "groups"),
     ({"preset": "deepseek-v3", "experts": 12}, "groups"),  # its 8 groups do not divide 12
+    ({"experts": 16, "groups": 4, "group_limit": 5}, "group_limit"),  # more than the groups
+    ({"group_limit": 2}, "group_limit"),  # 1 group
+    ({"experts": 16, "groups": 8, "top_k": 4, "group_limit": 1}, "group_limit"),  # 2 < top-4
+    ({"preset": "deepseek-v3", "experts": 8}, "group_limit"),  # 4 groups of 1 for top-8
+    ({"experts": 4096, "groups": 4096, "group_limit": 1, "top_k": 1, "layers": 1,
+      "tokens": 1 << 20}, "group_limit"),  # tokens x groups too many
+    ({"group_limit": -1}, "group_limit"),
+    ({"group_limit": 5000}, "group_limit"),
     ({"zipf_min": 1.0, "zipf_max": 0.5}, "zipf_max"),
     ({"experts": 16, "slots_per_gpu": 3}, "slots_per_gpu"),
     ({"experts": 16, "redundant": 20_000}, "redundant"),
