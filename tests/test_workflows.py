@@ -22,7 +22,7 @@ from .conftest import REPO
 CLI = REPO / "cli"
 INSTANCES = REPO / "instances"
 SCRIPTS = ("01-solve-and-validate.sh", "02-generate-and-compare.sh", "03-pods-plan.sh",
-           "04-bench-and-report.sh", "05-memalloc-offsets.sh")
+           "04-bench-and-report.sh", "05-memalloc-offsets.sh", "06-moe-placement.sh")
 
 OPTIMA: dict[str, float] = {
     "smtt/example.json": 8,
@@ -157,10 +157,25 @@ def test_memalloc_offsets(tmp_path: Path) -> None:
     assert (tmp_path / "offsets" / "gaps.png").exists() == ("== memory map:" in done.stdout)
 
 
+def test_moe_placement(tmp_path: Path) -> None:
+    """Three placements priced; moe-lns holds the cap; the export carries the map of 8
+    layers x 20 slots (16 experts + one spare slot on each of 4 GPUs) and validates."""
+    done = _ok("06-moe-placement.sh", tmp_path)
+    solves = [line for line in done.stdout.splitlines()
+              if line.startswith("moe-zipf-l8-e16-top2-t2048-s7-0  ")]
+    assert [line.split()[1] for line in solves[:3]] == ["contiguous", "eplb", "moe-lns"]
+    assert all(" feasible " in line for line in solves), done.stdout
+    exported = tmp_path / "plan" / "moe-zipf-l8-e16-top2-t2048-s7-0.moe-lns.placement.json"
+    doc = json.loads(exported.read_text(encoding="utf-8"))
+    assert [len(row) for row in doc["physical_to_logical_map"]] == [20] * 8
+    assert len(doc["gpus"]) == 4 and len(doc["traffic_tokens"]) == 4
+    assert (tmp_path / "plan" / "heat.png").exists() == ("== heat map:" in done.stdout)
+
+
 @pytest.mark.parametrize(("script", "command"), [
     ("01-solve-and-validate.sh", "validate"), ("02-generate-and-compare.sh", "solve"),
     ("03-pods-plan.sh", "validate"), ("04-bench-and-report.sh", "report"),
-    ("05-memalloc-offsets.sh", "validate")])
+    ("05-memalloc-offsets.sh", "validate"), ("06-moe-placement.sh", "validate")])
 def test_a_failing_command_fails_the_script(tmp_path: Path, script: str, command: str) -> None:
     """With ``optsched COMMAND`` failing (exit 42), the script stops with its exit status."""
     real = Path(sys.executable).parent / "optsched"

@@ -192,7 +192,7 @@ def evaluate(instance: MoeInstance, solution: MoeSolution) -> Evaluation:
         found.append(f"{p.moved} expert copies moved ({moved_share:.4g} of the slots), above "
                      f"max_moved {instance.max_moved}")
     node_copies = p.copies_node * (c.nodes - 1) / c.nodes
-    metrics = {**values, "objective": instance.objective,
+    metrics = {**values, "goal": instance.objective,
                "token_bound": float(bounds.sum()),
                "imbalance": float((max_tokens / np.maximum(bounds, 1e-300)).max()),
                "balancedness": float((p.tokens.mean(axis=1).sum()) / max(max_tokens.sum(),

@@ -58,17 +58,22 @@ def budget(instance: MoeInstance) -> int | None:
     return int(np.floor(instance.max_moved * instance.layers * instance.cluster.slots + 1e-9))
 
 
-def rebalance(plan: Plan, deadline: Deadline, seed: int) -> None:
+def rebalance(plan: Plan, deadline: Deadline, seed: int,
+              cap: np.ndarray | None = None) -> None:
     """Restarts for the layers above their token bound, worst first, while time is left.
 
     A restart moves one to three replicas between experts of D'Hondt's counts
     (from one with several to one of the heaviest per replica), packs by LPT
-    and runs :meth:`.Plan.balance`; the best row of the layer is kept.
+    and runs :meth:`.Plan.balance`; the best row of the layer is kept. A layer
+    is left after :data:`RESTARTS` restarts in a row without a better row,
+    unless it is above ``cap``: then it is tried until it is under it or the
+    time is up.
     """
     instance = plan.instance
     c = instance.cluster
     bound = token_bounds(instance)
     rng = np.random.default_rng(seed)
+    over = np.full(instance.layers, np.inf) if cap is None else cap
 
     def heaviest(layer: int) -> float:
         return float((plan.load[layer] @ plan.shares(layer)).max())
@@ -97,7 +102,8 @@ def rebalance(plan: Plan, deadline: Deadline, seed: int) -> None:
                 failed[layer] += 1
             else:
                 failed[layer] = 0
-            if heaviest(layer) <= bound[layer] * (1 + 1e-4) or failed[layer] >= RESTARTS:
+            done = heaviest(layer) <= bound[layer] * (1 + 1e-4)
+            if done or (failed[layer] >= RESTARTS and heaviest(layer) <= over[layer]):
                 open_layers.remove(layer)
 
 
@@ -162,6 +168,9 @@ def run(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> np.nd
         plan.balance(layer, deadline)
     rebalance(plan, deadline.part(float(params.options.get("balance_share", 0.3))),
               params.seed)
+    cap = caps(instance)
+    if cap is not None:  # a layer still above its cap: more restarts, up to half the rest
+        rebalance(plan, deadline.part(0.5), params.seed + 1, cap)
     if instance.objective == "load":
         return plan.phy
     plan = Plan(instance, plan.phy, caps(instance), limit)

@@ -21,7 +21,7 @@ MAX_EXPORT = 1 << 26
 
 def headline(metrics: Mapping[str, Any]) -> str:
     """``time 3268.2 us (compute 1693, comm 1575), imbalance 1.02, cross-GPU 44315``."""
-    if metrics.get("objective") == "load":
+    if metrics.get("goal") == "load":
         bound = metrics.get("token_bound", 0)
         return (f"load {metrics.get('load', 0):.6g} tokens (bound {bound:.6g}), imbalance "
                 f"{metrics.get('imbalance', 0):.4g}")
@@ -97,6 +97,8 @@ def plot(instance: MoeInstance, solution: MoeSolution, path: Path) -> None:
     image = ax.imshow(p.tokens, aspect="auto", cmap="viridis", interpolation="nearest")
     for n in range(1, instance.cluster.nodes):
         ax.axvline(n * instance.cluster.gpus_per_node - 0.5, color="white", linewidth=1)
+    if instance.cluster.gpus <= 32:
+        ax.set_xticks(range(instance.cluster.gpus))
     ax.set_xlabel("GPU (white lines: node boundaries)")
     ax.set_ylabel("MoE layer")
     ax.set_title(f"{instance.name or 'moe'}: tokens per GPU and layer")

@@ -333,6 +333,6 @@ def test_metrics_sanity() -> None:
     assert m["load"] == 110.0 and m["token_bound"] == 105.0
     assert m["balancedness"] == pytest.approx(105 / 110)
     assert m["imbalance"] == pytest.approx(50 / 45)
-    assert m["replicas"] == 1 and m["objective"] == "time"
+    assert m["replicas"] == 1 and m["goal"] == "time"
     assert 0 < m["balancedness"] <= 1 <= m["imbalance"]
     assert ev.objective == m["time"]
