@@ -12,6 +12,7 @@ import pytest
 from optsched.errors import InputError
 from optsched.problems.moe import generate as gen
 from optsched.problems.moe import presets
+from optsched.problems.moe import routes as rt
 from optsched.problems.moe.instance import MoeInstance, from_dict
 
 
@@ -74,8 +75,8 @@ def test_counts_add_up(experts: int, top_k: int, affinity: float, coupling: floa
 def test_routes_are_distinct_per_token() -> None:
     """Every token's experts differ, even with cliques, affinity and heavy skew."""
     rng = np.random.default_rng(0)
-    routing = gen.draw_routing(rng, 5, 10, 5, 3.0, 3.0)
-    for chosen in gen.routes(rng, routing, 2000, 0.7, 0.7):
+    routing = rt.draw_routing(rng, 5, 10, 5, 3.0, 3.0)
+    for chosen in rt.routes(rng, routing, 2000, 0.7, 0.7):
         assert chosen.shape == (2000, 5)
         ordered = np.sort(chosen, axis=1)
         assert (ordered[:, 1:] != ordered[:, :-1]).all()
@@ -102,9 +103,9 @@ def test_group_limit_keeps_tokens_in_their_groups(
     """Each token's distinct experts lie in at most ``group_limit`` groups of E / groups
     consecutive experts, with affinity, cliques and skew; some token uses them all."""
     rng = np.random.default_rng(1)
-    routing = gen.draw_routing(rng, 4, experts, top_k, zipf, zipf, groups, limit)
+    routing = rt.draw_routing(rng, 4, experts, top_k, zipf, zipf, groups, limit)
     spans = []
-    for chosen in gen.routes(rng, routing, 3000, affinity, coupling):
+    for chosen in rt.routes(rng, routing, 3000, affinity, coupling):
         assert chosen.shape == (3000, top_k)
         assert (np.diff(np.sort(chosen, axis=1), axis=1) != 0).all()
         assert chosen.min() >= 0 and chosen.max() < experts
@@ -112,9 +113,9 @@ def test_group_limit_keeps_tokens_in_their_groups(
     assert max(s.max() for s in spans) == min(limit, top_k)
     if limit < top_k:  # without the limit the tokens spread over more groups
         rng = np.random.default_rng(1)
-        free = gen.draw_routing(rng, 4, experts, top_k, zipf, zipf, groups, 0)
+        free = rt.draw_routing(rng, 4, experts, top_k, zipf, zipf, groups, 0)
         assert max(groups_per_token(c, experts // groups).max()
-                   for c in gen.routes(rng, free, 3000, affinity, coupling)) > limit
+                   for c in rt.routes(rng, free, 3000, affinity, coupling)) > limit
 
 
 def test_group_limit_draws_groups_and_experts_by_popularity() -> None:
@@ -122,8 +123,8 @@ def test_group_limit_draws_groups_and_experts_by_popularity() -> None:
     mass without replacement, its expert by popularity within them; the frequencies match
     the exact probabilities."""
     rng = np.random.default_rng(1)
-    routing = gen.draw_routing(rng, 1, 16, 1, 1.0, 1.0, 4, 2)
-    (chosen,) = gen.routes(rng, routing, 200_000, 0.0, 0.0)
+    routing = rt.draw_routing(rng, 1, 16, 1, 1.0, 1.0, 4, 2)
+    (chosen,) = rt.routes(rng, routing, 200_000, 0.0, 0.0)
     p = routing.popularity[0]
     mass = p.reshape(4, 4).sum(axis=1)
     exact = np.zeros(16)
@@ -141,16 +142,16 @@ def test_group_limit_keeps_affinity_and_cliques_inside_the_groups() -> None:
     successor followed, a token's two experts in one clique), less than without the limit."""
     def rates(limit: int) -> tuple[float, float]:
         rng = np.random.default_rng(3)
-        routing = gen.draw_routing(rng, 4, 32, 1, 0.5, 1.2, 4, limit)
-        made = list(gen.routes(rng, routing, 20_000, 1.0, 0.0))
+        routing = rt.draw_routing(rng, 4, 32, 1, 0.5, 1.2, 4, limit)
+        made = list(rt.routes(rng, routing, 20_000, 1.0, 0.0))
         follow = np.mean([np.mean(made[layer + 1][:, 0] ==
                                   routing.successor[layer][made[layer][:, 0]])
                           for layer in range(3)])
         rng = np.random.default_rng(3)
-        routing = gen.draw_routing(rng, 2, 32, 2, 0.5, 1.2, 4, limit)
+        routing = rt.draw_routing(rng, 2, 32, 2, 0.5, 1.2, 4, limit)
         clique = routing.clique
         together = np.mean([np.mean(clique[layer][c[:, 0]] == clique[layer][c[:, 1]])
-                            for layer, c in enumerate(gen.routes(rng, routing, 20_000, 0.0,
+                            for layer, c in enumerate(rt.routes(rng, routing, 20_000, 0.0,
                                                                  1.0))])
         return float(follow), float(together)
 
@@ -230,8 +231,8 @@ def test_full_affinity_concentrates_transitions() -> None:
         used = m.sum(axis=1) > 0
         assert (m.max(axis=1)[used] == m.sum(axis=1)[used]).all()
     rng = np.random.default_rng(2)
-    routing = gen.draw_routing(rng, 4, 16, 2, 0.5, 1.2)
-    layers = list(gen.routes(rng, routing, 3000, 1.0, 0.3))
+    routing = rt.draw_routing(rng, 4, 16, 2, 0.5, 1.2)
+    layers = list(rt.routes(rng, routing, 3000, 1.0, 0.3))
     for layer in range(3):
         m = np.zeros((16, 16))
         np.add.at(m, (layers[layer][:, 0], layers[layer + 1][:, 0]), 1)
@@ -272,7 +273,7 @@ def test_higher_zipf_exponent_is_more_skewed() -> None:
 
     flat, mild, steep = top_share(0.0), top_share(0.5), top_share(1.2)
     assert flat < 1.3 / 16 < mild < steep
-    exponents = gen.draw_routing(np.random.default_rng(0), 200, 16, 2, 0.5, 1.2).exponents
+    exponents = rt.draw_routing(np.random.default_rng(0), 200, 16, 2, 0.5, 1.2).exponents
     assert 0.5 <= exponents.min() < 0.6 < 1.1 < exponents.max() <= 1.2
 
 
@@ -282,7 +283,7 @@ def test_coupling_keeps_co_activation_inside_cliques() -> None:
     def inside(coupling: float) -> float:
         (made,) = gen.generate(layers=2, experts=24, top_k=2, tokens=3000, affinity=0.0,
                                coupling=coupling, seed=8)
-        routing = gen.draw_routing(np.random.default_rng([8, 0]), 2, 24, 2, 0.5, 1.2)
+        routing = rt.draw_routing(np.random.default_rng([8, 0]), 2, 24, 2, 0.5, 1.2)
         co = made.coactivation
         same = routing.clique[co[:, 0], co[:, 1]] == routing.clique[co[:, 0], co[:, 2]]
         return float(co[same, 3].sum() / co[:, 3].sum())
@@ -399,8 +400,8 @@ def test_sparse_counting_matches_dense(monkeypatch: pytest.MonkeyPatch) -> None:
     values: dict[str, Any] = {"layers": 3, "experts": 8, "top_k": 3, "tokens": 900,
                               "seed": 2}
     dense = gen.generate(**values)[0].to_dict()
-    monkeypatch.setattr(gen, "_CHUNK", 50)
-    monkeypatch.setattr(gen, "_DENSE", 1)
+    monkeypatch.setattr(rt, "_CHUNK", 50)
+    monkeypatch.setattr(rt, "_DENSE", 1)
     assert gen.generate(**values)[0].to_dict() == dense
 
 
@@ -430,7 +431,7 @@ def test_sampler_is_inversion(exponent: float) -> None:
     """The guide-table sampler returns what a binary search of the CDF returns."""
     p = np.arange(1, 3001.0) ** -exponent
     p /= p.sum()
-    drawn = gen._Sampler(p)(np.random.default_rng(1), 50_000)
+    drawn = rt._Sampler(p)(np.random.default_rng(1), 50_000)
     cdf = np.cumsum(p)
     u = np.random.default_rng(1).random(50_000) * cdf[-1]
     assert (drawn == np.minimum(np.searchsorted(cdf, u, side="right"), len(p) - 1)).all()
