@@ -37,3 +37,23 @@ def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> Run:
 def write_json(path: Path, data: Any) -> Path:
     path.write_text(json.dumps(data))
     return path
+
+
+def one_json(res: Run) -> dict[str, Any]:
+    """Exit 0 and exactly one JSON line on standard output: that object."""
+    assert res.code == 0, res.err
+    (line,) = res.out.splitlines()
+    row: dict[str, Any] = json.loads(line)
+    return row
+
+
+def one_error(res: Run, *words: str) -> str:
+    """Exit 2, nothing on standard output, one line on standard error holding every word,
+    no traceback: that line."""
+    assert res.code == 2, res
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("optsched: error: "), res.err
+    assert "Traceback" not in res.err and res.out == ""
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ...cli.helpers import Run, run
+from ...cli.helpers import one_error, one_json, run
 from ...conftest import extra
 
 TINY = "id,lower,upper,size\na,0,4,4\nb,2,6,8\nc,5,9,2\n"
@@ -26,28 +25,11 @@ def _csv(tmp_path: Path, text: str = TINY, name: str = "tiny.csv") -> Path:
     return path
 
 
-def _json(res: Run) -> dict[str, Any]:
-    assert res.code == 0, res.err
-    (line,) = res.out.splitlines()
-    row: dict[str, Any] = json.loads(line)
-    return row
-
-
-def _one_error(res: Run, *words: str) -> str:
-    assert res.code == 2, res
-    lines = res.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("optsched: error: "), res.err
-    assert "Traceback" not in res.err and res.out == ""
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
-
-
 @pytest.mark.parametrize("name", ["best-of-k", "memalloc-bb"])
 def test_solve_prints_the_verified_optimum(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                            name: str) -> None:
     """TINY's optimum is 12 (its live peak); b alone reaches 8, so b is at 0 and a, c at 8."""
-    row = _json(run(capsys, "solve", _csv(tmp_path), "-s", name, "-w", "1", "--json"))
+    row = one_json(run(capsys, "solve", _csv(tmp_path), "-s", name, "-w", "1", "--json"))
     assert (row["instance"], row["solver"], row["status"], row["objective"], row["bound"],
             row["verified"]) == ("tiny", name, "optimal", 12, 12, True)
     assert row["solution"] == {"offsets": {"a": 8, "b": 0, "c": 8}}
@@ -66,7 +48,7 @@ def test_solve_text_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_capacity_below_the_live_peak_is_infeasible(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
     """Capacity 11 < 12 bytes live at step 2: proven infeasible, which exits 0 (not 3)."""
-    row = _json(run(capsys, "solve", _csv(tmp_path), "-s", name, "-w", "1", "-m",
+    row = one_json(run(capsys, "solve", _csv(tmp_path), "-s", name, "-w", "1", "-m",
                     "capacity=11", "--json"))
     assert (row["status"], row["objective"], row["solution"]) == ("infeasible", None, None)
     assert row["stats"]["why"] == "the lower bound 12 is above the capacity"
@@ -74,11 +56,11 @@ def test_capacity_below_the_live_peak_is_infeasible(
 
 def test_capacity_from_the_file_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``tiny.12.csv``: capacity 12 = the optimum, so the decision finds it; 11 cannot."""
-    row = _json(run(capsys, "solve", _csv(tmp_path, name="tiny.12.csv"), "-s", "memalloc-bb",
+    row = one_json(run(capsys, "solve", _csv(tmp_path, name="tiny.12.csv"), "-s", "memalloc-bb",
                     "-w", "1", "--json"))
     assert (row["instance"], row["status"], row["objective"]) == ("tiny", "optimal", 12)
     assert row["stats"]["mode"] == "decide" and row["stats"]["metrics"]["capacity"] == 12
-    row = _json(run(capsys, "solve", _csv(tmp_path, name="tiny.11.csv"), "-s", "memalloc-bb",
+    row = one_json(run(capsys, "solve", _csv(tmp_path, name="tiny.11.csv"), "-s", "memalloc-bb",
                     "-w", "1", "--json"))
     assert row["status"] == "infeasible"
 
@@ -87,7 +69,7 @@ def test_pinned_buffer_stays(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     """a pinned at 0: b (live with a) must start at 4 or above, so peak >= 12 and b = 4
     exactly; c meets only b, so it fits below 4 (at 0 or 2). Optimum 12."""
     text = "id,lower,upper,size,offset\na,0,4,4,0\nb,2,6,8,\nc,5,9,2,\n"
-    row = _json(run(capsys, "solve", _csv(tmp_path, text), "-s", "memalloc-bb", "-w", "1",
+    row = one_json(run(capsys, "solve", _csv(tmp_path, text), "-s", "memalloc-bb", "-w", "1",
                     "--json"))
     offsets = row["solution"]["offsets"]
     assert (row["objective"], offsets["a"], offsets["b"]) == (12, 0, 4)
@@ -150,7 +132,7 @@ def test_bad_csv_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
         path.write_bytes(content)
     else:
         path.write_text(content)
-    _one_error(run(capsys, "solve", path, "-s", "best-of-k"), f"error: {path}", words)
+    one_error(run(capsys, "solve", path, "-s", "best-of-k"), f"error: {path}", words)
 
 
 @pytest.mark.parametrize(("option", "words"), [
@@ -160,12 +142,12 @@ def test_bad_csv_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 def test_bad_model_option(tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str,
                           words: str) -> None:
     path = _csv(tmp_path)
-    _one_error(run(capsys, "solve", path, "-s", "memalloc-bb", "-m", option), str(path), words)
+    one_error(run(capsys, "solve", path, "-s", "memalloc-bb", "-m", option), str(path), words)
 
 
 def test_capacity_below_a_pinned_buffer(tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     """a pinned at 8 with 4 bytes ends at 12: -m capacity=11 is refused before solving."""
     path = _csv(tmp_path, "id,lower,upper,size,offset\na,0,4,4,8\nb,2,6,8,\n")
-    _one_error(run(capsys, "solve", path, "-m", "capacity=11"),
+    one_error(run(capsys, "solve", path, "-m", "capacity=11"),
                "model.capacity: 11 is too small", "ends at 12, above the capacity 11")

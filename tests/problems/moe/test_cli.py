@@ -10,27 +10,9 @@ from typing import Any
 
 import pytest
 
-from ...cli.helpers import Run, run, write_json
+from ...cli.helpers import one_error, one_json, run, write_json
 from ...conftest import extra
 from .test_instance import EXAMPLE, IDENTITY
-
-
-def _json(res: Run) -> dict[str, Any]:
-    assert res.code == 0, res.err
-    (line,) = res.out.splitlines()
-    row: dict[str, Any] = json.loads(line)
-    return row
-
-
-def _one_error(res: Run, *words: str) -> str:
-    """Exit 2, nothing on standard output, one line on standard error, no traceback."""
-    assert res.code == 2, res
-    lines = res.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("optsched: error: "), res.err
-    assert "Traceback" not in res.err and res.out == ""
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 def _generated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
@@ -51,7 +33,7 @@ def test_generate_then_solve(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     data = json.loads(path.read_text())
     assert (data["family"], data["format"]) == ("moe", 1)
     assert [sum(row) for row in data["load"]] == [200, 200]
-    row = _json(run(capsys, "solve", path, "--solver", "moe-lns", "--time-limit", "5",
+    row = one_json(run(capsys, "solve", path, "--solver", "moe-lns", "--time-limit", "5",
                     "--workers", "1", "--json"))
     assert (row["family"], row["instance"], row["solver"]) == (
         "moe", data["name"], "moe-lns")
@@ -71,7 +53,7 @@ def test_load_objective_from_the_command_line(tmp_path: Path,
     which is also the token bound (largest expert + 0 more slots): proven optimal."""
     path = _generated(tmp_path, capsys)
     load = json.loads(path.read_text())["load"]
-    row = _json(run(capsys, "solve", path, "-s", "moe-lns", "-t", "5", "-w", "1", "-m",
+    row = one_json(run(capsys, "solve", path, "-s", "moe-lns", "-t", "5", "-w", "1", "-m",
                     "objective=load", "--json"))
     expected = float(sum(max(layer) for layer in load))
     assert (row["status"], row["objective"], row["bound"]) == ("optimal", expected, expected)
@@ -93,7 +75,7 @@ def test_export_and_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     validate reads it back and recomputes the same objective."""
     path = _generated(tmp_path, capsys)
     out = tmp_path / "out"
-    row = _json(run(capsys, "solve", path, "-s", "moe-lns", "-t", "5", "-w", "1", "--json",
+    row = one_json(run(capsys, "solve", path, "-s", "moe-lns", "-t", "5", "-w", "1", "--json",
                     "--export", out))
     (exported,) = out.iterdir()
     assert exported.name == "moe-zipf-l2-e4-top2-t100-s1-0.moe-lns.placement.json"
@@ -116,7 +98,7 @@ def test_validate_a_solution_and_a_result(tmp_path: Path,
     .json, like the export)."""
     path = _generated(tmp_path, capsys)
     results = tmp_path / "results"
-    row = _json(run(capsys, "solve", path, "-s", "lpt", "-w", "1", "--json", "--out",
+    row = one_json(run(capsys, "solve", path, "-s", "lpt", "-w", "1", "--json", "--out",
                     results))
     (result_file,) = results.iterdir()
     res = run(capsys, "validate", path, result_file)
@@ -193,7 +175,7 @@ def test_bad_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     data = copy.deepcopy(EXAMPLE)
     change(data)
     path = write_json(tmp_path / "bad.json", data)
-    _one_error(run(capsys, "solve", path, "-s", "moe-lns", "-t", "1", "-w", "1"),
+    one_error(run(capsys, "solve", path, "-s", "moe-lns", "-t", "1", "-w", "1"),
                f"error: {path}: {words}")
 
 
@@ -212,7 +194,7 @@ def test_bad_option_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
                                 args: tuple[str, ...], words: str) -> None:
     """A setting or solver the instance cannot take: exit 2, one line naming it."""
     path = write_json(tmp_path / "example.json", EXAMPLE)
-    _one_error(run(capsys, "solve", path, "-w", "1", "-t", "1", *args),
+    one_error(run(capsys, "solve", path, "-w", "1", "-t", "1", *args),
                f"error: {path}: {words}")
 
 
@@ -220,5 +202,5 @@ def test_bad_export_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
     """An export without physical_to_logical_map: exit 2, one line naming the file."""
     path = write_json(tmp_path / "example.json", EXAMPLE)
     exported = write_json(tmp_path / "x.placement.json", {"phy2log": [[0, 1, 2, 3]]})
-    _one_error(run(capsys, "validate", path, exported),
+    one_error(run(capsys, "validate", path, exported),
                f"{exported}: export: must be an object with physical_to_logical_map")
