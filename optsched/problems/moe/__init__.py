@@ -6,9 +6,6 @@ layer-to-layer paths on one GPU or node, move few experts on a re-plan.
 Cost model, methods and citations: ``docs/methods/moe.md``.
 """
 
-from collections.abc import Mapping
-from typing import Any
-
 from optsched.backends.cpsat import CpFormulation
 from optsched.backends.milp import MilpFormulation
 from optsched.family import Build, Family, Generator, InstanceOptions, Model
@@ -48,10 +45,6 @@ def _supports(instance: MoeInstance) -> None:
     supports(instance)
 
 
-def _size(values: Mapping[str, Any]) -> int:
-    return int(generate.size(values))
-
-
 FAMILY: Family[MoeInstance, MoeSolution] = Family(
     name="moe",
     summary="MoE experts and replicas onto GPU slots: balance, traffic, few moves",
@@ -71,9 +64,7 @@ FAMILY: Family[MoeInstance, MoeSolution] = Family(
     integral=False,
     cp=Model(_cp, supports=_supports),
     milp=Model(_milp, supports=_supports),
-    generator=Generator(generate.generate, generate.PARAMS, "Zipf popularity, layer-to-layer "
-                        "affinity and co-activation from simulated tokens",
-                        generate.MAX_ITEMS, _size),
+    generator=generate.GENERATOR,
     variants={"recorder": Generator(fromlog.from_log, fromlog.PARAMS, "an instance from a "
                                     "runtime's routing log (SGLang dumps, vLLM routed_experts)",
                                     1, fromlog.size)},

@@ -337,7 +337,8 @@ def instance(spec: Spec, k: int) -> MoeInstance:
 
 
 GENERATOR: Generator[MoeInstance] = Generator(
-    generate, PARAMS, "simulated top-k routing: Zipf popularity, layer affinity, cliques",
+    generate, PARAMS, "Zipf popularity, layer-to-layer affinity and co-activation from "
+    "simulated tokens",
     MAX_ITEMS, size)
 """The generator as the family declares it (``generate`` checks its parameters with it)."""
 
