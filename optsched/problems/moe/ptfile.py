@@ -57,16 +57,27 @@ _DTYPES = {"float64": "f8", "float32": "f4", "float16": "f2", "bfloat16": "bf16"
            "uint16": "u2", "uint32": "u4", "uint64": "u8", "bool": "b1"}
 
 
+def _sealed(what: str) -> Callable[[object, object], None]:
+    """A ``__setstate__`` refusing the pickle BUILD opcode, naming ``what``.
+
+    It keeps a record the pickle may make from being modified by it. It must
+    sit in the class body: a slotted dataclass adds its own unless the class
+    defines one.
+    """
+
+    def refuse(self: object, state: object) -> None:
+        raise InputError(PICKLE, f"the pickle tries to modify a {what}")
+
+    return refuse
+
+
 @dataclass(frozen=True, slots=True)
 class _ElementType:
     """A pickled storage class or dtype object; only its element type is kept."""
 
     name: str
     code: str
-
-    def __setstate__(self, state: object) -> None:
-        """Refuse the pickle BUILD opcode (and with it any change of the record)."""
-        raise InputError(PICKLE, "the pickle tries to modify a storage type")
+    __setstate__ = _sealed("storage type")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -76,10 +87,7 @@ class _Storage:
     key: str
     raw: bytes
     code: str
-
-    def __setstate__(self, state: object) -> None:
-        """Refuse the pickle BUILD opcode (and with it any change of the record)."""
-        raise InputError(PICKLE, "the pickle tries to modify a storage")
+    __setstate__ = _sealed("storage")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -87,14 +95,11 @@ class _Rebuild:
     """An allowlisted tensor rebuild function; the pickle can call it, not modify it."""
 
     run: Callable[..., npt.NDArray[Any]]
+    __setstate__ = _sealed("rebuild function")
 
     def __call__(self, *args: object) -> npt.NDArray[Any]:
         """Rebuild a tensor from the pickled arguments."""
         return self.run(*args)
-
-    def __setstate__(self, state: object) -> None:
-        """Refuse the pickle BUILD opcode."""
-        raise InputError(PICKLE, "the pickle tries to modify a rebuild function")
 
 
 def check_size(path: Path, limit: int) -> int:
