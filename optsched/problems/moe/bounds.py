@@ -7,6 +7,7 @@ per-layer parts, each at least its bound whatever the other layers do.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -90,24 +91,26 @@ def compute_bounds(instance: MoeInstance, tokens: np.ndarray | None = None) -> n
     return np.asarray(np.maximum(mean, a * tokens + b))
 
 
-def _ranked(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``keys`` and ``values`` sorted by key then value descending, and each value's rank.
+def layer_matrices(rows: np.ndarray, layers: int, experts: int) -> Iterator[np.ndarray]:
+    """Per layer, the ``[experts, experts]`` matrix of the sparse rows ``(l, e, f, n)``.
 
-    The rank counts among the values of the same key (0 = the largest).
+    One layer at a time: all at once would take ``layers * experts^2`` floats.
     """
-    order = np.lexsort((-values, keys))
-    keys, values = keys[order], values[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(keys)) + 1]
-    rank = np.arange(len(keys)) - np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
-    return keys, values, rank
+    rows = rows[np.argsort(rows[:, 0], kind="stable")]
+    cuts = np.searchsorted(rows[:, 0], np.arange(layers + 1))
+    for layer in range(layers):
+        part = rows[cuts[layer]:cuts[layer + 1]]
+        yield np.bincount(part[:, 1] * experts + part[:, 2], weights=part[:, 3].astype(
+            np.float64), minlength=experts * experts).reshape(experts, experts)
 
 
-def _top_sum(keys: np.ndarray, values: np.ndarray, k: int) -> float:
-    """Sum over distinct keys of the ``k`` largest values with that key."""
-    if len(values) == 0 or k <= 0:
-        return 0.0
-    _, values, rank = _ranked(keys, values)
-    return float(values[rank < k].sum())
+def _row_tops(matrix: np.ndarray, k: int) -> np.ndarray:
+    """Per row of ``matrix``, the sum of its ``k`` largest values."""
+    if k <= 0:
+        return np.zeros(matrix.shape[0])
+    if k >= matrix.shape[1]:
+        return np.asarray(matrix.sum(axis=1))
+    return np.asarray(-np.partition(-matrix, k - 1, axis=1)[:, :k].sum(axis=1))
 
 
 def local_transitions(instance: MoeInstance, capacity: int) -> float:
@@ -121,10 +124,10 @@ def local_transitions(instance: MoeInstance, capacity: int) -> float:
     t = instance.transitions
     if not len(t):
         return 0.0
-    experts = instance.experts
-    values = t[:, 3].astype(np.float64)
-    out = _top_sum(t[:, 0] * experts + t[:, 1], values, capacity)
-    into = _top_sum(t[:, 0] * experts + t[:, 2], values, capacity)
+    out = into = 0.0
+    for moves in layer_matrices(t, instance.layers - 1, instance.experts):
+        out += float(_row_tops(moves, capacity).sum())
+        into += float(_row_tops(moves.T, capacity).sum())
     return min(out, into)
 
 
@@ -138,15 +141,11 @@ def fewest_copies(instance: MoeInstance, capacity: int) -> float:
     ``load_e``.
     """
     load = instance.load.astype(np.float64)
-    co = instance.coactivation
     best = np.zeros(load.shape)
-    if len(co) and capacity > 1:
-        both = np.concatenate([co, co[:, [0, 2, 1, 3]]])
-        keys = both[:, 0] * instance.experts + both[:, 1]
-        values = both[:, 3].astype(np.float64)
-        keys, values, rank = _ranked(keys, values)
-        keep = rank < capacity - 1
-        np.add.at(best.reshape(-1), keys[keep], values[keep])
+    if len(instance.coactivation) and capacity > 1:
+        for layer, pairs in enumerate(layer_matrices(instance.coactivation, instance.layers,
+                                                instance.experts)):
+            best[layer] = _row_tops(pairs + pairs.T, capacity - 1)
     copies = (load / (1 + best / np.maximum(load, 1e-300))).sum(axis=1)
     return float(np.maximum(copies, load.sum(axis=1) / instance.model.top_k).sum())
 

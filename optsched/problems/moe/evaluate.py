@@ -1,7 +1,9 @@
 """The independent checker of moe: recomputes every part of the cost model from ``phy2log``.
 
-It shares no code with the solvers (only the instance, the bounds that
-define the imbalance cap, and the communication formula of :mod:`.costs`).
+It shares no code with the solvers (only the instance, :mod:`.bounds` for
+the token bounds that define the imbalance cap and for the per-layer
+matrices of the sparse counts, and the communication formula of
+:mod:`.costs`).
 Formulas: ``docs/methods/moe.md``.
 """
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optsched.family import Evaluation
-from optsched.problems.moe.bounds import token_bounds
+from optsched.problems.moe.bounds import layer_matrices, token_bounds
 from optsched.problems.moe.costs import comm_time, migration_time
 from optsched.problems.moe.instance import MoeInstance
 from optsched.problems.moe.solution import MoeSolution
@@ -56,19 +58,6 @@ def shares(instance: MoeInstance, row: np.ndarray) -> np.ndarray:
     return np.asarray(n / np.maximum(count, 1), np.float64)
 
 
-def by_layer(rows: np.ndarray, layers: int, experts: int) -> list[np.ndarray]:
-    """Per layer, the ``[experts, experts]`` matrix of the sparse rows ``(l, e, f, n)``."""
-    out = []
-    order = np.argsort(rows[:, 0], kind="stable")
-    rows = rows[order]
-    cuts = np.searchsorted(rows[:, 0], np.arange(layers + 1))
-    for layer in range(layers):
-        part = rows[cuts[layer]:cuts[layer + 1]]
-        out.append(np.bincount(part[:, 1] * experts + part[:, 2], weights=part[:, 3].astype(
-            np.float64), minlength=experts * experts).reshape(experts, experts))
-    return out
-
-
 def parts(instance: MoeInstance, phy2log: np.ndarray) -> Parts:
     """Every part of the cost model (``phy2log`` must be a valid placement)."""
     c, cost = instance.cluster, instance.cost
@@ -84,7 +73,7 @@ def parts(instance: MoeInstance, phy2log: np.ndarray) -> Parts:
     received = tokens.copy()  # copies a GPU receives: one per token, not per expert
     mates_gpu, mates_node = np.zeros((layers, experts)), np.zeros((layers, experts))
     if len(instance.coactivation):
-        for layer, pairs in enumerate(by_layer(instance.coactivation, layers, experts)):
+        for layer, pairs in enumerate(layer_matrices(instance.coactivation, layers, experts)):
             pairs = pairs + pairs.T
             near = pairs @ a[layer]
             mates_gpu[layer] = (a[layer] * near).sum(axis=1)
@@ -98,7 +87,7 @@ def parts(instance: MoeInstance, phy2log: np.ndarray) -> Parts:
     traffic = dispatch + dispatch.T  # dispatch, and the combine back
     cross_gpu, cross_node = np.zeros(max(layers - 1, 0)), np.zeros(max(layers - 1, 0))
     if len(instance.transitions):
-        for layer, moves in enumerate(by_layer(instance.transitions, layers - 1, experts)):
+        for layer, moves in enumerate(layer_matrices(instance.transitions, layers - 1, experts)):
             # each of a token's k next copies leaves from one of its k experts' GPUs
             between = a[layer].T @ (moves / k) @ a[layer + 1]  # [GPU from, GPU to]
             total = moves.sum() / k
