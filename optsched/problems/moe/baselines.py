@@ -5,7 +5,6 @@ Citations and the deviations from each original are in ``docs/methods/moe.md``.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -41,8 +40,7 @@ def exflow(instance: MoeInstance, deadline: Deadline) -> np.ndarray:
     GPU, a change of node counting twice (ExFlow's hops).
     """
     hops = Weights(0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0)
-    plan = Plan(replace(instance, previous=None, max_moved=None), contiguous(instance), None,
-                weights=hops)
+    plan = Plan(instance, contiguous(instance), None, weights=hops)
     while plan.sweep(deadline) and not deadline.expired():
         pass
     return plan.phy

@@ -28,7 +28,7 @@ from optsched.problems.moe.bounds import replica_counts, token_bounds
 from optsched.problems.moe.instance import MoeInstance
 from optsched.problems.moe.nodes import regroup
 from optsched.problems.moe.relayer import relayer
-from optsched.problems.moe.search import EPS, Plan
+from optsched.problems.moe.search import BALANCE, EPS, Plan
 from optsched.problems.moe.solution import MoeSolution
 
 OPTIONS = OptionSet((
@@ -121,7 +121,7 @@ def start(instance: MoeInstance, params: SolveParams) -> np.ndarray:
     load = instance.load.astype(np.float64)
 
     def heaviest(phy: np.ndarray) -> float:
-        plan = Plan(replace(instance, previous=None, max_moved=None), phy, None)
+        plan = Plan(instance, phy, None, weights=BALANCE)
         return float(sum((load[i] @ plan.shares(i)).max() for i in range(instance.layers)))
 
     return other if heaviest(other) < heaviest(first) else first
@@ -163,7 +163,7 @@ def run(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> np.nd
     if instance.previous is not None:
         return replan(instance, phy, deadline)
     limit = budget(instance)
-    plan = Plan(replace(instance, objective="load"), phy, None, limit)
+    plan = Plan(instance, phy, None, limit, weights=BALANCE)
     for layer in range(instance.layers):
         plan.balance(layer, deadline)
     rebalance(plan, deadline.part(float(params.options.get("balance_share", 0.3))),

@@ -14,6 +14,7 @@ a plateau of several equally heavy GPUs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -47,10 +48,14 @@ class Weights:
     moved: float
 
 
+BALANCE = Weights(1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+"""The ``load`` objective's weights: the heaviest GPU's tokens, nothing else."""
+
+
 def objective_weights(instance: MoeInstance) -> Weights:
     """The objective's weights (see :mod:`.costs`; ``load`` counts tokens only)."""
     if instance.objective == "load":
-        return Weights(1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return BALANCE
     c, cost = instance.cluster, instance.cost
     scale = instance.model.token_bytes / (c.gpus * 1000.0)
     intra, inter = 1 / c.intra_node_GBps, 1 / c.inter_node_GBps
@@ -90,11 +95,19 @@ class Plan:
             for layer in range(layers):
                 self.before[layer, instance.previous[layer], self.gpu] = True
             self.moved = int(((self.n > 0) & ~self.before).sum())
-        self.moves = _split(instance.transitions, layers)  # boundary l: layer l to l + 1
-        self.co = _split(instance.coactivation, layers)
         self.local = not (self.w.trans_gpu or self.w.trans_node or self.w.co_gpu
                           or self.w.co_node)
         """No term couples a layer's experts to each other or to the neighbours."""
+
+    @cached_property
+    def moves(self) -> list[np.ndarray]:
+        """Per layer boundary ``l`` (layer ``l`` to ``l + 1``), its transition rows."""
+        return _split(self.instance.transitions, self.instance.layers)
+
+    @cached_property
+    def co(self) -> list[np.ndarray]:
+        """Per layer, its co-activation rows."""
+        return _split(self.instance.coactivation, self.instance.layers)
 
     def shares(self, layer: int) -> np.ndarray:
         """``[experts, gpus]`` share of each expert's tokens on each GPU."""
