@@ -204,3 +204,33 @@ def test_bad_export_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
     exported = write_json(tmp_path / "x.placement.json", {"phy2log": [[0, 1, 2, 3]]})
     one_error(run(capsys, "validate", path, exported),
                f"{exported}: export: must be an object with physical_to_logical_map")
+
+
+def test_generate_from_a_routing_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``moe-recorder`` on SGLang's JSON ``logical_count`` [passes, layers, experts]: two
+    passes of 2 layers x 4 experts summed, [[6, 3, 0, 4], [2, 6, 3, 3]], on 1 node of 2 GPUs
+    with ceil(4 / 2) = 2 slots each; top-k from the parameter."""
+    log = write_json(tmp_path / "log.json", {"logical_count": [
+        [[5, 3, 0, 1], [2, 2, 2, 2]], [[1, 0, 0, 3], [0, 4, 1, 1]]]})
+    res = run(capsys, "generate", "moe-recorder", "--path", log, "--nodes", "1",
+              "--gpus-per-node", "2", "--top-k", "2", "--out", tmp_path / "gen")
+    assert res.code == 0, res.err
+    (path,) = (tmp_path / "gen").glob("*.json")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["load"] == [[6, 3, 0, 4], [2, 6, 3, 3]]
+    assert doc["cluster"]["slots_per_gpu"] == 2 and doc["model"]["top_k"] == 2
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    ((), ("path", "is required")),
+    (("--path", "missing.pt"), ("missing.pt", "cannot read the file")),
+    (("--path", "log.json", "--previous"), ("previous", "no physical-to-logical map")),
+])
+def test_generate_from_a_bad_routing_log(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         args: tuple[str, ...], words: tuple[str, ...]) -> None:
+    """No path, a file that is not there, and --previous for a log without a map: one line
+    naming the field, exit 2."""
+    write_json(tmp_path / "log.json", {"logical_count": [[1, 2], [3, 4]]})
+    paths = [str(tmp_path / a) if a.endswith((".pt", ".json")) else a for a in args]
+    one_error(run(capsys, "generate", "moe-recorder", *paths, "--out", tmp_path / "gen"),
+              *words)
