@@ -43,7 +43,7 @@ def toy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Family[Any, Any]]:
 
 def test_the_folder_is_found_listed_and_keeps_the_contract(
         toy: Family[Any, Any], capsys: pytest.CaptureFixture[str]) -> None:
-    assert list(families()) == ["makespan", "memalloc", "moe", "pods", "smtt"]
+    assert list(families()) == ["makespan", "memalloc", "moe", "parplan", "pods", "smtt"]
     assert list(solvers(toy)) == ["cpsat", "list", "lpt"]
     assert "makespan: jobs onto identical machines" in run(capsys, "families").out
     listing = run(capsys, "solvers", "--family", "makespan").out

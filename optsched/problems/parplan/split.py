@@ -1,0 +1,224 @@
+"""The best contiguous layer split of one replica template, exactly.
+
+A template fixes the TP size, expert parallelism, the micro-batch and the GPU
+pool of each pipeline stage; the split decides the layer range of each
+stage. Costs are additive over layers (:mod:`.cost`), so a stage's time and
+memory are differences of prefix sums, and the cycle of the replica is
+``max(o + H + sum T_s, p max(o, max T_s))``:
+
+- one GPU type: ``sum T_s`` does not depend on the split, and a min-max
+  dynamic program over (stage, layer boundary) gives the best bottleneck;
+- two GPU types (each one contiguous run of stages): for a threshold ``tau``
+  a min-sum program under ``T_s <= tau`` gives the smallest sum; that sum
+  falls and ``p max(o, tau)`` rises with ``tau``, so bisection over the
+  sorted stage costs finds the best cycle. The TTFT depends only on the layer
+  where the second run starts, which masks that boundary.
+
+``docs/methods/parplan.md`` section 4 has the recurrences and the proof.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optsched.problems.parplan import cost
+from optsched.problems.parplan.instance import ParplanInstance
+
+INF = float("inf")
+
+
+@dataclass(frozen=True)
+class Template:
+    """A priced replica: stages' pools and layer bounds, TP, EP, micro-batch."""
+
+    pools: tuple[int, ...]
+    bounds: tuple[int, ...]
+    """``p + 1`` layer boundaries: stage ``s`` runs layers ``[bounds[s], bounds[s+1])``."""
+    tp: int
+    ep: bool
+    batch: int
+    tpot_s: float
+    ttft_s: float
+    throughput: float
+
+    @property
+    def stages(self) -> list[tuple[int, int, int]]:
+        """``(pool, first, end)`` per stage, as :func:`.cost.replica` takes them."""
+        return [(k, a, b) for k, a, b in zip(self.pools, self.bounds, self.bounds[1:],
+                                             strict=False)]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage position: its cost matrix over ``[i, j)`` ranges and which ranges fit."""
+
+    time: np.ndarray
+    fits: np.ndarray
+
+
+def _stage(inst: ParplanInstance, pool: int, tp: int, ep: bool, batch: int, first: bool,
+           last: bool, sequences: int) -> Stage:
+    """Stage costs over every range, ``inf`` where the range is empty or does not fit.
+
+    A range fits when its weights (with the embedding on the first stage and
+    the head on the last) and the KV blocks of ``sequences`` full-length
+    sequences stay within the usable memory of one GPU.
+    """
+    p = inst.pools[pool]
+    decode = np.concatenate(([0.0], np.cumsum(cost.decode_layers(inst, p, tp, ep, batch))))
+    time = decode[None, :] - decode[:, None]
+    if last:
+        time = time + cost.head_time(inst, p, tp, batch)
+    s = cost.shape(inst.model)
+    weights = np.concatenate(([0.0], np.cumsum(s.weights)))
+    extra = (s.embed if first else 0) + (s.head if last and not (
+        first and inst.model.tie_word_embeddings) else 0)
+    stored = (weights[None, :] - weights[:, None] + extra) * inst.weight_bytes / tp
+    count = np.arange(inst.model.num_hidden_layers + 1, dtype=np.float64)
+    kv = (cost.kv_per_token(inst, tp) * inst.cost.kv_block_tokens * sequences
+          * cost.blocks_per_sequence(inst))
+    span = count[None, :] - count[:, None]
+    fits = (span > 0) & (stored + kv * span <= cost.usable(inst, p))
+    return Stage(np.where(fits, time, INF), fits)
+
+
+def _minmax(stages: list[Stage]) -> tuple[float, list[int]]:
+    """The smallest largest stage time over all splits, and a split achieving it."""
+    n = stages[0].time.shape[0]
+    best = np.full(n, INF)
+    best[0] = 0.0
+    choices = []
+    for st in stages:
+        table = np.maximum(best[:, None], st.time)
+        choices.append(np.argmin(table, axis=0))
+        best = table[choices[-1], np.arange(n)]
+    return float(best[-1]), _walk(choices, n - 1)
+
+
+def _minsum(stages: list[Stage], tau: float, boundary: tuple[int, np.ndarray] | None
+            ) -> tuple[float, list[int]]:
+    """The smallest total stage time with every stage at most ``tau``, and its split.
+
+    ``boundary`` ``(s, allowed)`` restricts the end of stage ``s`` to the
+    layers where ``allowed`` is true.
+    """
+    n = stages[0].time.shape[0]
+    best = np.full(n, INF)
+    best[0] = 0.0
+    choices = []
+    for s, st in enumerate(stages):
+        table = best[:, None] + np.where(st.time <= tau, st.time, INF)
+        choices.append(np.argmin(table, axis=0))
+        best = table[choices[-1], np.arange(n)]
+        if boundary is not None and boundary[0] == s:
+            best = np.where(boundary[1], best, INF)
+    return float(best[-1]), _walk(choices, n - 1) if best[-1] < INF else []
+
+
+def _walk(choices: list[np.ndarray], end: int) -> list[int]:
+    bounds = [end]
+    for choice in reversed(choices):
+        bounds.append(int(choice[bounds[-1]]))
+    return bounds[::-1]
+
+
+def even(layers: int, stages: int) -> list[int]:
+    """The default split of vLLM: ``L // p`` each, the remainder one each on stages -2, -3, ..."""
+    counts = [layers // stages] * stages
+    for i in range(1, layers % stages + 1):
+        counts[-i - 1] += 1
+    return [sum(counts[:i]) for i in range(stages + 1)]
+
+
+def best(inst: ParplanInstance, pools: tuple[int, ...], tp: int, ep: bool, batch: int,
+         uneven: bool = True) -> Template | None:
+    """The template's best split at ``batch`` (None when nothing fits or meets the SLOs)."""
+    p, layers = len(pools), inst.model.num_hidden_layers
+    if p > layers:
+        return None
+    stages = [_stage(inst, k, tp, ep, batch, s == 0, s == p - 1, p * batch)
+              for s, k in enumerate(pools)]
+    tokens, _ = cost.decode_tokens(inst, batch)
+    hops = sum(cost.hops(inst, pools, tp, tokens))
+    overhead = inst.cost.overhead_ms * 1e-3
+    runs = [i for i in range(1, p) if pools[i] != pools[i - 1]]
+    if not uneven:
+        bounds = even(layers, p)
+        if not all(st.fits[a, b] for st, a, b in zip(stages, bounds, bounds[1:],
+                                                       strict=False)):
+            return None
+    elif not runs:
+        bottleneck, bounds = _minmax(stages)
+        if bottleneck == INF:
+            return None
+    else:
+        bounds = _mixed(inst, stages, pools, tp, ep, runs[0], overhead + hops)
+        if not bounds:
+            return None
+    return _priced(inst, pools, tuple(bounds), tp, ep, batch)
+
+
+def _mixed(inst: ParplanInstance, stages: list[Stage], pools: tuple[int, ...], tp: int,
+           ep: bool, cut: int, fixed: float) -> list[int]:
+    """Bisection over the sorted stage costs for the best cycle of a two-type pipeline."""
+    allowed = _ttft_ok(inst, pools, tp, ep, cut)
+    boundary = (cut - 1, allowed)
+    values = np.unique(np.concatenate([st.time[np.isfinite(st.time)] for st in stages]))
+    p, overhead = len(stages), inst.cost.overhead_ms * 1e-3
+
+    def actual(split: list[int]) -> float:
+        """The cycle of a split: ``max(o + H + sum T, p max(o, max T))``."""
+        times = [st.time[a, b] for st, a, b in zip(stages, split, split[1:], strict=False)]
+        return float(max(fixed + sum(times), p * max(overhead, max(times))))
+
+    def sides(k: int) -> tuple[float, float, list[int]]:
+        total, split = _minsum(stages, float(values[k]), boundary)
+        return fixed + total, p * max(overhead, float(values[k])), split
+
+    low, high = 0, len(values) - 1
+    if high < 0:
+        return []
+    loosest = sides(high)
+    if not loosest[2]:
+        return []
+    if actual(loosest[2]) <= loosest[0]:
+        return loosest[2]  # the smallest sum already dominates its largest stage: optimal
+    while low < high:
+        mid = (low + high) // 2
+        falling, rising, _ = sides(mid)
+        if falling <= rising:
+            high = mid
+        else:
+            low = mid + 1
+    splits = [c[2] for c in [sides(low)] + ([sides(low - 1)] if low > 0 else []) if c[2]]
+    return min(splits, key=actual) if splits else []
+
+
+def _ttft_ok(inst: ParplanInstance, pools: tuple[int, ...], tp: int, ep: bool,
+             cut: int) -> np.ndarray:
+    """Which layers may start the second run without breaking the TTFT limit."""
+    layers = inst.model.num_hidden_layers
+    if inst.ttft_ms is None:
+        return np.ones(layers + 1, dtype=bool)
+    a, b = inst.pools[pools[0]], inst.pools[pools[cut]]
+    first = np.concatenate(([0.0], np.cumsum(cost.prefill_layers(inst, a, tp, ep))))
+    second = np.concatenate(([0.0], np.cumsum(cost.prefill_layers(inst, b, tp, ep))))
+    prefill = first + (second[-1] - second)
+    prefill += cost.head_time(inst, b, tp, 1.0)
+    prefill += cost.hop(inst, a, b, False, inst.prompt_tokens) * (len(pools) - 1)
+    c = inst.cost
+    ttft = (c.ttft_overhead_ms + c.overhead_ms) * 1e-3 + prefill
+    return np.asarray(ttft <= inst.ttft_ms * 1e-3 * (1 + 1e-12))
+
+
+def _priced(inst: ParplanInstance, pools: tuple[int, ...], bounds: tuple[int, ...], tp: int,
+            ep: bool, batch: int) -> Template | None:
+    r = cost.replica(inst, [(k, a, b) for k, a, b in zip(pools, bounds, bounds[1:],
+                                                         strict=False)], tp, ep, batch)
+    if not r.fits or (inst.tpot_ms is not None and r.tpot_s > inst.tpot_ms * 1e-3 * (1 + 1e-12)
+                      ) or (inst.ttft_ms is not None
+                            and r.ttft_s > inst.ttft_ms * 1e-3 * (1 + 1e-12)):
+        return None
+    return Template(pools, bounds, tp, ep, batch, r.tpot_s, r.ttft_s, r.throughput)

@@ -1,0 +1,154 @@
+"""Replica templates: every (TP, expert parallelism, pipeline of GPU pools) and its best batch.
+
+The plan space (``docs/methods/parplan.md`` section 4): a replica has one
+TP size ``t`` (a power of two that divides its nodes and suits the model's
+heads: :func:`tp_sizes`), ``p <= search.max_stages`` stages of ``t`` GPUs,
+all of one pool, or of two pools as two contiguous runs (``p <=
+search.max_mixed_stages``), and a micro-batch from ``batch_sizes``. For
+every template :func:`.split.best` gives the exact best split; a column is
+the best template for one vector of GPUs used per pool (only the best of
+those can be in an optimal plan, as replicas do not interact).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from optsched.deadline import Deadline
+from optsched.problems.parplan import cost
+from optsched.problems.parplan.instance import ParplanInstance, tp_problem
+from optsched.problems.parplan.split import Template, best
+
+
+def tp_sizes(inst: ParplanInstance, pool: int) -> list[int]:
+    """TP sizes a pool's nodes allow: powers of two that divide ``gpus_per_node`` and the heads."""
+    node = inst.pools[pool].gpus_per_node
+    allowed = inst.search.tp
+    sizes, t = [], 1
+    while t <= node:
+        if node % t == 0 and not tp_problem(inst.model, t) and (allowed is None or t in allowed):
+            sizes.append(t)
+        t *= 2
+    return sizes
+
+
+def ep_choices(inst: ParplanInstance, tp: int) -> list[bool]:
+    """Expert parallelism is a choice for a MoE model whose experts divide over ``tp`` ranks."""
+    m = inst.model
+    if inst.search.expert_parallel and m.is_moe and tp > 1 and m.experts % tp == 0:
+        return [False, True]
+    return [False]
+
+
+def pipelines(inst: ParplanInstance, tp: int, mixed: bool = True
+              ) -> Iterator[tuple[int, ...]]:
+    """Pool sequences of TP-``tp`` stages that the cluster can hold (and hold the weights)."""
+    pools = [k for k in range(len(inst.pools)) if tp in tp_sizes(inst, k)]
+    weights = cost.stage_weights(inst, 0, inst.model.num_hidden_layers, True, True) / tp
+    s = inst.search
+    for k in pools:
+        for p in range(1, s.max_stages + 1):
+            if p * tp <= inst.pools[k].count and p * cost.usable(inst, inst.pools[k]) > weights:
+                yield (k,) * p
+    if not (mixed and s.mixed_pipelines):
+        return
+    for a in pools:
+        for b in pools:
+            for first in range(1, s.max_mixed_stages):
+                for second in range(1, s.max_mixed_stages - first + 1):
+                    if (a != b and first * tp <= inst.pools[a].count
+                            and second * tp <= inst.pools[b].count
+                            and first * cost.usable(inst, inst.pools[a])
+                            + second * cost.usable(inst, inst.pools[b]) > weights):
+                        yield (a,) * first + (b,) * second
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The best template per vector of GPUs used per pool, and how many were priced."""
+
+    best: dict[tuple[int, ...], Template]
+    priced: int
+    complete: bool
+    """False when the deadline cut the enumeration short."""
+
+
+def usage(inst: ParplanInstance, pools: tuple[int, ...], tp: int) -> tuple[int, ...]:
+    """GPUs of each pool a replica of ``pools`` stages of TP ``tp`` takes."""
+    used = [0] * len(inst.pools)
+    for k in pools:
+        used[k] += tp
+    return tuple(used)
+
+
+def ceiling(inst: ParplanInstance, pools: tuple[int, ...], tp: int, ep: bool,
+            batch: int) -> float:
+    """An upper bound of a template's tokens per second, whatever its split.
+
+    ``p b / C`` with ``C >= max(o + H + sum_l min_g tau_l(g), p o)``: every
+    layer on the fastest of the template's GPU types, memory ignored. It grows
+    with the batch (each term of ``C`` is ``a + c b`` or concave through 0).
+    """
+    kinds = sorted(set(pools))
+    fastest = np.min([cost.decode_layers(inst, inst.pools[k], tp, ep, batch) for k in kinds],
+                     axis=0)
+    head = min(cost.head_time(inst, inst.pools[k], tp, batch) for k in kinds)
+    tokens, _ = cost.decode_tokens(inst, batch)
+    hops = sum(cost.hops(inst, pools, tp, tokens))
+    o = inst.cost.overhead_ms * 1e-3
+    p = len(pools)
+    return p * batch / max(o + hops + float(fastest.sum()) + head, p * o)
+
+
+def columns(inst: ParplanInstance, deadline: Deadline, uneven: bool = True,
+            mixed: bool = True) -> Columns:
+    """Price every template; keep the best per usage vector."""
+    kept: dict[tuple[int, ...], Template] = {}
+    priced = 0
+    overhead = inst.cost.overhead_ms * 1e-3
+    for tp in sorted({t for k in range(len(inst.pools)) for t in tp_sizes(inst, k)}):
+        for pools in pipelines(inst, tp, mixed):
+            if inst.tpot_ms is not None and len(pools) * overhead > inst.tpot_ms * 1e-3:
+                continue
+            key = usage(inst, pools, tp)
+            for ep in ep_choices(inst, tp):
+                for batch in reversed(inst.batch_sizes):
+                    if deadline.expired():
+                        return Columns(kept, priced, False)
+                    if key in kept and ceiling(inst, pools, tp, ep, batch) <= kept[key].throughput:
+                        break  # the ceiling grows with the batch: smaller ones cannot do better
+                    priced += 1
+                    found = best(inst, pools, tp, ep, batch, uneven)
+                    if found is not None and (key not in kept or _better(found, kept[key])):
+                        kept[key] = found
+    return Columns(kept, priced, True)
+
+
+def _better(a: Template, b: Template) -> bool:
+    """More throughput; on a tie the lower TPOT, then the simpler plan."""
+    return (a.throughput, -a.tpot_s, -len(a.pools), -a.tp) > (
+        b.throughput, -b.tpot_s, -len(b.pools), -b.tp)
+
+
+def frontier(inst: ParplanInstance, deadline: Deadline) -> dict[str, list[tuple[float, float]]]:
+    """(TPOT ms, tokens/s per GPU) of every template at every batch, the TPOT SLO lifted.
+
+    Keyed by the pipeline's GPU types; what ``optsched plot`` draws.
+    """
+    free = replace(inst, tpot_ms=None)
+    out: dict[str, list[tuple[float, float]]] = {}
+    for tp in sorted({t for k in range(len(inst.pools)) for t in tp_sizes(inst, k)}):
+        for pools in pipelines(free, tp):
+            label = "+".join(dict.fromkeys(inst.pools[k].gpu.name for k in pools))
+            for ep in ep_choices(free, tp):
+                for batch in free.batch_sizes:
+                    if deadline.expired():
+                        return out
+                    t = best(free, pools, tp, ep, batch)
+                    if t is not None:
+                        out.setdefault(label, []).append(
+                            (t.tpot_s * 1e3, t.throughput / (tp * len(pools))))
+    return out
