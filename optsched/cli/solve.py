@@ -135,7 +135,7 @@ def _line(result: Result, instance: Instance, family: Family[Any, Any]) -> str:
     if family.headline is not None and metrics:
         parts.append(family.headline(metrics))
     parts.append(f"time={result.build_s + result.solve_s:.2f}s")
-    for key in ("fallback", "auto"):
+    for key in ("fallback", "auto", "binding"):
         if result.stats.get(key):
             parts.append(f"({key}: {result.stats[key]})")
     return "  ".join(parts)

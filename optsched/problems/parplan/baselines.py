@@ -8,7 +8,8 @@ SLOs (generous to the rule: vLLM itself would run up to ``max_num_seqs``).
 - ``vllm``: TP = GPUs per node, PP = the fewest nodes that hold the model
   (vLLM's distributed-serving guide); TP must stay inside a node,
   so this is also the max-TP rule;
-- ``max-pp``: the smallest TP size, as many stages as allowed;
+- ``max-pp``: the deepest pipeline that works, with the smallest TP size that works at
+  that depth;
 - ``min-tp``: one stage, the smallest TP size that holds the model, then DP;
 - ``enumerate``: every (TP, PP, batch, expert parallelism) per pool, the best:
   the ground truth of homogeneous plans with even splits.
@@ -49,9 +50,11 @@ def vllm(inst: ParplanInstance, pool: int) -> Iterable[tuple[int, int]]:
 
 
 def max_pp(inst: ParplanInstance, pool: int) -> Iterable[tuple[int, int]]:
-    """The smallest TP size, the most stages first."""
+    """The deepest pipeline first, each depth with TP sizes from the smallest."""
     sizes = tp_sizes(inst, pool)
-    return [(sizes[0], p) for p in reversed(_depths(inst, pool, sizes[0]))] if sizes else []
+    deepest = max((len(_depths(inst, pool, t)) for t in sizes), default=0)
+    return [(t, p) for p in range(deepest, 0, -1) for t in sizes
+            if p in _depths(inst, pool, t)]
 
 
 def min_tp(inst: ParplanInstance, pool: int) -> Iterable[tuple[int, int]]:

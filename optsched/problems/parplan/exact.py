@@ -17,8 +17,14 @@ from optsched.problems.parplan import cost, master
 from optsched.problems.parplan.baselines import _group
 from optsched.problems.parplan.instance import ParplanInstance
 from optsched.problems.parplan.solution import ParplanSolution
-from optsched.problems.parplan.split import Template
-from optsched.problems.parplan.templates import Columns, columns, pipelines, tp_sizes
+from optsched.problems.parplan.split import Template, best
+from optsched.problems.parplan.templates import (
+    Columns,
+    columns,
+    ep_choices,
+    pipelines,
+    tp_sizes,
+)
 
 
 def plan(inst: ParplanInstance, deadline: Deadline, uneven: bool = True, mix: bool = True,
@@ -58,8 +64,9 @@ def explain(inst: ParplanInstance) -> str:
     if not any(next(pipelines(inst, tp), None) for tp in sizes):
         return (f"memory: the weights ({weights / cost.GIB:.1f} GiB) fit no pipeline of at "
                 f"most {inst.search.max_stages} stages on this cluster")
-    free = replace(inst, tpot_ms=None, ttft_ms=None, batch_sizes=inst.batch_sizes[:1])
-    found = columns(free, Deadline(None)).best.values()
+    free = replace(inst, tpot_ms=None, ttft_ms=None)
+    found = [t for tp in sizes for pools in pipelines(free, tp) for ep in ep_choices(free, tp)
+             if (t := best(free, pools, tp, ep, inst.batch_sizes[0])) is not None]
     if not found:
         return (f"memory: no pipeline holds the KV cache of {inst.batch_sizes[0]} sequence(s) "
                 f"of {inst.prompt_tokens + inst.output_tokens} tokens beside the weights")

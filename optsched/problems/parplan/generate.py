@@ -90,8 +90,9 @@ def generate(model: str = "llama-3-70b", cluster: str = "homogeneous", gpu: str 
             catalog.model(model, field="model").name
         p, o = _lengths(rng, prompt_tokens, output_tokens)
         slo = {key: v for key, v in (("tpot_ms", tpot_ms), ("ttft_ms", ttft_ms)) if v > 0}
+        shape = f"{gpu}x{gpus}" if cluster == "homogeneous" else f"het{types}x{gpus}"
         out.append(from_dict({
-            "name": f"{name}-{cluster[:3]}{gpus}-s{seed}-{k}", "model": name,
+            "name": f"{name}-{shape}-s{seed}-{k}", "model": name,
             "cluster": {"nodes": _nodes(rng, cluster, gpu, gpus, types)},
             "workload": {"prompt_tokens": p, "output_tokens": o}, "slo": slo}))
     return out

@@ -115,9 +115,10 @@ class ParplanInstance:
         return sum(p.count for p in self.pools)
 
     def pool(self, gpu: str) -> int | None:
-        """The index of the pool of GPU name ``gpu`` (or None)."""
+        """The index of the pool of GPU ``gpu`` (its name or the file's, case ignored), or None."""
+        wanted = gpu.casefold()
         for i, p in enumerate(self.pools):
-            if p.gpu.name == gpu:
+            if wanted in (p.gpu.name.casefold(), (p.gpu_ref or "").casefold()):
                 return i
         return None
 

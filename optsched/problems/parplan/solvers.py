@@ -67,8 +67,8 @@ def table() -> dict[str, NativeSolver[ParplanInstance]]:
     return {
         "vllm": NativeSolver(_rule(baselines.vllm), h, "vLLM's rule: TP = GPUs per node, "
                              "PP = the nodes that hold the model, then DP (also max-TP)"),
-        "max-pp": NativeSolver(_rule(baselines.max_pp), h, "the smallest TP size, the most "
-                               "stages, then DP"),
+        "max-pp": NativeSolver(_rule(baselines.max_pp), h, "the deepest pipeline that works, "
+                               "the smallest TP size at that depth, then DP"),
         "min-tp": NativeSolver(_rule(baselines.min_tp), h, "one stage, the smallest TP size "
                                "that holds the model, then DP"),
         "enumerate": NativeSolver(_enumerate, h, "every (TP, PP, batch, EP) per pool with "

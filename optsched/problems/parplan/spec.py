@@ -119,15 +119,19 @@ class GpuSpec:
 class CostParams:
     """The cost model's calibrated constants (an instance's ``cost`` object overrides them).
 
-    ``eff_hbm`` and ``overhead_ms`` were fitted to APEX's measured vLLM decode
-    TPOT of Llama-3.1-70B on 8 H100 (``docs/methods/parplan.md``, section 3).
+    ``eff_hbm`` and ``overhead_ms`` were fitted (min-max relative error) to
+    APEX's measured vLLM decode TPOT of Llama-3.1-70B on 8 H100, TP8 / DP2xTP4 /
+    DP4xTP2, both the medians over its six runs (15.2 / 20.5 / 32.5 ms) and the
+    lmsys 0.5 req/s means (14.1 / 19.9 / 31.7 ms): every point within 3.8 %;
+    ``ttft_overhead_ms`` to the lmsys TTFTs (38.0 / 39.7 / 49.4 ms) within 10 %
+    (``docs/methods/parplan.md``, section 3).
     """
 
     eff_compute: float = 0.7
-    eff_hbm: float = 0.81
-    overhead_ms: float = 6.0
+    eff_hbm: float = 0.80
+    overhead_ms: float = 5.2
     """Framework time per iteration of a micro-batch (scheduler, sampling, launches)."""
-    ttft_overhead_ms: float = 20.0
+    ttft_overhead_ms: float = 19.0
     """Time to first token beyond the prefill itself (HTTP, tokenisation, the running step)."""
     gpu_mem_util: float = 0.9
     """vLLM's ``gpu_memory_utilization``: the share of a GPU's memory it may use."""

@@ -8,11 +8,12 @@ memory are differences of prefix sums, and the cycle of the replica is
 
 - one GPU type: ``sum T_s`` does not depend on the split, and a min-max
   dynamic program over (stage, layer boundary) gives the best bottleneck;
-- two GPU types (each one contiguous run of stages): for a threshold ``tau``
-  a min-sum program under ``T_s <= tau`` gives the smallest sum; that sum
-  falls and ``p max(o, tau)`` rises with ``tau``, so bisection over the
-  sorted stage costs finds the best cycle. The TTFT depends only on the layer
-  where the second run starts, which masks that boundary.
+- two GPU types (each one contiguous run of stages): once the layer ``n``
+  where the second run starts is fixed, each run is a one-type problem and
+  the sums are fixed, so a forward min-max program over the first run's
+  stages and a backward one over the second's give both bottlenecks for
+  every ``n`` at once; the best ``n`` is then read off. The TTFT depends only
+  on ``n``, which masks it.
 
 ``docs/methods/parplan.md`` section 4 has the recurrences and the proof.
 """
@@ -52,10 +53,14 @@ class Template:
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage position: its cost matrix over ``[i, j)`` ranges and which ranges fit."""
+    """One stage position: its time over every ``[i, j)`` range (``inf``: does not fit)."""
 
     time: np.ndarray
     fits: np.ndarray
+    prefix: np.ndarray
+    """Prefix sums of the per-layer times on the stage's pool."""
+    extra: float
+    """The head's time when this is the last stage, else 0."""
 
 
 def _stage(inst: ParplanInstance, pool: int, tp: int, ep: bool, batch: int, first: bool,
@@ -68,9 +73,8 @@ def _stage(inst: ParplanInstance, pool: int, tp: int, ep: bool, batch: int, firs
     """
     p = inst.pools[pool]
     decode = np.concatenate(([0.0], np.cumsum(cost.decode_layers(inst, p, tp, ep, batch))))
-    time = decode[None, :] - decode[:, None]
-    if last:
-        time = time + cost.head_time(inst, p, tp, batch)
+    head = cost.head_time(inst, p, tp, batch) if last else 0.0
+    time = decode[None, :] - decode[:, None] + head
     s = cost.shape(inst.model)
     weights = np.concatenate(([0.0], np.cumsum(s.weights)))
     extra = (s.embed if first else 0) + (s.head if last and not (
@@ -81,11 +85,11 @@ def _stage(inst: ParplanInstance, pool: int, tp: int, ep: bool, batch: int, firs
           * cost.blocks_per_sequence(inst))
     span = count[None, :] - count[:, None]
     fits = (span > 0) & (stored + kv * span <= cost.usable(inst, p))
-    return Stage(np.where(fits, time, INF), fits)
+    return Stage(np.where(fits, time, INF), fits, decode, head)
 
 
-def _minmax(stages: list[Stage]) -> tuple[float, list[int]]:
-    """The smallest largest stage time over all splits, and a split achieving it."""
+def _forward(stages: list[Stage]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per end layer ``j``, the smallest bottleneck of layers ``[0, j)`` over ``stages``."""
     n = stages[0].time.shape[0]
     best = np.full(n, INF)
     best[0] = 0.0
@@ -94,34 +98,34 @@ def _minmax(stages: list[Stage]) -> tuple[float, list[int]]:
         table = np.maximum(best[:, None], st.time)
         choices.append(np.argmin(table, axis=0))
         best = table[choices[-1], np.arange(n)]
-    return float(best[-1]), _walk(choices, n - 1)
+    return best, choices
 
 
-def _minsum(stages: list[Stage], tau: float, boundary: tuple[int, np.ndarray] | None
-            ) -> tuple[float, list[int]]:
-    """The smallest total stage time with every stage at most ``tau``, and its split.
-
-    ``boundary`` ``(s, allowed)`` restricts the end of stage ``s`` to the
-    layers where ``allowed`` is true.
-    """
+def _backward(stages: list[Stage]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per start layer ``i``, the smallest bottleneck of layers ``[i, L)`` over ``stages``."""
     n = stages[0].time.shape[0]
     best = np.full(n, INF)
-    best[0] = 0.0
+    best[-1] = 0.0
     choices = []
-    for s, st in enumerate(stages):
-        table = best[:, None] + np.where(st.time <= tau, st.time, INF)
-        choices.append(np.argmin(table, axis=0))
-        best = table[choices[-1], np.arange(n)]
-        if boundary is not None and boundary[0] == s:
-            best = np.where(boundary[1], best, INF)
-    return float(best[-1]), _walk(choices, n - 1) if best[-1] < INF else []
+    for st in reversed(stages):
+        table = np.maximum(st.time, best[None, :])
+        choices.append(np.argmin(table, axis=1))
+        best = table[np.arange(n), choices[-1]]
+    return best, choices[::-1]
 
 
-def _walk(choices: list[np.ndarray], end: int) -> list[int]:
+def _walk_forward(choices: list[np.ndarray], end: int) -> list[int]:
     bounds = [end]
     for choice in reversed(choices):
         bounds.append(int(choice[bounds[-1]]))
     return bounds[::-1]
+
+
+def _walk_backward(choices: list[np.ndarray], start: int) -> list[int]:
+    bounds = [start]
+    for choice in choices:
+        bounds.append(int(choice[bounds[-1]]))
+    return bounds
 
 
 def even(layers: int, stages: int) -> list[int]:
@@ -150,50 +154,38 @@ def best(inst: ParplanInstance, pools: tuple[int, ...], tp: int, ep: bool, batch
                                                        strict=False)):
             return None
     elif not runs:
-        bottleneck, bounds = _minmax(stages)
-        if bottleneck == INF:
+        bottleneck, choices = _forward(stages)
+        if bottleneck[-1] == INF:
             return None
+        bounds = _walk_forward(choices, layers)
     else:
-        bounds = _mixed(inst, stages, pools, tp, ep, runs[0], overhead + hops)
+        bounds = _two_runs(inst, stages, pools, tp, ep, runs[0], overhead + hops)
         if not bounds:
             return None
     return _priced(inst, pools, tuple(bounds), tp, ep, batch)
 
 
-def _mixed(inst: ParplanInstance, stages: list[Stage], pools: tuple[int, ...], tp: int,
-           ep: bool, cut: int, fixed: float) -> list[int]:
-    """Bisection over the sorted stage costs for the best cycle of a two-type pipeline."""
-    allowed = _ttft_ok(inst, pools, tp, ep, cut)
-    boundary = (cut - 1, allowed)
-    values = np.unique(np.concatenate([st.time[np.isfinite(st.time)] for st in stages]))
+def _two_runs(inst: ParplanInstance, stages: list[Stage], pools: tuple[int, ...], tp: int,
+              ep: bool, cut: int, fixed: float) -> list[int]:
+    """The best split of a two-type pipeline whose second run starts at stage ``cut``.
+
+    For each layer ``n`` where the second run may start, the cycle is ``max(o +
+    H + S_1(n) + S_2(n), p max(o, B_1(n), B_2(n)))`` with ``S`` the runs' fixed
+    sums and ``B`` their smallest bottlenecks.
+    """
+    first, second = stages[:cut], stages[cut:]
+    ahead, forward = _forward(first)
+    behind, backward = _backward(second)
+    sums = (first[0].prefix - first[0].prefix[0]) + (
+        second[-1].prefix[-1] - second[-1].prefix + second[-1].extra)
     p, overhead = len(stages), inst.cost.overhead_ms * 1e-3
-
-    def actual(split: list[int]) -> float:
-        """The cycle of a split: ``max(o + H + sum T, p max(o, max T))``."""
-        times = [st.time[a, b] for st, a, b in zip(stages, split, split[1:], strict=False)]
-        return float(max(fixed + sum(times), p * max(overhead, max(times))))
-
-    def sides(k: int) -> tuple[float, float, list[int]]:
-        total, split = _minsum(stages, float(values[k]), boundary)
-        return fixed + total, p * max(overhead, float(values[k])), split
-
-    low, high = 0, len(values) - 1
-    if high < 0:
+    cycle = np.maximum(fixed + sums, p * np.maximum(overhead, np.maximum(ahead, behind)))
+    cycle = np.where(_ttft_ok(inst, pools, tp, ep, cut) & np.isfinite(ahead)
+                     & np.isfinite(behind), cycle, INF)
+    n = int(np.argmin(cycle))
+    if cycle[n] == INF:
         return []
-    loosest = sides(high)
-    if not loosest[2]:
-        return []
-    if actual(loosest[2]) <= loosest[0]:
-        return loosest[2]  # the smallest sum already dominates its largest stage: optimal
-    while low < high:
-        mid = (low + high) // 2
-        falling, rising, _ = sides(mid)
-        if falling <= rising:
-            high = mid
-        else:
-            low = mid + 1
-    splits = [c[2] for c in [sides(low)] + ([sides(low - 1)] if low > 0 else []) if c[2]]
-    return min(splits, key=actual) if splits else []
+    return _walk_forward(forward, n)[:-1] + _walk_backward(backward, n)
 
 
 def _ttft_ok(inst: ParplanInstance, pools: tuple[int, ...], tp: int, ep: bool,

@@ -43,15 +43,21 @@ def ep_choices(inst: ParplanInstance, tp: int) -> list[bool]:
     return [False]
 
 
+def _holds(inst: ParplanInstance, tp: int, stages: dict[int, int]) -> bool:
+    """True when ``stages`` (pool -> count) of TP ``tp`` fit the pools and hold the weights."""
+    weights = cost.stage_weights(inst, 0, inst.model.num_hidden_layers, True, True) / tp
+    return (all(n * tp <= inst.pools[k].count for k, n in stages.items())
+            and sum(n * cost.usable(inst, inst.pools[k]) for k, n in stages.items()) > weights)
+
+
 def pipelines(inst: ParplanInstance, tp: int, mixed: bool = True
               ) -> Iterator[tuple[int, ...]]:
-    """Pool sequences of TP-``tp`` stages that the cluster can hold (and hold the weights)."""
+    """Pool sequences of TP-``tp`` stages that the cluster can hold: one type, then two."""
     pools = [k for k in range(len(inst.pools)) if tp in tp_sizes(inst, k)]
-    weights = cost.stage_weights(inst, 0, inst.model.num_hidden_layers, True, True) / tp
     s = inst.search
     for k in pools:
         for p in range(1, s.max_stages + 1):
-            if p * tp <= inst.pools[k].count and p * cost.usable(inst, inst.pools[k]) > weights:
+            if _holds(inst, tp, {k: p}):
                 yield (k,) * p
     if not (mixed and s.mixed_pipelines):
         return
@@ -59,10 +65,7 @@ def pipelines(inst: ParplanInstance, tp: int, mixed: bool = True
         for b in pools:
             for first in range(1, s.max_mixed_stages):
                 for second in range(1, s.max_mixed_stages - first + 1):
-                    if (a != b and first * tp <= inst.pools[a].count
-                            and second * tp <= inst.pools[b].count
-                            and first * cost.usable(inst, inst.pools[a])
-                            + second * cost.usable(inst, inst.pools[b]) > weights):
+                    if a != b and _holds(inst, tp, {a: first, b: second}):
                         yield (a,) * first + (b,) * second
 
 
@@ -88,42 +91,75 @@ def ceiling(inst: ParplanInstance, pools: tuple[int, ...], tp: int, ep: bool,
             batch: int) -> float:
     """An upper bound of a template's tokens per second, whatever its split.
 
-    ``p b / C`` with ``C >= max(o + H + sum_l min_g tau_l(g), p o)``: every
-    layer on the fastest of the template's GPU types, memory ignored. It grows
-    with the batch (each term of ``C`` is ``a + c b`` or concave through 0).
+    ``p b / C`` with ``C >= o + H + sum_l min_g tau_l(g) + head`` (every layer on
+    the fastest of the template's GPU types), ``C >= p o``, and ``C >= p (sum_l
+    min_g w_g tau_l(g) + w_last head) / sum_s w_s`` (stage ``s`` has ``T_s <= C /
+    p``; weigh each stage's inequality by its pool's ``w_g``, the HBM bandwidth,
+    and sum). Memory is ignored. Each term is ``a + c b`` or concave through
+    0 in the batch, so the ceiling grows with the batch.
     """
     kinds = sorted(set(pools))
-    fastest = np.min([cost.decode_layers(inst, inst.pools[k], tp, ep, batch) for k in kinds],
-                     axis=0)
-    head = min(cost.head_time(inst, inst.pools[k], tp, batch) for k in kinds)
+    times = np.array([cost.decode_layers(inst, inst.pools[k], tp, ep, batch) for k in kinds])
+    heads = {k: cost.head_time(inst, inst.pools[k], tp, batch) for k in kinds}
+    weight = np.array([inst.pools[k].gpu.hbm_TBps for k in kinds])
+    last = pools[-1]
     tokens, _ = cost.decode_tokens(inst, batch)
     hops = sum(cost.hops(inst, pools, tp, tokens))
-    o = inst.cost.overhead_ms * 1e-3
-    p = len(pools)
-    return p * batch / max(o + hops + float(fastest.sum()) + head, p * o)
+    o, p = inst.cost.overhead_ms * 1e-3, len(pools)
+    spread = p * (float((times * weight[:, None]).min(axis=0).sum())
+                  + inst.pools[last].gpu.hbm_TBps * heads[last]) / sum(
+        inst.pools[k].gpu.hbm_TBps for k in pools)
+    fastest = float(times.min(axis=0).sum()) + min(heads.values())
+    return p * batch / max(o + hops + fastest, p * o, spread)
+
+
+def _pure_values(inst: ParplanInstance, kept: dict[tuple[int, ...], Template], most: int
+                 ) -> list[list[float]]:
+    """Per pool, the most tokens/s of one-type columns within ``g`` of its GPUs (g <= most)."""
+    out = []
+    for k in range(len(inst.pools)):
+        items = [(use[k], t.throughput) for use, t in kept.items() if use[k] == sum(use)]
+        value = [0.0] * (most + 1)
+        for g in range(1, most + 1):
+            value[g] = max([value[g - 1]] + [value[g - u] + r for u, r in items if u <= g])
+        out.append(value)
+    return out
 
 
 def columns(inst: ParplanInstance, deadline: Deadline, uneven: bool = True,
             mixed: bool = True) -> Columns:
-    """Price every template; keep the best per usage vector."""
+    """Price every template; keep the best per usage vector.
+
+    One-type pipelines go first. A two-type template is priced only when its
+    ceiling beats both the best column of its usage vector and the best mix of
+    one-type columns within the same GPUs (else the master never needs it).
+    """
     kept: dict[tuple[int, ...], Template] = {}
     priced = 0
     overhead = inst.cost.overhead_ms * 1e-3
-    for tp in sorted({t for k in range(len(inst.pools)) for t in tp_sizes(inst, k)}):
-        for pools in pipelines(inst, tp, mixed):
-            if inst.tpot_ms is not None and len(pools) * overhead > inst.tpot_ms * 1e-3:
-                continue
-            key = usage(inst, pools, tp)
-            for ep in ep_choices(inst, tp):
-                for batch in reversed(inst.batch_sizes):
-                    if deadline.expired():
-                        return Columns(kept, priced, False)
-                    if key in kept and ceiling(inst, pools, tp, ep, batch) <= kept[key].throughput:
-                        break  # the ceiling grows with the batch: smaller ones cannot do better
-                    priced += 1
-                    found = best(inst, pools, tp, ep, batch, uneven)
-                    if found is not None and (key not in kept or _better(found, kept[key])):
-                        kept[key] = found
+    sizes = sorted({t for k in range(len(inst.pools)) for t in tp_sizes(inst, k)})
+    every = [(tp, pools) for tp in sizes for pools in pipelines(inst, tp, mixed)
+             if inst.tpot_ms is None or len(pools) * overhead <= inst.tpot_ms * 1e-3]
+    every.sort(key=lambda c: len(set(c[1])))
+    values: list[list[float]] | None = None
+    for tp, pools in every:
+        key = usage(inst, pools, tp)
+        bar = kept[key].throughput if key in kept else 0.0
+        if len(set(pools)) > 1:
+            if values is None:
+                values = _pure_values(inst, kept, max(sizes) * inst.search.max_mixed_stages)
+            bar = max(bar, sum(values[k][u] for k, u in enumerate(key) if u))
+        for ep in ep_choices(inst, tp):
+            for batch in reversed(inst.batch_sizes):
+                if deadline.expired():
+                    return Columns(kept, priced, False)
+                if ceiling(inst, pools, tp, ep, batch) <= bar:
+                    break  # the ceiling grows with the batch: smaller ones cannot do better
+                priced += 1
+                found = best(inst, pools, tp, ep, batch, uneven)
+                if found is not None and (key not in kept or _better(found, kept[key])):
+                    kept[key] = found
+                    bar = max(bar, found.throughput)
     return Columns(kept, priced, True)
 
 
