@@ -63,7 +63,7 @@ def _limits(inst: ParplanInstance, r: ReplicaPlan, c: cost.ReplicaCost) -> dict[
         if not nxt.fits:
             worst = min(range(len(r.stages)), key=lambda s: nxt.free_blocks[s])
             limit = (f"memory (KV cache of stage {worst}, {r.stages[worst].gpu}, at batch "
-                     f"{larger[0]})")
+                     f"{larger[0]} with this split)")
         elif inst.tpot_ms is not None and nxt.tpot_s > inst.tpot_ms * 1e-3:
             limit = f"TPOT ({nxt.tpot_s * 1e3:.1f} ms at batch {larger[0]})"
         else:

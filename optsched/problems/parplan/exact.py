@@ -61,6 +61,9 @@ def explain(inst: ParplanInstance) -> str:
     """The constraint that rules out every plan, in a sentence."""
     weights = cost.stage_weights(inst, 0, inst.model.num_hidden_layers, True, True)
     sizes = sorted({t for k in range(len(inst.pools)) for t in tp_sizes(inst, k)})
+    if not sizes:
+        return ("search.tp: no TP size it allows divides the nodes and suits the model's "
+                "heads")
     if not any(next(pipelines(inst, tp), None) for tp in sizes):
         return (f"memory: the weights ({weights / cost.GIB:.1f} GiB) fit no pipeline of at "
                 f"most {inst.search.max_stages} stages on this cluster")

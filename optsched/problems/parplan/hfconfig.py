@@ -29,6 +29,11 @@ from optsched.fields import require_int, require_keys, require_str, type_name
 from optsched.problems.parplan.spec import ModelSpec
 from optsched.reading import parse_json, read_text
 
+MOST_SIZE = 1 << 24
+"""Largest width, vocabulary or count a config may give (bounds the work and memory)."""
+MOST = {"num_hidden_layers": 1024, "num_layers": 1024, "n_layer": 1024}
+"""Tighter limits: the layer split's tables grow with the square of the layers."""
+
 KINDS = {"llama": "dense", "mistral": "dense", "qwen2": "dense", "qwen3": "dense",
          "mixtral": "mixtral", "qwen2_moe": "qwen_moe", "qwen3_moe": "qwen_moe",
          "deepseek_v2": "deepseek", "deepseek_v3": "deepseek"}
@@ -131,7 +136,11 @@ class _Getter:
             if default is None:
                 raise InstanceError(self.field(key), f"is missing (needed for {need})")
             return default
-        return require_int(self.obj[key], self.field(key), minimum)
+        value = require_int(self.obj[key], self.field(key), minimum)
+        most = MOST.get(key, MOST_SIZE)
+        if value > most:
+            raise InstanceError(self.field(key), f"must be at most {most}, got {value}")
+        return value
 
     def flag(self, key: str) -> bool:
         value = self.obj.get(key, False)

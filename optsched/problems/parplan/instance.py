@@ -222,10 +222,11 @@ def _cluster(value: object) -> tuple[Pool, ...]:
     pools = tuple(_pool(n, i, inter, latency) for i, n in enumerate(nodes))
     seen: dict[str, int] = {}
     for i, p in enumerate(pools):
-        if p.gpu.name in seen:
+        names = {p.gpu.name.casefold(), (p.gpu_ref or p.gpu.name).casefold()}
+        for name in names & seen.keys():
             raise InstanceError(f"cluster.nodes[{i}].gpu", f"{p.gpu.name} is also "
-                                f"cluster.nodes[{seen[p.gpu.name]}]: one group per GPU type")
-        seen[p.gpu.name] = i
+                                f"cluster.nodes[{seen[name]}]: one group per GPU type")
+        seen.update(dict.fromkeys(names, i))
     if sum(p.count for p in pools) > MAX_GPUS:
         raise InstanceError("cluster.nodes", f"more than {MAX_GPUS} GPUs")
     return pools
@@ -303,7 +304,7 @@ def from_dict(obj: Mapping[str, Any]) -> ParplanInstance:
     if objective != "max_throughput":
         raise InstanceError("objective", f"must be \"max_throughput\", got {excerpt(objective)}")
     search = _search(obj.get("search", {}))
-    for i, tp in enumerate(search.tp or ()):
+    for i, tp in enumerate(obj.get("search", {}).get("tp") or ()):
         problem = tp_problem(model, tp)
         if problem:
             raise InstanceError(f"search.tp[{i}]", problem)

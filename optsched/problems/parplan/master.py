@@ -2,9 +2,9 @@
 
 ``max sum_j r_j x_j  s.t.  sum_j a_jk x_j <= N_k  (every pool k),  x_j in Z+``:
 a multi-dimensional knapsack over the columns of :mod:`.templates`, solved
-by HiGHS (``mip_rel_gap = 0``); its dual bound is the plan's bound. With one
-pool and no time left it falls back on the best single column repeated,
-which is exact when one column type fills the pool.
+by HiGHS (``mip_rel_gap = 0``); its dual bound is the plan's bound. The
+greedy mix (columns by tokens/s per GPU) is HiGHS' first incumbent and the
+answer when HiGHS finds nothing better in time.
 """
 
 from __future__ import annotations

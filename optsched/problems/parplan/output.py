@@ -20,7 +20,7 @@ MAX_EXPORT = 1 << 24
 
 
 def headline(metrics: Mapping[str, Any]) -> str:
-    """``5244 tokens/s, 2 replica group(s), binding: memory (KV cache of stage 1 ...)``."""
+    """``5314 tokens/s, worst TPOT 48.18 ms, 1 replica group(s), binding: TPOT (...)``."""
     groups = metrics.get("replicas", [])
     tpot = max((g["tpot_ms"] for g in groups), default=0.0)
     return (f"{metrics.get('tokens_per_s', 0):.6g} tokens/s, worst TPOT {tpot:.4g} ms, "
@@ -36,8 +36,11 @@ def _model_path(inst: ParplanInstance) -> str:
 def commands(inst: ParplanInstance, r: ReplicaPlan) -> dict[str, Any]:
     """One replica's ``vllm serve`` and ``sglang.launch_server`` lines and their environment.
 
-    An uneven split goes in ``VLLM_PP_LAYER_PARTITION`` /
-    ``SGLANG_PP_LAYER_PARTITION`` (layers per stage, in stage order).
+    A pipeline's split goes in ``VLLM_PP_LAYER_PARTITION`` /
+    ``SGLANG_PP_LAYER_PARTITION`` (layers per stage, in stage order). vLLM's
+    ``--max-num-seqs`` is ``b``, the micro-batch: V0's pipeline engine has a
+    scheduler per micro-batch; an engine with one scheduler for all micro-batches
+    needs ``p b`` (SGLang's ``--max-running-requests`` is that).
     """
     counts = [s.layers[1] - s.layers[0] for s in r.stages]
     p, model = len(r.stages), shlex.quote(_model_path(inst))

@@ -55,8 +55,11 @@ def _exact(instance: ParplanInstance, params: SolveParams, deadline: Deadline) -
     result = answer(instance, plan, **stats)
     if result.objective is None:
         return result
-    bound = -mix.bound if cols.complete else None
-    status = Status.OPTIMAL if mix.optimal and cols.complete else Status.FEASIBLE
+    restricted = not (opts["uneven"] and opts["mix"])
+    if restricted or not cols.complete:  # the master's bound holds for its own plan space
+        return result
+    bound = -mix.bound
+    status = Status.OPTIMAL if mix.optimal else Status.FEASIBLE
     return Result(status=status, solver="", solution=plan, objective=result.objective,
                   bound=bound, stats=result.stats)
 

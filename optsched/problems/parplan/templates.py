@@ -1,6 +1,6 @@
 """Replica templates: every (TP, expert parallelism, pipeline of GPU pools) and its best batch.
 
-The plan space (``docs/methods/parplan.md`` section 4): a replica has one
+The plan space (``docs/methods/parplan.md`` section 1): a replica has one
 TP size ``t`` (a power of two that divides its nodes and suits the model's
 heads: :func:`tp_sizes`), ``p <= search.max_stages`` stages of ``t`` GPUs,
 all of one pool, or of two pools as two contiguous runs (``p <=
@@ -63,8 +63,9 @@ def pipelines(inst: ParplanInstance, tp: int, mixed: bool = True
         return
     for a in pools:
         for b in pools:
-            for first in range(1, s.max_mixed_stages):
-                for second in range(1, s.max_mixed_stages - first + 1):
+            most = min(s.max_mixed_stages, s.max_stages)
+            for first in range(1, most):
+                for second in range(1, most - first + 1):
                     if a != b and _holds(inst, tp, {a: first, b: second}):
                         yield (a,) * first + (b,) * second
 
