@@ -109,9 +109,11 @@ def collective(pool: Pool, op: str, n: int, size: float, alpha_us: float) -> flo
 
 
 @lru_cache(maxsize=4096)
-def _layers(inst: ParplanInstance, pool: Pool, tp: int, ep: bool, tokens: float,
-            context: float) -> np.ndarray:
-    """Seconds per layer for ``tokens`` through it, attending to ``context`` token-pairs.
+def _parts(inst: ParplanInstance, pool: Pool, tp: int, ep: bool, tokens: float,
+           context: float) -> np.ndarray:
+    """HBM, compute and collective seconds per layer (rows), ``tokens`` through each layer.
+
+    ``context`` is the number of attention token-pairs.
 
     Roofline per layer on one GPU: ``max(bytes / (B eff_hbm), flops / (F
     eff_compute))`` plus the layer's collectives.
@@ -124,17 +126,28 @@ def _layers(inst: ParplanInstance, pool: Pool, tp: int, ep: bool, tokens: float,
     read = params * inst.weight_bytes + context * kv_per_token(inst, tp) * tp
     flops = 2.0 * tokens * active + 2.0 * m.num_attention_heads * _attention_width(m) * context
     gpu = pool.gpu
-    time = np.maximum(read / tp / (gpu.hbm_TBps * 1e12 * c.eff_hbm),
-                      flops / tp / (gpu.tflops(inst.weights) * 1e12 * c.eff_compute))
+    memory = read / tp / (gpu.hbm_TBps * 1e12 * c.eff_hbm)
+    compute = flops / tp / (gpu.tflops(inst.weights) * 1e12 * c.eff_compute)
+    talk = np.zeros_like(memory)
     if tp > 1:
         message = tokens * m.hidden_size * ACT_BYTES
         reduce = collective(pool, "all_reduce", tp, message, c.alpha_us)
         if ep and m.is_moe:
             a2a = 2 * collective(pool, "all_to_all", tp, message * m.top_k, c.alpha_us)
-            time = time + np.where(s.moe, reduce + a2a, 2 * reduce)
+            talk = talk + np.where(s.moe, reduce + a2a, 2 * reduce)
         else:
-            time = time + 2 * reduce
-    out = np.asarray(time, dtype=np.float64)
+            talk = talk + 2 * reduce
+    out = np.stack([memory, compute, talk]).astype(np.float64)
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _layers(inst: ParplanInstance, pool: Pool, tp: int, ep: bool, tokens: float,
+            context: float) -> np.ndarray:
+    """Seconds per layer: the larger of HBM and compute time, plus the collectives."""
+    memory, compute, talk = _parts(inst, pool, tp, ep, tokens, context)
+    out: np.ndarray = np.maximum(memory, compute) + talk
     out.setflags(write=False)
     return out
 
@@ -156,6 +169,18 @@ def decode_layers(inst: ParplanInstance, pool: Pool, tp: int, ep: bool,
     """Seconds per layer of one decode iteration of a micro-batch of ``batch``."""
     tokens, context = decode_tokens(inst, batch)
     return _layers(inst, pool, tp, ep, tokens, context)
+
+
+def decode_parts(inst: ParplanInstance, pool: Pool, tp: int, ep: bool, batch: int,
+                 first: int, end: int) -> tuple[float, float, float]:
+    """Seconds of layers ``[first, end)`` that HBM, compute and collectives would take.
+
+    The stage's time is the sum over its layers of ``max(HBM, compute) +
+    collectives``; these sums say which of the three dominates it.
+    """
+    tokens, context = decode_tokens(inst, batch)
+    memory, compute, talk = _parts(inst, pool, tp, ep, tokens, context)[:, first:end].sum(axis=1)
+    return float(memory), float(compute), float(talk)
 
 
 def prefill_layers(inst: ParplanInstance, pool: Pool, tp: int, ep: bool) -> np.ndarray:
