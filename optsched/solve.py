@@ -155,12 +155,19 @@ def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: So
         result = verify(family, instance, result)
     except InvalidSolutionError as exc:
         return _fall_back(family, instance, replace(result, bound=None), hint, str(exc))
-    if hint.objective is not None and result.objective is not None and (
-            hint.objective < result.objective):
+    if hint.objective is not None and result.objective is not None and _below(
+            family, hint.objective, result.objective):
         # e.g. a MILP without a warm start that stopped at a worse incumbent
         return _fall_back(family, instance, replace(
             result, stats={**result.stats, "solver_objective": result.objective}), hint)
     return result
+
+
+def _below(family: Family[Any, Any], a: int | float, b: int | float) -> bool:
+    """True when objective ``a`` is better than ``b`` by more than rounding (fractional ones)."""
+    if family.integral:
+        return a < b
+    return a < b - 1e-9 * max(1.0, abs(b))
 
 
 def _last_resort(family: Family[Any, Any], instance: Any, result: Result) -> Result:
