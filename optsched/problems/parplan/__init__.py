@@ -51,6 +51,7 @@ FAMILY: Family[ParplanInstance, ParplanSolution] = Family(
     read_export=output.read_export,
     export_suffixes=(".launch.json",),
     plot=output.plot,
+    compare=output.compare,
 )
 
 __all__ = ["FAMILY", "ParplanInstance", "ParplanSolution"]

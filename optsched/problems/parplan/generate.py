@@ -10,13 +10,14 @@ the SLOs are the parameters'.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from optsched.errors import InputError
 from optsched.family import Generator, GeneratorParam
-from optsched.problems.parplan import catalog
+from optsched.problems.parplan import catalog, hfconfig
 from optsched.problems.parplan.instance import ParplanInstance, from_dict
 
 NODE = {"L40S-48GB": 4}
@@ -24,8 +25,8 @@ NODE = {"L40S-48GB": 4}
 MAX_INSTANCES = 10_000
 
 PARAMS = (
-    GeneratorParam("model", str, "llama-3-70b", "a model of the table, or \"any\" (one per "
-                                                "instance, by the seed)"),
+    GeneratorParam("model", str, "llama-3-70b", "a model of the table, \"any\" (one per "
+                   "instance, by the seed), or the path of a Hugging Face config.json"),
     GeneratorParam("cluster", str, "homogeneous", "homogeneous or heterogeneous"),
     GeneratorParam("gpu", str, "H100", "the GPU of a homogeneous cluster"),
     GeneratorParam("gpus", int, 8, "GPUs in the cluster (whole nodes)", low=1, high=4096),
@@ -83,16 +84,21 @@ def generate(model: str = "llama-3-70b", cluster: str = "homogeneous", gpu: str 
     """``count`` instances; the parameters are checked first (:data:`GENERATOR`)."""
     GENERATOR.check(dict(locals()))
     models = sorted(catalog.known_models())
+    config = hfconfig.read_file(Path(model)).to_dict() if model.endswith(".json") else None
     out = []
     for k in range(count):
         rng = np.random.default_rng([seed, k])
-        name = models[int(rng.integers(len(models)))] if model == "any" else \
-            catalog.model(model, field="model").name
+        if config is not None:
+            name = str(config["name"])
+        elif model == "any":
+            name = models[int(rng.integers(len(models)))]
+        else:
+            name = catalog.model(model, field="model").name
         p, o = _lengths(rng, prompt_tokens, output_tokens)
         slo = {key: v for key, v in (("tpot_ms", tpot_ms), ("ttft_ms", ttft_ms)) if v > 0}
         shape = f"{gpu}x{gpus}" if cluster == "homogeneous" else f"het{types}x{gpus}"
         out.append(from_dict({
-            "name": f"{name}-{shape}-s{seed}-{k}", "model": name,
+            "name": f"{name}-{shape}-s{seed}-{k}", "model": config or name,
             "cluster": {"nodes": _nodes(rng, cluster, gpu, gpus, types)},
             "workload": {"prompt_tokens": p, "output_tokens": o}, "slo": slo}))
     return out

@@ -123,3 +123,24 @@ def plot(inst: ParplanInstance, sol: ParplanSolution, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def compare(inst: ParplanInstance, sol: ParplanSolution) -> dict[str, Any]:
+    """Tokens/s of the plan and of each rule, and ``vs_<rule>``: better, equal or worse.
+
+    The rules are :mod:`.baselines`' (vLLM's, max-PP, min-TP); a rule that finds
+    no plan counts as 0 tokens/s.
+    """
+    from optsched.problems.parplan import baselines
+    from optsched.problems.parplan.evaluate import evaluate
+
+    ours = -(evaluate(inst, sol).objective or 0.0)
+    out: dict[str, Any] = {"tokens_per_s": ours}
+    for name, shapes in (("vllm", baselines.vllm), ("max_pp", baselines.max_pp),
+                         ("min_tp", baselines.min_tp)):
+        plan = baselines.rule(inst, shapes)
+        theirs = -(evaluate(inst, plan).objective or 0.0) if plan.replicas else 0.0
+        out[f"{name}_tokens_per_s"] = theirs
+        close = abs(ours - theirs) <= 1e-9 * max(1.0, abs(ours))
+        out[f"vs_{name}"] = "equal" if close else "better" if ours > theirs else "worse"
+    return out

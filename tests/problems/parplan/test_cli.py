@@ -233,3 +233,44 @@ def test_bad_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     path = _example(tmp_path, data)
     line = one_error(run(capsys, "solve", path, *FAST), *words)
     assert line.startswith(f"optsched: error: {path}: ")
+
+
+def test_compare_with_the_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--compare`` prices the rules beside the plan. On the example vLLM's rule runs TP 8
+    at batch 128 (instances/README.md: 3854.3 tokens/s) against the optimum's 5313.8, so
+    ``vs_vllm`` is better and the plan's figure is the optimum's."""
+    row = one_json(run(capsys, "solve", _example(tmp_path), "--compare", "--json", *FAST))
+    compared = row["stats"]["compare"]
+    assert compared["tokens_per_s"] == pytest.approx(-OPTIMUM, rel=1e-9)
+    assert compared["vllm_tokens_per_s"] == pytest.approx(3854.3457, rel=1e-6)
+    assert compared["vs_vllm"] == "better"
+    assert {compared[f"vs_{r}"] for r in ("vllm", "max_pp", "min_tp")} <= {"better", "equal"}
+
+
+def test_generate_from_a_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                     ) -> None:
+    """``--model config.json`` reads a Hugging Face config: a Qwen3-MoE config (48 layers,
+    128 experts, top-8) becomes the instance's inline model, named after its folder."""
+    folder = tmp_path / "Qwen3-30B-A3B"
+    folder.mkdir()
+    write_json(folder / "config.json", {
+        "model_type": "qwen3_moe", "hidden_size": 2048, "intermediate_size": 6144,
+        "moe_intermediate_size": 768, "num_hidden_layers": 48, "num_attention_heads": 32,
+        "num_key_value_heads": 4, "head_dim": 128, "vocab_size": 151936, "num_experts": 128,
+        "num_experts_per_tok": 8})
+    run(capsys, "generate", "parplan", "--model", folder / "config.json", "--out",
+        tmp_path / "gen")
+    (made,) = (tmp_path / "gen").glob("*.json")
+    model = json.loads(made.read_text())["model"]
+    assert (model["name"], model["num_hidden_layers"], model["experts"], model["top_k"]) == (
+        "Qwen3-30B-A3B", 48, 128, 8)
+    row = one_json(run(capsys, "solve", made, "--json", *FAST))
+    assert row["status"] == "optimal" and row["verified"]
+
+
+def test_generate_from_a_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A config without the head count, and a missing file: exit 2, the field or file named."""
+    bad = write_json(tmp_path / "bad.json", {"model_type": "llama", "hidden_size": 4096})
+    one_error(run(capsys, "generate", "parplan", "--model", bad), "num_attention_heads")
+    one_error(run(capsys, "generate", "parplan", "--model", tmp_path / "none.json"),
+              "none.json")
