@@ -7,9 +7,9 @@ within the TPOT and TTFT limits. Cost model, methods and citations:
 ``docs/methods/parplan.md``.
 """
 
-from optsched.family import Family, InstanceOptions
+from optsched.family import Family, Generator, InstanceOptions
 from optsched.options import Option, OptionSet
-from optsched.problems.parplan import generate, output, solvers
+from optsched.problems.parplan import draft, generate, output, solvers
 from optsched.problems.parplan.bounds import lower_bound
 from optsched.problems.parplan.evaluate import evaluate
 from optsched.problems.parplan.instance import ParplanInstance, from_dict, with_settings
@@ -45,6 +45,8 @@ FAMILY: Family[ParplanInstance, ParplanSolution] = Family(
     samples=generate.samples,
     integral=False,
     generator=generate.GENERATOR,
+    variants={"draft": Generator(draft.from_draft, draft.PARAMS, "a format-1 instance from "
+                                 "a v0 draft of ../shared/data/parplan/instances", 1, draft.size)},
     headline=output.headline,
     instance_options=InstanceOptions(INSTANCE_OPTIONS, with_settings),
     export=output.export,
