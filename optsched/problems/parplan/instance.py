@@ -17,7 +17,7 @@ from typing import Any
 from optsched.errors import InstanceError
 from optsched.fields import excerpt, is_int, require_keys, require_str, type_name
 from optsched.problems.parplan import catalog, hfconfig
-from optsched.problems.parplan.spec import CostParams, GpuSpec, ModelSpec
+from optsched.problems.parplan.spec import CostParams, GpuSpec, ModelSpec, changed
 
 BYTES = {"bf16": 2, "fp16": 2, "fp8": 1}
 """Bytes per element of each precision the cost model knows."""
@@ -74,8 +74,7 @@ class Search:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of the values that differ from the defaults."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)
-               if getattr(self, f.name) != f.default}
+        out = changed(self)
         if "tp" in out:
             out["tp"] = list(out["tp"])
         return out

@@ -13,6 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+
+def changed(obj: Any, keep: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields of dataclass ``obj`` that differ from their defaults (and those in ``keep``)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)
+            if f.name in keep or getattr(obj, f.name) != f.default}
+
+
 COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv")
 
 
@@ -66,12 +73,7 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object (fields at their defaults left out)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in _REQUIRED or value != f.default:
-                out[f.name] = value
-        return out
+        return changed(self, keep=_REQUIRED)
 
 
 _REQUIRED = ("name", "hidden_size", "intermediate_size", "num_hidden_layers",
@@ -143,5 +145,4 @@ class CostParams:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of the values that differ from the defaults."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if getattr(self, f.name) != f.default}
+        return changed(self)
