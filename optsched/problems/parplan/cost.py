@@ -16,7 +16,8 @@ from functools import cache, lru_cache
 
 import numpy as np
 
-from optsched.problems.parplan.instance import ParplanInstance, Pool
+from optsched.problems.parplan.cluster import Pool
+from optsched.problems.parplan.instance import ParplanInstance
 from optsched.problems.parplan.spec import ModelSpec
 
 GIB = float(1 << 30)

@@ -9,55 +9,21 @@ sizes to consider, the plan space (``search``) and cost-model overrides
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from optsched.errors import InstanceError
-from optsched.fields import excerpt, is_int, require_keys, require_str, type_name
+from optsched.fields import excerpt, require_keys, require_str, type_name
 from optsched.problems.parplan import catalog, hfconfig
-from optsched.problems.parplan.spec import CostParams, GpuSpec, ModelSpec, changed
+from optsched.problems.parplan.cluster import Pool, integer, number, read_cluster
+from optsched.problems.parplan.spec import CostParams, ModelSpec, changed
 
 BYTES = {"bf16": 2, "fp16": 2, "fp8": 1}
 """Bytes per element of each precision the cost model knows."""
 DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 """Decode batch sizes considered by default (vLLM's ``max_num_seqs`` defaults to 256)."""
-MAX_GPUS = 1 << 16
-MAX_TOKENS = 1 << 22
 MAX_STAGES = 16
-DEFAULT_INTER_GBPS, DEFAULT_INTER_LATENCY_US = 50.0, 5.0
-"""An NDR-400 InfiniBand NIC per GPU: 50 GB/s per direction, about 5 us."""
-
-
-@dataclass(frozen=True)
-class Pool:
-    """``count`` GPUs of one model in nodes of ``gpus_per_node``.
-
-    Bandwidths are per direction: ``intra_GBps`` between two GPUs of a node,
-    ``inter_GBps`` (with ``inter_latency_us``) from a GPU to another node.
-    """
-
-    gpu: GpuSpec
-    count: int
-    gpus_per_node: int
-    intra_GBps: float  # noqa: N815 - the unit is part of the name
-    inter_GBps: float  # noqa: N815
-    inter_latency_us: float
-    gpu_ref: str | None = None
-    """The table name the file gave, or None for an inline GPU."""
-
-    @property
-    def nodes(self) -> int:
-        """The number of nodes."""
-        return self.count // self.gpus_per_node
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object of the node group."""
-        return {"gpu": self.gpu_ref if self.gpu_ref is not None else self.gpu.to_dict(),
-                "count": self.count, "gpus_per_node": self.gpus_per_node,
-                "intra_node_GBps": self.intra_GBps, "inter_node_GBps": self.inter_GBps,
-                "inter_node_latency_us": self.inter_latency_us}
 
 
 @dataclass(frozen=True)
@@ -143,25 +109,6 @@ class ParplanInstance:
         return out
 
 
-def _number(value: object, where: str, low: float = 0.0, strict: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-            value):
-        raise InstanceError(where, f"must be a number, got {excerpt(value)}")
-    if value < low or (strict and value == low):
-        raise InstanceError(where, f"must be {'>' if strict else '>='} {low:g}, "
-                                   f"got {excerpt(value)}")
-    return float(value)
-
-
-def _int(value: object, where: str, low: int = 1, high: int = MAX_TOKENS) -> int:
-    if not is_int(value):
-        raise InstanceError(where, f"must be an integer, got {excerpt(value)}")
-    number: int = int(value)  # type: ignore[call-overload]
-    if not low <= number <= high:
-        raise InstanceError(where, f"must be in [{low}, {high}], got {number}")
-    return number
-
-
 def _model(value: object) -> tuple[ModelSpec, str | None]:
     if isinstance(value, str):
         return catalog.model(value, field="model"), value
@@ -172,63 +119,6 @@ def _model(value: object) -> tuple[ModelSpec, str | None]:
         return hfconfig.from_config(value, name, where="model"), None
     raise InstanceError("model", f"must be a model name or a config object, got "
                                  f"{type_name(value)}")
-
-
-_GPU_KEYS = ("name", "bf16_tflops", "memory_gib", "hbm_TBps")
-
-
-def _gpu(value: object, where: str) -> tuple[GpuSpec, str | None]:
-    if isinstance(value, str):
-        return catalog.gpu(value, field=where), value
-    obj = require_keys(value, where, _GPU_KEYS, ("fp8_tflops", "link_GBps", "source"))
-    name = require_str(obj["name"], f"{where}.name")
-    numbers = {k: _number(obj[k], f"{where}.{k}") for k in _GPU_KEYS[1:]}
-    extra = {k: _number(obj[k], f"{where}.{k}", strict=False)
-             for k in ("fp8_tflops", "link_GBps") if k in obj}
-    return GpuSpec(name=name, source=str(obj.get("source", "inline")),
-                   **numbers, **extra), None  # type: ignore[arg-type]
-
-
-def _pool(obj: object, i: int, inter: float, latency: float) -> Pool:
-    where = f"cluster.nodes[{i}]"
-    node = require_keys(obj, where, ("gpu", "count"),
-                        ("gpus_per_node", "intra_node_GBps", "inter_node_GBps",
-                         "inter_node_latency_us"))
-    gpu, ref = _gpu(node["gpu"], f"{where}.gpu")
-    count = _int(node["count"], f"{where}.count", 1, MAX_GPUS)
-    per_node = _int(node.get("gpus_per_node", min(count, 8)), f"{where}.gpus_per_node", 1,
-                    MAX_GPUS)
-    if count % per_node:
-        raise InstanceError(f"{where}.gpus_per_node", f"{per_node} does not divide the "
-                                                      f"{count} GPUs of the group")
-    intra = _number(node.get("intra_node_GBps", gpu.link_GBps or 32.0),
-                    f"{where}.intra_node_GBps")
-    return Pool(gpu, count, per_node, intra,
-                _number(node.get("inter_node_GBps", inter), f"{where}.inter_node_GBps"),
-                _number(node.get("inter_node_latency_us", latency),
-                        f"{where}.inter_node_latency_us", strict=False), ref)
-
-
-def _cluster(value: object) -> tuple[Pool, ...]:
-    obj = require_keys(value, "cluster", ("nodes",), ("inter_node_GBps", "inter_node_latency_us"))
-    nodes = obj["nodes"]
-    if not isinstance(nodes, list) or not nodes:
-        raise InstanceError("cluster.nodes", "must be a non-empty list of node groups (a "
-                                             "cluster without GPUs has no plan)")
-    inter = _number(obj.get("inter_node_GBps", DEFAULT_INTER_GBPS), "cluster.inter_node_GBps")
-    latency = _number(obj.get("inter_node_latency_us", DEFAULT_INTER_LATENCY_US),
-                      "cluster.inter_node_latency_us", strict=False)
-    pools = tuple(_pool(n, i, inter, latency) for i, n in enumerate(nodes))
-    seen: dict[str, int] = {}
-    for i, p in enumerate(pools):
-        names = {p.gpu.name.casefold(), (p.gpu_ref or p.gpu.name).casefold()}
-        for name in names & seen.keys():
-            raise InstanceError(f"cluster.nodes[{i}].gpu", f"{p.gpu.name} is also "
-                                f"cluster.nodes[{seen[name]}]: one group per GPU type")
-        seen.update(dict.fromkeys(names, i))
-    if sum(p.count for p in pools) > MAX_GPUS:
-        raise InstanceError("cluster.nodes", f"more than {MAX_GPUS} GPUs")
-    return pools
 
 
 def _precision(value: object) -> tuple[str, str]:
@@ -246,7 +136,7 @@ def _precision(value: object) -> tuple[str, str]:
 def _batches(value: object) -> tuple[int, ...]:
     if not isinstance(value, list) or not value or len(value) > 64:
         raise InstanceError("workload.batch_sizes", "must be a list of 1 to 64 integers")
-    sizes = sorted({_int(v, f"workload.batch_sizes[{i}]", 1, 1 << 16)
+    sizes = sorted({integer(v, f"workload.batch_sizes[{i}]", 1, 1 << 16)
                     for i, v in enumerate(value)})
     return tuple(sizes)
 
@@ -258,11 +148,11 @@ def _search(value: object) -> Search:
         tp = obj["tp"]
         if not isinstance(tp, list) or not tp:
             raise InstanceError("search.tp", "must be a non-empty list of integers")
-        out["tp"] = tuple(sorted({_int(v, f"search.tp[{i}]", 1, 1024)
+        out["tp"] = tuple(sorted({integer(v, f"search.tp[{i}]", 1, 1024)
                                   for i, v in enumerate(tp)}))
     for key in ("max_stages", "max_mixed_stages"):
         if key in obj:
-            out[key] = _int(obj[key], f"search.{key}", 1, MAX_STAGES)
+            out[key] = integer(obj[key], f"search.{key}", 1, MAX_STAGES)
     for key in ("expert_parallel", "mixed_pipelines"):
         if key in obj:
             if not isinstance(obj[key], bool):
@@ -280,12 +170,12 @@ def _cost(value: object) -> CostParams:
     out: dict[str, Any] = {}
     for key, got in obj.items():
         if key == "kv_block_tokens":
-            out[key] = _int(got, "cost.kv_block_tokens", 1, 1 << 12)
+            out[key] = integer(got, "cost.kv_block_tokens", 1, 1 << 12)
             continue
-        number = _number(got, f"cost.{key}", strict=key in (*_UNIT, "alpha_us"))
-        if key in _UNIT and number > 1:
+        value = number(got, f"cost.{key}", strict=key in (*_UNIT, "alpha_us"))
+        if key in _UNIT and value > 1:
             raise InstanceError(f"cost.{key}", f"must be in (0, 1], got {excerpt(got)}")
-        out[key] = number
+        out[key] = value
     return CostParams(**out)
 
 
@@ -308,14 +198,14 @@ def from_dict(obj: Mapping[str, Any]) -> ParplanInstance:
         if problem:
             raise InstanceError(f"search.tp[{i}]", problem)
     return ParplanInstance(
-        name=name, model=model, model_ref=ref, pools=_cluster(obj["cluster"]),
-        prompt_tokens=_int(work["prompt_tokens"], "workload.prompt_tokens"),
-        output_tokens=_int(work["output_tokens"], "workload.output_tokens"),
+        name=name, model=model, model_ref=ref, pools=read_cluster(obj["cluster"]),
+        prompt_tokens=integer(work["prompt_tokens"], "workload.prompt_tokens"),
+        output_tokens=integer(work["output_tokens"], "workload.output_tokens"),
         weights=weights, kv=kv,
         batch_sizes=_batches(work["batch_sizes"]) if "batch_sizes" in work
         else DEFAULT_BATCHES,
-        tpot_ms=_number(slo["tpot_ms"], "slo.tpot_ms") if "tpot_ms" in slo else None,
-        ttft_ms=_number(slo["ttft_ms"], "slo.ttft_ms") if "ttft_ms" in slo else None,
+        tpot_ms=number(slo["tpot_ms"], "slo.tpot_ms") if "tpot_ms" in slo else None,
+        ttft_ms=number(slo["ttft_ms"], "slo.ttft_ms") if "ttft_ms" in slo else None,
         search=search, cost=_cost(obj.get("cost", {})))
 
 

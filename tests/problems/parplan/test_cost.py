@@ -31,7 +31,8 @@ import numpy as np
 import pytest
 
 from optsched.problems.parplan import cost, generate
-from optsched.problems.parplan.instance import ParplanInstance, Pool, from_dict
+from optsched.problems.parplan.cluster import Pool
+from optsched.problems.parplan.instance import ParplanInstance, from_dict
 from optsched.problems.parplan.spec import GpuSpec, ModelSpec
 
 UNIT_GPU: dict[str, Any] = {"name": "Unit-1GiB", "bf16_tflops": 1000, "memory_gib": 1,
