@@ -44,7 +44,7 @@ def _rules(inst: ParplanInstance, i: int, r: ReplicaPlan) -> list[str]:
         out.append(f"{where}: the stages end at layer {expect}, not {layers}")
     if r.ep and True not in ep_choices(inst, r.tp):
         out.append(f"{where}.ep: expert parallelism needs a MoE model whose experts divide "
-                   f"over TP {r.tp}")
+                   f"over TP {r.tp}, and search.expert_parallel true")
     return out
 
 

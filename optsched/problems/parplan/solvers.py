@@ -47,15 +47,15 @@ def _exact(instance: ParplanInstance, params: SolveParams, deadline: Deadline) -
                                  params.workers or 1)
     stats = {"templates_priced": cols.priced, "columns": len(cols.best),
              "enumeration_complete": cols.complete}
+    restricted = not (opts["uneven"] and opts["mix"])
     if not plan.replicas:
-        if cols.complete:
+        if cols.complete and not restricted:  # an empty restricted space proves nothing
             return Result(status=Status.INFEASIBLE, solver="",
                           stats={**stats, "binding": exact.explain(instance)})
         return Result(status=Status.NO_SOLUTION, solver="", stats=stats)
     result = answer(instance, plan, **stats)
     if result.objective is None:
         return result
-    restricted = not (opts["uneven"] and opts["mix"])
     if restricted or not cols.complete:  # the master's bound holds for its own plan space
         return result
     bound = -mix.bound

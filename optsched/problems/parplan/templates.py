@@ -3,7 +3,7 @@
 The plan space (``docs/methods/parplan.md`` section 1): a replica has one
 TP size ``t`` (a power of two that divides its nodes and suits the model's
 heads: :func:`tp_sizes`), ``p <= search.max_stages`` stages of ``t`` GPUs,
-all of one pool, or of two pools as two contiguous runs (``p <=
+all of one pool, or of two pools as two contiguous runs (then also ``p <=
 search.max_mixed_stages``), and a micro-batch from ``batch_sizes``. For
 every template :func:`.split.best` gives the exact best split; a column is
 the best template for one vector of GPUs used per pool (only the best of

@@ -16,6 +16,7 @@ import pytest
 
 import optsched
 from optsched.deadline import Deadline
+from optsched.params import SolveParams
 from optsched.problems.parplan import baselines, bounds, exact, generate, master
 from optsched.problems.parplan.evaluate import evaluate
 from optsched.problems.parplan.instance import ParplanInstance, from_dict
@@ -279,3 +280,17 @@ def test_explain_when_search_tp_fits_no_node() -> None:
                       "search": {"tp": [8]}})
     assert exact.plan(inst, Deadline(None))[0].replicas == ()
     assert not exact.explain(inst).startswith("memory"), exact.explain(inst)
+
+
+def test_an_empty_restricted_space_proves_nothing() -> None:
+    """Llama-3-70B (141 GB of weights) on one H100 and one A100: no one-type pipeline holds
+    it (each GPU has 0.9 x 80 GiB - 2 GiB = 70.7 GB), but a pipeline over both does. With
+    ``mix=false`` the restricted space is empty: that is no solution, not infeasibility,
+    and ``solve()`` answers with the hint or nothing, never ``infeasible``."""
+    inst = from_dict({"name": "two", "model": "llama-3-70b", "cluster": {"nodes": [
+        {"gpu": "H100", "count": 1}, {"gpu": "A100", "count": 1}]},
+        "workload": {"prompt_tokens": 128, "output_tokens": 128}, "slo": {"tpot_ms": 200}})
+    full = optsched.solve(inst, "parplan-exact")
+    assert full.status is Status.OPTIMAL and full.objective is not None
+    restricted = optsched.solve(inst, "parplan-exact", SolveParams(options={"mix": False}))
+    assert restricted.status is not Status.INFEASIBLE
