@@ -447,7 +447,8 @@ def test_unknown_gpu() -> None:
 
 def test_ep_on_a_dense_model() -> None:
     assert violations(checked(), group(stage(tp=2), ep=True)) == (
-        "replicas[0].ep: expert parallelism needs a MoE model whose experts divide over TP 2",)
+        "replicas[0].ep: expert parallelism needs a MoE model whose experts divide over TP 2, "
+        "and search.expert_parallel true",)
 
 
 def test_out_of_memory() -> None:
