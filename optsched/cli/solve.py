@@ -45,13 +45,17 @@ EXIT_NO_SOLUTION = 3
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write each result to DIR/<instance>.<solver>.json.")
 @click.option("--compare", is_flag=True,
-              help="Add the family's baseline comparison to the result (pods: kube-scheduler "
-                   "with and without preemption).")
+              help="Add the family's baseline comparison to the result as stats.compare "
+                   "(pods: kube-scheduler with and without preemption; parplan: the vllm, "
+                   "max-pp and min-tp rules' tokens/s and vs_<rule> better/equal/worse).")
 @click.option("--export", "--manifests", "export", default=None,
               type=click.Path(file_okay=False, path_type=Path),
               help="Write each solution as the field's tools take it to DIR/<instance>.<solver>"
                    ".<suffix> (pods: Kubernetes Eviction and Binding objects, .yaml; memalloc: "
-                   "MiniMalloc's CSV with an offset column, .csv).")
+                   "MiniMalloc's CSV with an offset column, .csv; moe: the expert maps of "
+                   "SGLang's --init-expert-location and traffic tables, .placement.json; "
+                   "parplan: vllm serve and sglang.launch_server lines per replica group, "
+                   ".launch.json).")
 def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, workers: int | None,
           seed: int, options: tuple[str, ...], model: tuple[str, ...], no_fallback: bool,
           family_name: str | None, log: bool, as_json: bool, out: Path | None, compare: bool,

@@ -1,10 +1,10 @@
 """parplan-exact: every template's exact split, then the integer master over the columns.
 
 With ``mix`` off, every pool holds identical replicas of one single-type
-template (the plan space of :func:`.baselines.enumerate_all`); with
-``uneven`` off, splits are vLLM's even ones. Infeasibility is proven when the
-enumeration completes without a template, and :func:`explain` names the
-constraint no plan can meet.
+template; with ``uneven`` off, splits are vLLM's even ones; with both off the
+plan space is :func:`.baselines.enumerate_all`'s. Infeasibility is proven when the
+full enumeration (both options on) completes without a template, and
+:func:`explain` names the constraint no plan can meet.
 """
 
 from __future__ import annotations
