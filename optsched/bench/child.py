@@ -45,16 +45,18 @@ def _solve(job: Job, stop: StopRequest) -> dict[str, Any]:
     from optsched.registry import get_family
     from optsched.solve import solve
 
-    params = SolveParams(time_limit=job.time_limit, workers=job.workers, seed=job.seed,
-                         options=job.options, model=job.model)
     instance = instance_from_dict(job.data)
+    family = get_family(job.family)
+    hint = None if job.hint is None else family.read_solution(job.hint)
+    params = SolveParams(time_limit=job.time_limit, workers=job.workers, seed=job.seed,
+                         options=job.options, model=job.model, hint=hint)
     started = time.perf_counter()
     result = solve(instance, job.solver, params, stop=stop)
     row = result.to_dict()
     out = {k: row[k] for k in ("status", "objective", "bound", "gap", "verified",
                                "build_s", "solve_s", "solution", "stats")}
     out["solve_wall_s"] = round(time.perf_counter() - started, 6)
-    compare = get_family(job.family).compare
+    compare = family.compare
     if compare is not None and result.solution is not None:
         out["compare"] = dict(compare(instance, result.solution))
     return out
@@ -94,6 +96,10 @@ class Running:
     stopped_at: float | None = None
     killed: bool = False
     message: dict[str, Any] | None = None
+    grace_s: float | None = None
+    """Seconds past the limit before SIGTERM (None: :func:`grace` of the limit)."""
+    kill_after: float = KILL_AFTER
+    """Seconds between SIGTERM and SIGKILL."""
 
     @property
     def waitables(self) -> list[Any]:
@@ -103,10 +109,11 @@ class Running:
     def next_event(self) -> float:
         """Monotonic time of the watchdog's next step."""
         if self.stopped_at is not None:
-            return self.stopped_at + KILL_AFTER
+            return self.stopped_at + self.kill_after
         if self.started is None:
             return self.created + STARTUP_LIMIT
-        return self.started + self.job.time_limit + grace(self.job.time_limit)
+        extra = grace(self.job.time_limit) if self.grace_s is None else self.grace_s
+        return self.started + self.job.time_limit + extra
 
     def poll(self) -> dict[str, Any] | None:
         """Advance the watchdog; return the job's row once it has ended."""
@@ -148,7 +155,7 @@ class Running:
         if self.message is not None:
             outcome = "stopped" if self.stopped_at is not None else "finished"
             return {**self.job.describe(), **self.message, "outcome": outcome, "wall_s": wall}
-        how = (f"killed {KILL_AFTER:g} s after SIGTERM" if self.killed
+        how = (f"killed {self.kill_after:g} s after SIGTERM" if self.killed
                else f"stopped by the watchdog (exit code {self.process.exitcode})"
                if self.stopped_at is not None
                else f"child exited with code {self.process.exitcode}")
@@ -162,15 +169,15 @@ class Running:
             self.process.terminate()
 
 
-def start(job: Job) -> Running:
-    """Start ``job`` in a new child process."""
+def start(job: Job, grace_s: float | None = None, kill_after: float = KILL_AFTER) -> Running:
+    """Start ``job`` in a new child process (``grace_s`` and ``kill_after``: see Running)."""
     ctx = _context()
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(job, sender), name=f"optsched-{job.key}",
                           daemon=True)
     process.start()
     sender.close()
-    return Running(job, process, receiver)
+    return Running(job, process, receiver, grace_s=grace_s, kill_after=kill_after)
 
 
 def run_blocking(job: Job) -> dict[str, Any]:

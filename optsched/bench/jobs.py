@@ -30,6 +30,8 @@ class Job:
     options: dict[str, Any]
     model: dict[str, Any]
     reference: dict[str, Any] | None
+    hint: dict[str, Any] | None = None
+    """A solution to start from (the service's incumbent of an interrupted run)."""
 
     def describe(self) -> dict[str, Any]:
         """The fields a result row repeats, so that rows stand on their own."""

@@ -14,6 +14,7 @@ from optsched.cli.info import families_command, solvers_command
 from optsched.cli.options import one_line
 from optsched.cli.plot import plot
 from optsched.cli.report import report
+from optsched.cli.serve import serve
 from optsched.cli.solve import solve
 from optsched.cli.validate import validate
 from optsched.errors import InputError, OptschedError
@@ -34,7 +35,7 @@ def cli() -> None:
 
 
 for command in (solve, validate, generate, families_command, solvers_command, bench, report,
-                plot):
+                plot, serve):
     cli.add_command(command)
 
 
