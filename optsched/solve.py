@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,6 +24,9 @@ HINT_GRACE_S = 0.05
 """Seconds the hint may run past a stop request (and, at least, past its share) before the
 solve goes on without it; past its share it may run as long again."""
 
+
+Progress = Callable[[Result], None]
+"""A listener of a solve's verified incumbents."""
 
 @dataclass(frozen=True)
 class Request:
@@ -78,7 +82,8 @@ def prepare(instance: Any, solver: str = AUTO, params: SolveParams | None = None
 
 
 def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, *,
-          stop: StopRequest | None = None, threads: ThreadBudget | None = None) -> Result:
+          stop: StopRequest | None = None, threads: ThreadBudget | None = None,
+          on_progress: Progress | None = None) -> Result:
     """Solve ``instance`` with ``solver`` and return a verified :class:`Result`.
 
     Exact solvers get the family's heuristic solution as a hint (unless
@@ -102,6 +107,9 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, 
     threads
         The budget ``params.workers`` is leased from (default: the process's,
         shared by every solve that names none).
+    on_progress
+        Called with each verified incumbent before the end (today: the hint of
+        an exact solver); an exception it raises is ignored.
 
     Raises
     ------
@@ -115,13 +123,14 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, 
     # The solve's own request: the watchdog may set it without touching the caller's.
     deadline = Deadline(params.time_limit, (stop or StopRequest()).child())
     with (threads or PROCESS).lease(params.workers) as workers:
-        result = _solve(family, spec, instance, replace(params, workers=workers), deadline)
+        result = _solve(family, spec, instance, replace(params, workers=workers), deadline,
+                        on_progress)
     auto = {"auto": request.why} if request.why else {}
     return replace(result, stats={**result.stats, **auto, "call_s": round(deadline.elapsed(), 6)})
 
 
 def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: SolveParams,
-           deadline: Deadline) -> Result:
+           deadline: Deadline, on_progress: Progress | None = None) -> Result:
     stats: dict[str, Any] = {"fallback": None, "workers": params.workers, "seed": params.seed}
     hint = None
     if spec.kind is Kind.EXACT and spec.name != family.hint_solver:
@@ -133,6 +142,7 @@ def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: So
             stats["hint_error"] = repr(exc)
         if hint is not None:
             params = replace(params, hint=hint.solution)
+            _report(on_progress, hint)
     try:
         ran = bounded(lambda: spec.run(instance, params, deadline), deadline, spec.name)
     except OptschedError:
@@ -161,6 +171,13 @@ def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: So
         return _fall_back(family, instance, replace(
             result, stats={**result.stats, "solver_objective": result.objective}), hint)
     return result
+
+
+def _report(on_progress: Progress | None, result: Result) -> None:
+    """Tell the caller of a verified incumbent; its failure is not the solve's."""
+    if on_progress is not None:
+        with contextlib.suppress(Exception):  # a broken listener must not end the solve
+            on_progress(result)
 
 
 def _below(family: Family[Any, Any], a: int | float, b: int | float) -> bool:

@@ -21,6 +21,8 @@ from typing import Any
 
 from optsched.bench.jobs import Job
 from optsched.deadline import StopRequest
+from optsched.result import Result
+from optsched.solve import Progress
 
 KILL_AFTER = 5.0
 """Seconds between SIGTERM and SIGKILL."""
@@ -39,7 +41,8 @@ def _context() -> Any:
     return ctx
 
 
-def _solve(job: Job, stop: StopRequest) -> dict[str, Any]:
+def _solve(job: Job, stop: StopRequest, on_progress: Progress | None = None
+           ) -> dict[str, Any]:
     from optsched.io import instance_from_dict
     from optsched.params import SolveParams
     from optsched.registry import get_family
@@ -51,7 +54,7 @@ def _solve(job: Job, stop: StopRequest) -> dict[str, Any]:
     params = SolveParams(time_limit=job.time_limit, workers=job.workers, seed=job.seed,
                          options=job.options, model=job.model, hint=hint)
     started = time.perf_counter()
-    result = solve(instance, job.solver, params, stop=stop)
+    result = solve(instance, job.solver, params, stop=stop, on_progress=on_progress)
     row = result.to_dict()
     out = {k: row[k] for k in ("status", "objective", "bound", "gap", "verified",
                                "build_s", "solve_s", "solution", "stats")}
@@ -69,9 +72,14 @@ def _child(job: Job, conn: Connection) -> None:
     conn.send({"ready": True})  # the job's clock starts now, not when the process was made
     out: dict[str, Any] = {}
 
+    def progress(found: Result) -> None:
+        conn.send({"progress": {"objective": found.objective, "bound": found.bound,
+                                "solution": None if found.solution is None
+                                else found.solution.to_dict()}})
+
     def work() -> None:
         try:
-            out.update(_solve(job, stop))
+            out.update(_solve(job, stop, progress))
         except Exception as exc:
             out.update(status="error", error=f"{type(exc).__name__}: {exc}",
                        trace=traceback.format_exc(limit=8))
@@ -96,6 +104,8 @@ class Running:
     stopped_at: float | None = None
     killed: bool = False
     message: dict[str, Any] | None = None
+    progress: list[dict[str, Any]] = field(default_factory=list)
+    """Verified incumbents the child reported, not yet taken (:meth:`take_progress`)."""
     grace_s: float | None = None
     """Seconds past the limit before SIGTERM (None: :func:`grace` of the limit)."""
     kill_after: float = KILL_AFTER
@@ -141,6 +151,8 @@ class Running:
                 return
             if got.get("ready"):
                 self.started = time.monotonic()
+            elif "progress" in got:
+                self.progress.append(got["progress"])
             else:
                 self.message = got
 
@@ -162,11 +174,27 @@ class Running:
         outcome = "killed" if self.stopped_at is not None else "crashed"
         return {**self.job.failed(outcome, how), "wall_s": wall}
 
+    def take_progress(self) -> list[dict[str, Any]]:
+        """The incumbents reported since the last call (after :meth:`poll`)."""
+        taken, self.progress = self.progress, []
+        return taken
+
     def stop(self) -> None:
         """Ask the child to stop now (SIGTERM); the watchdog kills it if it lingers."""
         if self.stopped_at is None and self.process.is_alive():
             self.stopped_at = time.monotonic()
             self.process.terminate()
+
+
+def _nothing() -> None:
+    """A child that does nothing: starting it starts the fork server."""
+
+
+def warm() -> None:
+    """Start the fork server now (it imports optsched once), so the first job starts fast."""
+    process = _context().Process(target=_nothing, daemon=True)
+    process.start()
+    process.join(STARTUP_LIMIT)
 
 
 def start(job: Job, grace_s: float | None = None, kill_after: float = KILL_AFTER) -> Running:

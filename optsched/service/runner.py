@@ -58,6 +58,7 @@ class Runner:
     def start(self) -> tuple[int, int]:
         """Recover what a crash left running, then start taking jobs; (re-queued, failed)."""
         recovered = self.store.recover(self.max_attempts)
+        child.warm()
         self._thread.start()
         return recovered
 
@@ -95,6 +96,9 @@ class Runner:
             self._wake.clear()
             for job_id, r in list(self.running.items()):
                 row = r.poll()
+                for found in r.take_progress():
+                    self.store.incumbent(job_id, found["objective"], found["bound"],
+                                         found["solution"])
                 if row is not None:
                     del self.running[job_id]
                     self._finish(job_id, row)

@@ -155,7 +155,7 @@ def test_malformed_json_too_large_and_unknown(server: Server) -> None:
 
 def test_cancel_reaches_a_running_job(server: Server) -> None:
     """CP-SAT on 400 smtt jobs with a 60 s limit, cancelled while it runs, ends cancelled
-    within 2 s of the request (the issue asks 1 s: measured, not yet asserted)."""
+    within 1 s of the request."""
     big = json.loads(subprocess.run(
         [sys.executable, "-m", "optsched", "generate", "smtt", "--n", "400", "--seed", "3"],
         capture_output=True, check=True, text=True).stdout)
@@ -168,7 +168,7 @@ def test_cancel_reaches_a_running_job(server: Server) -> None:
     assert server.call("POST", f"/jobs/{body['id']}/cancel")[0] == 202
     ended = server.wait(body["id"], ("cancelled", "done", "failed"), within=10)
     assert ended["status"] == "cancelled"
-    assert time.monotonic() - asked < 2.0
+    assert time.monotonic() - asked < 1.0
 
 
 def test_kill_9_loses_nothing(tmp_path: Path) -> None:
