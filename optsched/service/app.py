@@ -102,13 +102,7 @@ def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
         detail = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail)}
         return JSONResponse(detail, status_code=exc.status_code, headers=exc.headers)
 
-    @app.middleware("http")
-    async def limit_size(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_bytes:
-            return JSONResponse({"error": f"the body is larger than {settings.max_bytes} "
-                                          "bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(SizeLimit, max_bytes=settings.max_bytes)
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -171,6 +165,59 @@ def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
                                  media_type="text/event-stream")
 
     return app
+
+
+class SizeLimit:
+    """Refuse a request body over ``max_bytes`` with 413, declared or streamed (chunked)."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Pass the request on, counting its body; answer 413 once it is over the limit."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen, over, started = 0, False, False
+
+        async def counted() -> Any:
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:  # the app sees a client gone, and reads no more
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watched(message: Any) -> None:
+            nonlocal started
+            if over:
+                return  # the app's answer to a body it could not read: 413 instead
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Any) -> None:
+        body = json.dumps({"error": f"the body is larger than {self.max_bytes} bytes"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _field(loc: Any) -> str:

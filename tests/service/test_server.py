@@ -149,6 +149,12 @@ def test_malformed_json_too_large_and_unknown(server: Server) -> None:
     response = connection.getresponse()
     assert response.status == 413 and "larger than" in json.loads(response.read())["error"]
     connection.close()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request("POST", "/jobs", body=(b" " * (1 << 20) for _ in range(40)),
+                       headers={"Content-Type": "application/json"}, encode_chunked=True)
+    response = connection.getresponse()  # 40 MiB sent chunked: counted, refused at 16 MiB
+    assert response.status == 413
+    connection.close()
     assert server.call("GET", "/jobs/nothing")[0] == 404
     assert server.call("POST", "/jobs/nothing/cancel")[0] == 404
 
