@@ -16,6 +16,7 @@ from optsched.cli.plot import plot
 from optsched.cli.report import report
 from optsched.cli.serve import serve
 from optsched.cli.solve import solve
+from optsched.cli.submit import submit
 from optsched.cli.validate import validate
 from optsched.errors import InputError, OptschedError
 
@@ -35,7 +36,7 @@ def cli() -> None:
 
 
 for command in (solve, validate, generate, families_command, solvers_command, bench, report,
-                plot, serve):
+                plot, serve, submit):
     cli.add_command(command)
 
 
