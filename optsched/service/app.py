@@ -12,6 +12,7 @@ but ``/health`` needs ``Authorization: Bearer <token>``.
 
 import asyncio
 import json
+import re
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,10 +27,10 @@ from pydantic import BaseModel, Field, create_model
 from optsched.cli.options import one_line
 from optsched.errors import InputError
 from optsched.io import instance_from_dict, instance_to_dict, read_instances
-from optsched.params import MAX_TIME_LIMIT, SolveParams
+from optsched.params import MAX_SEED, MAX_TIME_LIMIT, SolveParams
 from optsched.registry import families, get_family, solvers
 from optsched.service.runner import Runner
-from optsched.service.store import FINAL, STATES, JobStore
+from optsched.service.store import FINAL, STATES, JobStore, QueueFullError
 from optsched.solve import prepare
 
 
@@ -49,9 +50,10 @@ class JobOptions(BaseModel):
     """How to run a job (the fields of every family's request)."""
 
     solver: str = Field("auto", description="a solver of the family, or auto")
-    time_limit: float = Field(10.0, gt=0, le=MAX_TIME_LIMIT, description="seconds, whole call")
+    time_limit: float | None = Field(None, gt=0, le=MAX_TIME_LIMIT, description="seconds, "
+                                     "whole call (default: 10, or the server's largest)")
     workers: int = Field(1, ge=1, le=1024, description="threads (at most the server's)")
-    seed: int = Field(0, ge=0, le=2**63 - 1)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     options: dict[str, Any] = Field(default_factory=dict, description="the solver's options")
     model: dict[str, Any] = Field(default_factory=dict, description="formulation and "
                                                                     "instance settings (-m)")
@@ -120,15 +122,19 @@ def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
                ) -> JSONResponse:
         if idempotency_key is not None and (found := store.by_key(idempotency_key)):
             return JSONResponse(found.summary(), status_code=200)
+        full = HTTPException(503, detail={"error": "the queue is full"},
+                             headers={"Retry-After": "5"})
         if store.count("queued") >= settings.queue:
-            raise HTTPException(503, detail={"error": "the queue is full"},
-                                headers={"Retry-After": "5"})
+            raise full
         try:
             family, instance, params = _checked(body, settings)
         except InputError as exc:
             return _error(422, exc.field, exc.problem)
-        job, created = store.submit(family, body.solver,  # type: ignore[attr-defined]
-                                    instance, params, idempotency_key)
+        try:
+            job, created = store.submit(family, body.solver,  # type: ignore[attr-defined]
+                                        instance, params, idempotency_key, settings.queue)
+        except QueueFullError:
+            raise full from None
         runner.wake()
         return JSONResponse(job.summary(), status_code=201 if created else 200)
 
@@ -157,7 +163,7 @@ def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
         return job.summary()
 
     @app.get("/jobs/{job_id}/events", dependencies=[Depends(auth)])
-    def events(job_id: str, last_event_id: Annotated[int, Header(ge=0)] = 0
+    def events(job_id: str, last_event_id: Annotated[int, Header(ge=0, le=2**62)] = 0
                ) -> StreamingResponse:
         if store.get(job_id) is None:
             raise HTTPException(404, detail={"error": f"no job {job_id}"})
@@ -220,6 +226,22 @@ class SizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
+"""A submitted file name: letters, digits and ``._+-``, not a path, at most 200 characters."""
+DEFAULT_TIME_LIMIT = 10.0
+
+
+def _filename(given: str | None) -> str:
+    """The client's file name, checked: it names a file in a folder of our own."""
+    if given is None:
+        return "instance.json"
+    if not SAFE_NAME.fullmatch(given):
+        raise InputError("filename", "must be a plain file name (letters, digits, '._+-', "
+                                     "at most 200 characters, no folder), got "
+                                     f"{given[:40]!r}")
+    return given
+
+
 def _field(loc: Any) -> str:
     """A validation error's path without FastAPI's ``body`` and the family's tag."""
     parts = [str(p) for p in loc if p != "body"]
@@ -249,7 +271,11 @@ def _checked(body: JobOptions, settings: Settings
         instance = instance_from_dict({**raw, "family": family, "format": raw.get(
             "format", get_family(family).format)}, family)
     else:
-        name = Path(body.filename or "instance.json").name
+        name = _filename(body.filename)
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError("instance", "is not valid Unicode text (a lone surrogate)") from None
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / name
             path.write_text(raw, encoding="utf-8")
@@ -260,10 +286,11 @@ def _checked(body: JobOptions, settings: Settings
         if len(found) != 1:
             raise InputError("instance", f"holds {len(found)} instances; submit one per job")
         instance = found[0]
-    if body.time_limit > settings.max_time_limit:
+    limit = body.time_limit or min(DEFAULT_TIME_LIMIT, settings.max_time_limit)
+    if limit > settings.max_time_limit:
         raise InputError("time_limit", f"must be at most {settings.max_time_limit:g} s on "
                                        "this server")
-    params = SolveParams(time_limit=body.time_limit, workers=min(body.workers, settings.workers),
+    params = SolveParams(time_limit=limit, workers=min(body.workers, settings.workers),
                          seed=body.seed, options=body.options, model=body.model)
     prepare(instance, body.solver, params)
     return family, instance_to_dict(instance), {

@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+class QueueFullError(Exception):
+    """The queue holds its most jobs: come back later."""
+
+
 @dataclass(frozen=True)
 class Job:
     """One job as stored: what was asked, where it stands, and its verified result."""
@@ -131,15 +135,22 @@ class JobStore:
             self._db.close()
 
     def submit(self, family: str, solver: str, instance: Mapping[str, Any],
-               params: Mapping[str, Any], idempotency_key: str | None = None
-               ) -> tuple[Job, bool]:
-        """Queue a job; with a key already used, the job of that key and False."""
+               params: Mapping[str, Any], idempotency_key: str | None = None,
+               max_queued: int | None = None) -> tuple[Job, bool]:
+        """Queue a job; with a key already used, the job of that key and False.
+
+        Raises :class:`QueueFullError` (nothing written) when ``max_queued`` jobs wait.
+        """
         with self._write() as db:
             if idempotency_key is not None:
                 row = db.execute("SELECT * FROM jobs WHERE idempotency_key = ?",
                                  (idempotency_key,)).fetchone()
                 if row is not None:
                     return _job(row), False
+            waiting = db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
+                                 ).fetchone()[0]
+            if max_queued is not None and waiting >= max_queued:
+                raise QueueFullError(max_queued)
             job_id = uuid.uuid4().hex
             db.execute("INSERT INTO jobs (id, idempotency_key, family, solver, instance, params,"
                        " status, created) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)",
