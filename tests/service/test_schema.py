@@ -2,8 +2,8 @@
 
 The schema is the app's own (``create_app(...).openapi()``, the document ``/openapi.json``
 serves); the requests generated from it go to one real ``optsched serve`` on loopback.
-Skipped without the ``service`` and ``service-test`` extras (fastapi, uvicorn, schemathesis) unless CI requires
-the extras.
+Skipped without the ``service`` and ``service-test`` extras (fastapi, uvicorn,
+schemathesis) unless CI requires the extras.
 """
 
 from __future__ import annotations
