@@ -12,11 +12,8 @@ but ``/health`` needs ``Authorization: Bearer <token>``.
 
 import asyncio
 import json
-import re
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request
@@ -26,12 +23,11 @@ from pydantic import BaseModel, Field, create_model
 
 from optsched.cli.options import one_line
 from optsched.errors import InputError
-from optsched.io import instance_from_dict, instance_to_dict, read_instances
-from optsched.params import MAX_SEED, MAX_TIME_LIMIT, SolveParams
-from optsched.registry import families, get_family, solvers
+from optsched.params import MAX_SEED, MAX_TIME_LIMIT
+from optsched.registry import families, solvers
+from optsched.service.checks import check
 from optsched.service.runner import Runner
 from optsched.service.store import FINAL, STATES, JobStore, QueueFullError
-from optsched.solve import prepare
 
 
 @dataclass(frozen=True)
@@ -226,22 +222,6 @@ class SizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
-"""A submitted file name: letters, digits and ``._+-``, not a path, at most 200 characters."""
-DEFAULT_TIME_LIMIT = 10.0
-
-
-def _filename(given: str | None) -> str:
-    """The client's file name, checked: it names a file in a folder of our own."""
-    if given is None:
-        return "instance.json"
-    if not SAFE_NAME.fullmatch(given):
-        raise InputError("filename", "must be a plain file name (letters, digits, '._+-', "
-                                     "at most 200 characters, no folder), got "
-                                     f"{given[:40]!r}")
-    return given
-
-
 def _field(loc: Any) -> str:
     """A validation error's path without FastAPI's ``body`` and the family's tag."""
     parts = [str(p) for p in loc if p != "body"]
@@ -265,37 +245,9 @@ def _union(models: list[type[BaseModel]]) -> Any:
 def _checked(body: JobOptions, settings: Settings
              ) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """The family, the instance's canonical JSON and the run's parameters, all checked."""
-    raw: Any = body.instance  # type: ignore[attr-defined]
-    family: str = body.family  # type: ignore[attr-defined]
-    if isinstance(raw, dict):
-        instance = instance_from_dict({**raw, "family": family, "format": raw.get(
-            "format", get_family(family).format)}, family)
-    else:
-        name = _filename(body.filename)
-        try:
-            raw.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InputError("instance", "is not valid Unicode text (a lone surrogate)") from None
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / name
-            path.write_text(raw, encoding="utf-8")
-            try:
-                found = read_instances(path, family)
-            except InputError as exc:  # the message names the file: give the client's name
-                raise type(exc)(exc.field.replace(str(path), name), exc.problem) from None
-        if len(found) != 1:
-            raise InputError("instance", f"holds {len(found)} instances; submit one per job")
-        instance = found[0]
-    limit = body.time_limit or min(DEFAULT_TIME_LIMIT, settings.max_time_limit)
-    if limit > settings.max_time_limit:
-        raise InputError("time_limit", f"must be at most {settings.max_time_limit:g} s on "
-                                       "this server")
-    params = SolveParams(time_limit=limit, workers=min(body.workers, settings.workers),
-                         seed=body.seed, options=body.options, model=body.model)
-    prepare(instance, body.solver, params)
-    return family, instance_to_dict(instance), {
-        "time_limit": params.time_limit, "workers": params.workers, "seed": params.seed,
-        "options": dict(body.options), "model": dict(body.model)}
+    return check(body.family, body.instance, body.filename,  # type: ignore[attr-defined]
+                 body.solver, body.time_limit, body.workers, body.seed, body.options,
+                 body.model, settings.workers, settings.max_time_limit)
 
 
 async def _stream(store: JobStore, job_id: str, after: int) -> AsyncIterator[str]:
