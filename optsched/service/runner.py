@@ -24,6 +24,8 @@ from optsched.service.store import Job, JobStore
 RESULT_KEYS = ("status", "objective", "bound", "gap", "verified", "build_s", "solve_s",
                "solution", "stats", "compare", "outcome", "wall_s")
 """What a job's stored result keeps of its child's row."""
+IDLE_S = 0.5
+"""Seconds between looks at the queue when no job runs and nothing woke the runner."""
 
 
 class Runner:
@@ -91,8 +93,8 @@ class Runner:
                 timeout = max(0.01, min(0.05, wake - time.monotonic()))
             if waitables:
                 wait(waitables, timeout=timeout)
-            else:
-                self._wake.wait(timeout)
+            else:  # idle: a submit or a cancel wakes the loop at once
+                self._wake.wait(IDLE_S)
             self._wake.clear()
             for job_id, r in list(self.running.items()):
                 row = r.poll()
