@@ -14,6 +14,7 @@ from optsched.problems.moe.evaluate import parts
 from optsched.problems.moe.instance import MoeInstance
 from optsched.problems.moe.layout import contiguous
 from optsched.problems.moe.solution import MoeSolution, from_dict, make
+from optsched.reading import parse_json
 
 MAX_EXPORT = 1 << 26
 """Largest exported text read back (bytes)."""
@@ -78,10 +79,7 @@ def read_export(instance: MoeInstance, text: str) -> MoeSolution:
     """The placement of an exported file (``validate INSTANCE EXPORTED``)."""
     if len(text) > MAX_EXPORT:
         raise InputError("export", f"is larger than {MAX_EXPORT} bytes")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError("export", f"is not JSON: {exc.msg} at line {exc.lineno}") from None
+    doc = parse_json(text, "export")
     if not isinstance(doc, dict) or "physical_to_logical_map" not in doc:
         raise InputError("export", "must be an object with physical_to_logical_map")
     return from_dict({"phy2log": doc["physical_to_logical_map"]})

@@ -14,6 +14,7 @@ from optsched.problems.parplan import catalog
 from optsched.problems.parplan.evaluate import price
 from optsched.problems.parplan.instance import ParplanInstance
 from optsched.problems.parplan.solution import ParplanSolution, ReplicaPlan, from_dict
+from optsched.reading import parse_json
 
 MAX_EXPORT = 1 << 24
 """Largest exported text read back (bytes)."""
@@ -84,10 +85,7 @@ def read_export(inst: ParplanInstance, text: str) -> ParplanSolution:
     """Read :func:`export`'s JSON back into a plan (the launch lines are ignored)."""
     if len(text) > MAX_EXPORT:
         raise InputError("export", f"is larger than {MAX_EXPORT} bytes")
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError("export", f"is not JSON ({exc.msg} at line {exc.lineno})") from None
+    obj = parse_json(text, "export")
     obj = require_keys(obj, "export", ("replicas",), ("instance",), InputError)
     if not isinstance(obj["replicas"], list):
         raise InputError("export.replicas", "must be a list")
