@@ -33,11 +33,11 @@ from typing import IO, Any
 from optsched.errors import InputError, InstanceError, OptschedError
 from optsched.family import Instance
 from optsched.fields import excerpt, type_name
-from optsched.io import instance_to_dict, load_json
+from optsched.io import claimed, instance_to_dict, load_json
 from optsched.reading import STDIN, read_text
 from optsched.registry import families, get_family
+from optsched.service.store import FINAL
 
-FINAL = ("done", "failed", "cancelled")
 """The job states a job does not leave."""
 
 MAX_DELAY = 30.0
@@ -397,13 +397,9 @@ def _instance_body(instance: Instance | Mapping[str, Any] | str | os.PathLike[st
         obj = instance_to_dict(instance)
         return {"family": _family(obj, family, "instance"), "instance": obj}
     path = Path(instance)
-    claims = [f.name for f in families().values() for fmt in f.outside_formats
-              if (family is None or f.name == family) and fmt.claims(path)]
-    if len(claims) > 1:
-        raise InstanceError(str(path), f"is claimed by the formats of several families: "
-                                       f"{', '.join(claims)}; name the family (--family)")
-    if claims:
-        return {"family": claims[0], "instance": read_text(path, InstanceError),
+    claim = claimed(path, family)
+    if claim is not None:
+        return {"family": claim[0].name, "instance": read_text(path, InstanceError),
                 "filename": path.name}
     loaded = load_json(path, InstanceError)
     if not isinstance(loaded, dict):

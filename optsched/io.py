@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from optsched.errors import InputError, InstanceError
-from optsched.family import Family, Instance
+from optsched.family import Family, Instance, OutsideFormat
 from optsched.fields import excerpt, is_int, type_name
 from optsched.reading import STDIN, parse_json, read_text
 from optsched.registry import families, family_of, get_family
@@ -95,13 +95,13 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
     return {"family": family.name, "format": family.format, **instance.to_dict()}
 
 
-def read_instances(path: str | Path, family: str | None = None) -> list[Instance]:
-    """Read every instance in a file: one for JSON, possibly many for outside formats.
+def claimed(path: Path, family: str | None = None
+            ) -> tuple[Family[Any, Any], OutsideFormat[Any]] | None:
+    """The family and outside format that read ``path`` by its name, or None for JSON.
 
-    A family's own format is recognised by the path; when the formats of two
-    families claim it, ``family`` must say which one reads it (``--family``).
+    Raises :class:`InstanceError` when the formats of several families claim it
+    and ``family`` does not say which (an unknown ``family`` is refused too).
     """
-    path = Path(path)
     if family is not None:
         get_family(family)
     claims = [(f, fmt) for f in families().values() for fmt in f.outside_formats
@@ -110,10 +110,21 @@ def read_instances(path: str | Path, family: str | None = None) -> list[Instance
         names = ", ".join(f"{f.name} ({fmt.name})" for f, fmt in claims)
         raise InstanceError(str(path), f"is claimed by the formats of several families: "
                                        f"{names}; name the family (--family)")
-    if claims:
+    return claims[0] if claims else None
+
+
+def read_instances(path: str | Path, family: str | None = None) -> list[Instance]:
+    """Read every instance in a file: one for JSON, possibly many for outside formats.
+
+    A family's own format is recognised by the path; when the formats of two
+    families claim it, ``family`` must say which one reads it (``--family``).
+    """
+    path = Path(path)
+    claim = claimed(path, family)
+    if claim is not None:
         if not path.is_file():
             raise InstanceError(str(path), "no such file")
-        return list(claims[0][1].read(path))
+        return list(claim[1].read(path))
     obj = load_json(path, InstanceError)
     try:
         instance = instance_from_dict(obj, family)
