@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from optsched.registry import RegistryError, families, get_family, registry, res
 
 from . import conformance as c
 from .cli.helpers import run, write_json
+from .toy import install
 
 TOY = Path(__file__).parent / "toy"
 
@@ -166,13 +166,7 @@ def test_an_installed_family_is_benchmarked(tmp_path: Path) -> None:
     """The toy as an installed package with an entry point, in a fresh process: the bench
     runner's children find it too; every row is verified and LPT never beats CP-SAT."""
     site = tmp_path / "site"
-    shutil.copytree(TOY / "makespan", site / "optsched_makespan")
-    info = site / "optsched_makespan-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: optsched-makespan\n"
-                                   "Version: 0.1\n")
-    (info / "entry_points.txt").write_text("[optsched.families]\n"
-                                           "makespan = optsched_makespan:FAMILY\n")
+    install(site, "optsched-makespan", "optsched_makespan:FAMILY")
     suite = tmp_path / "suite.toml"
     suite.write_text('name = "makespan"\ntime_limit = 5\nworkers = 1\n\n[[instances]]\n'
                      'generator = "makespan"\nparams = {jobs = 9, count = 2}\n'

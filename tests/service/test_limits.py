@@ -10,16 +10,15 @@ interpreter would: only the runner's kill ends it.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from ..conftest import extra
+from ..toy import install
 from .test_server import Server
 
-TOY = Path(__file__).resolve().parents[1] / "toy" / "makespan"
 STUBBORN = '''
 import dataclasses
 import os
@@ -51,14 +50,8 @@ def server(tmp_path: Path) -> Server:
     extra("fastapi")
     extra("uvicorn")
     site = tmp_path / "site"
-    shutil.copytree(TOY, site / "optsched_makespan")
+    install(site, "optsched-stubborn", "optsched_stubborn:FAMILY")
     (site / "optsched_stubborn.py").write_text(STUBBORN)
-    info = site / "optsched_stubborn-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: optsched-stubborn\n"
-                                   "Version: 0.1\n")
-    (info / "entry_points.txt").write_text("[optsched.families]\n"
-                                           "makespan = optsched_stubborn:FAMILY\n")
     path = f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
     return Server(tmp_path, "--workers", "1", env={"PYTHONPATH": path})
 
