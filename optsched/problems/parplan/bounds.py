@@ -17,12 +17,12 @@ import numpy as np
 
 from optsched.problems.parplan import cost
 from optsched.problems.parplan.instance import ParplanInstance
-from optsched.problems.parplan.templates import ep_choices, tp_sizes
+from optsched.problems.parplan.templates import cluster_tp_sizes, ep_choices
 
 
 def lower_bound(inst: ParplanInstance) -> float:
     """Minus an upper bound of the cluster's tokens per second."""
-    sizes = sorted({t for k in range(len(inst.pools)) for t in tp_sizes(inst, k)})
+    sizes = cluster_tp_sizes(inst)
     most_memory = max(cost.usable(inst, p) for p in inst.pools)
     sequence = cost.blocks_per_sequence(inst) * inst.cost.kv_block_tokens
     best = 0.0

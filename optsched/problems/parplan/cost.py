@@ -13,6 +13,7 @@ import itertools
 import math
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -242,6 +243,16 @@ def blocks_per_sequence(inst: ParplanInstance) -> int:
     return -(-(inst.prompt_tokens + inst.output_tokens) // inst.cost.kv_block_tokens)
 
 
+def ttft(inst: ParplanInstance, prefill: Any, prompt_hops: float) -> Any:
+    """Seconds to the first token: ``ttft_overhead + o + prefill + hops`` (arrays too).
+
+    ``prefill`` is the prompt's time through every stage (the head for one row on
+    the last), ``prompt_hops`` the hops of the prompt's activations.
+    """
+    c = inst.cost
+    return (c.ttft_overhead_ms + c.overhead_ms) * 1e-3 + prefill + prompt_hops
+
+
 def cycle(overhead: float, stages: list[float], hops: list[float]) -> float:
     """Seconds between two tokens of one sequence: ``max(o + sum T + sum H, p max(o, T))``.
 
@@ -310,6 +321,6 @@ def replica(inst: ParplanInstance, stages: list[tuple[int, int, int]], tp: int, 
     prompt_hops = sum(hops(inst, pools, tp, inst.prompt_tokens))
     overhead = inst.cost.overhead_ms * 1e-3
     tpot = cycle(overhead, times, between)
-    ttft = inst.cost.ttft_overhead_ms * 1e-3 + overhead + prefill + prompt_hops
-    return ReplicaCost(tuple(times), tuple(between), prefill, tpot, ttft,
+    return ReplicaCost(tuple(times), tuple(between), prefill, tpot,
+                       ttft(inst, prefill, prompt_hops),
                        len(stages) * batch / tpot, tuple(weights), tuple(free), needed)

@@ -20,10 +20,10 @@ from optsched.problems.parplan.solution import ParplanSolution
 from optsched.problems.parplan.split import Template, best
 from optsched.problems.parplan.templates import (
     Columns,
+    cluster_tp_sizes,
     columns,
     ep_choices,
     pipelines,
-    tp_sizes,
 )
 
 
@@ -60,7 +60,7 @@ def _identical(listed: list[tuple[tuple[int, ...], Template]], capacity: tuple[i
 def explain(inst: ParplanInstance) -> str:
     """The constraint that rules out every plan, in a sentence."""
     weights = cost.stage_weights(inst, 0, inst.model.num_hidden_layers, True, True)
-    sizes = sorted({t for k in range(len(inst.pools)) for t in tp_sizes(inst, k)})
+    sizes = cluster_tp_sizes(inst)
     if not sizes:
         return ("search.tp: no TP size it allows divides the nodes and suits the model's "
                 "heads")

@@ -199,10 +199,8 @@ def _ttft_ok(inst: ParplanInstance, pools: tuple[int, ...], tp: int, ep: bool,
     second = np.concatenate(([0.0], np.cumsum(cost.prefill_layers(inst, b, tp, ep))))
     prefill = first + (second[-1] - second)
     prefill += cost.head_time(inst, b, tp, 1.0)
-    prefill += sum(cost.hops(inst, pools, tp, inst.prompt_tokens))
-    c = inst.cost
-    ttft = (c.ttft_overhead_ms + c.overhead_ms) * 1e-3 + prefill
-    return np.asarray(ttft <= inst.ttft_ms * 1e-3 * (1 + 1e-12))
+    first_token = cost.ttft(inst, prefill, sum(cost.hops(inst, pools, tp, inst.prompt_tokens)))
+    return np.asarray(first_token <= inst.ttft_ms * 1e-3 * (1 + 1e-12))
 
 
 def _priced(inst: ParplanInstance, pools: tuple[int, ...], bounds: tuple[int, ...], tp: int,

@@ -35,6 +35,11 @@ def tp_sizes(inst: ParplanInstance, pool: int) -> list[int]:
     return sizes
 
 
+def cluster_tp_sizes(inst: ParplanInstance) -> list[int]:
+    """Every TP size some pool allows, smallest first."""
+    return sorted({t for k in range(len(inst.pools)) for t in tp_sizes(inst, k)})
+
+
 def ep_choices(inst: ParplanInstance, tp: int) -> list[bool]:
     """Expert parallelism is a choice for a MoE model whose experts divide over ``tp`` ranks."""
     m = inst.model
@@ -138,7 +143,7 @@ def columns(inst: ParplanInstance, deadline: Deadline, uneven: bool = True,
     kept: dict[tuple[int, ...], Template] = {}
     priced = 0
     overhead = inst.cost.overhead_ms * 1e-3
-    sizes = sorted({t for k in range(len(inst.pools)) for t in tp_sizes(inst, k)})
+    sizes = cluster_tp_sizes(inst)
     every = [(tp, pools) for tp in sizes for pools in pipelines(inst, tp, mixed)
              if inst.tpot_ms is None or len(pools) * overhead <= inst.tpot_ms * 1e-3]
     every.sort(key=lambda c: len(set(c[1])))
@@ -177,7 +182,7 @@ def frontier(inst: ParplanInstance, deadline: Deadline) -> dict[str, list[tuple[
     """
     free = replace(inst, tpot_ms=None)
     out: dict[str, list[tuple[float, float]]] = {}
-    for tp in sorted({t for k in range(len(inst.pools)) for t in tp_sizes(inst, k)}):
+    for tp in cluster_tp_sizes(inst):
         for pools in pipelines(free, tp):
             label = "+".join(dict.fromkeys(inst.pools[k].gpu.name for k in pools))
             for ep in ep_choices(free, tp):
