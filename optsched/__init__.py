@@ -49,7 +49,8 @@ def evaluate(instance: object, solution: object) -> Evaluation:
 
 def _family_types() -> dict[str, Any]:
     return {t.__name__: t for f in families().values()
-            for t in (f.instance_type, f.solution_type)}
+            for t in (f.instance_type, f.solution_type,
+                      *(t for k in f.kinds for t in (k.instance_type, k.solution_type)))}
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+Found = Callable[[Any, float | None, float | None], None]
+"""A listener of a solve's incumbents: ``(solution, claimed objective, claimed bound)``."""
 
 
 class StopRequest:
@@ -88,12 +92,35 @@ class Deadline:
         Seconds from now, or None for no limit.
     stop
         The solve's stop request; a new one when None.
+    found
+        The solve's listener of incumbents (see :meth:`report`); None: nobody listens.
+        Only a deadline of the whole instance carries it: :meth:`part` passes it on, a
+        deadline made for a sub-problem has none.
     """
 
-    def __init__(self, time_limit: float | None, stop: StopRequest | None = None) -> None:
+    def __init__(self, time_limit: float | None, stop: StopRequest | None = None,
+                 found: Found | None = None) -> None:
         self.start = time.perf_counter()
         self.time_limit = time_limit
         self.stop = stop if stop is not None else StopRequest()
+        self.found = found
+
+    @property
+    def listening(self) -> bool:
+        """True when someone wants the incumbents (a solver may skip decoding them if not)."""
+        return self.found is not None
+
+    def report(self, solution: Any, objective: int | float | None = None,
+               bound: int | float | None = None) -> None:
+        """Offer an incumbent of the whole instance found before the end of the solve.
+
+        ``objective`` and ``bound`` are the solver's claims. ``solve()``
+        verifies the solution with the family's checker before anyone hears
+        of it, and drops what fails or does not improve; a failure of the
+        listener never reaches the solver.
+        """
+        if self.found is not None:
+            self.found(solution, objective, bound)
 
     def elapsed(self) -> float:
         """Seconds since the deadline was set."""
@@ -132,7 +159,8 @@ class Deadline:
         With ``own_stop`` its stop request is a :meth:`StopRequest.child`: it
         can be stopped alone.
         """
-        return Deadline(self.share(fraction), self.stop.child() if own_stop else self.stop)
+        return Deadline(self.share(fraction), self.stop.child() if own_stop else self.stop,
+                        self.found)
 
     def on_stop(self, stop: Callable[[], None]) -> AbstractContextManager[None]:
         """Call ``stop`` if a stop is requested while the block runs (:meth:`StopRequest.hook`)."""

@@ -258,6 +258,24 @@ class OutsideFormat(Generic[I]):
 
 
 @dataclass(frozen=True)
+class InstanceKind:
+    """A further kind of instance a family takes, with its own types, hint and default.
+
+    memalloc's second kind is the scratchpad schedule (operators, spills and
+    reloads) beside its buffers. The family's functions (checker, bound,
+    readers) take every kind; a solver that cannot take a kind refuses it by
+    its ``supports``, before any work.
+    """
+
+    name: str
+    instance_type: type[Any]
+    solution_type: type[Any]
+    hint_solver: str
+    """The heuristic whose solution is the hint and fallback of exact solvers on this kind."""
+    default_solver: str
+
+
+@dataclass(frozen=True)
 class Family(Generic[I, S]):
     """Everything optsched needs to know about one problem family.
 
@@ -316,6 +334,27 @@ class Family(Generic[I, S]):
     """Settings of the instance given with the solve (``-m``, beside the formulation's options)."""
     plot: Callable[[I, S, Path], None] | None = None
     """Draws a solution to an image file (``optsched plot``; needs the ``plots`` extra)."""
+    kinds: tuple[InstanceKind, ...] = ()
+    """Further kinds of instance (the first kind is ``instance_type``'s)."""
+
+    @property
+    def instance_types(self) -> tuple[type[Any], ...]:
+        """The types of every kind of instance of the family."""
+        return (self.instance_type, *(k.instance_type for k in self.kinds))
+
+    def kind_of(self, instance: Any) -> InstanceKind | None:
+        """The further kind ``instance`` is of, or None for the family's first kind."""
+        return next((k for k in self.kinds if isinstance(instance, k.instance_type)), None)
+
+    def hint_of(self, instance: Any) -> tuple[str, Mapping[str, Any]]:
+        """The hint solver for ``instance``'s kind and its options."""
+        kind = self.kind_of(instance)
+        return (self.hint_solver, self.hint_options) if kind is None else (kind.hint_solver, {})
+
+    def solution_type_of(self, instance: Any) -> type[Any]:
+        """The solution type of ``instance``'s kind."""
+        kind = self.kind_of(instance)
+        return self.solution_type if kind is None else kind.solution_type
 
 
 def _range(low: float | None, high: float | None) -> str:

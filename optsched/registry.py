@@ -95,10 +95,11 @@ def registry() -> Registry:
             raise RegistryError(f"two families are called {excerpt(family.name)}: "
                                 f"{sources[family.name]} and {source}")
         for other in found.values():
-            if issubclass(family.instance_type, other.instance_type) or issubclass(
-                    other.instance_type, family.instance_type):
-                raise RegistryError(f"{family.name} and {other.name} share the instance type "
-                                    f"{family.instance_type.__name__}")
+            for mine in family.instance_types:
+                for theirs in other.instance_types:
+                    if issubclass(mine, theirs) or issubclass(theirs, mine):
+                        raise RegistryError(f"{family.name} and {other.name} share the "
+                                            f"instance type {mine.__name__}")
         found[family.name] = family
         sources[family.name] = source
     tables = {name: _table(family) for name, family in found.items()}
@@ -183,10 +184,15 @@ def _check_family(family: object, source: str) -> None:
                 raise RegistryError(f"{family.name}: {excerpt(shared[0])} is both an instance "
                                     "option and a formulation option")
     usable = [*family.solvers, *(b.name for b in BACKENDS if b.formulation(family))]
-    if family.default_solver not in usable:
-        raise RegistryError(f"{family.name}: default_solver {excerpt(family.default_solver)} is "
-                            "not "
-                            f"one of its solvers ({', '.join(usable)})")
+    for kind in family.kinds:
+        hint = family.solvers.get(kind.hint_solver)
+        if hint is None or hint.kind is not Kind.HEURISTIC:
+            raise RegistryError(f"{family.name}: the hint_solver {excerpt(kind.hint_solver)} of "
+                                f"its {kind.name} kind must be one of its heuristics")
+    for default in (family.default_solver, *(k.default_solver for k in family.kinds)):
+        if default not in usable:
+            raise RegistryError(f"{family.name}: default_solver {excerpt(default)} is not "
+                                f"one of its solvers ({', '.join(usable)})")
 
 
 def _generator_names(family: AnyFamily) -> list[str]:
@@ -241,7 +247,7 @@ def solvers(family: AnyFamily | str) -> dict[str, SolverSpec]:
 def family_of(instance: object) -> AnyFamily:
     """The family whose instance type ``instance`` is."""
     for family in families().values():
-        if isinstance(instance, family.instance_type):
+        if isinstance(instance, family.instance_types):
             return family
     raise InputError("instance", f"{type(instance).__name__} is not an instance of any family "
                                  f"({', '.join(families())})")

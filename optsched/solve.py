@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -12,6 +11,7 @@ from typing import Any
 from optsched.deadline import Deadline, StopRequest
 from optsched.errors import InputError, InvalidSolutionError, OptschedError
 from optsched.family import Family, Kind
+from optsched.incumbents import Incumbents, Progress
 from optsched.params import SolveParams
 from optsched.registry import AUTO, SolverSpec, family_of, get_solver, solvers
 from optsched.result import Result, Status
@@ -24,9 +24,6 @@ HINT_GRACE_S = 0.05
 """Seconds the hint may run past a stop request (and, at least, past its share) before the
 solve goes on without it; past its share it may run as long again."""
 
-
-Progress = Callable[[Result], None]
-"""A listener of a solve's verified incumbents."""
 
 @dataclass(frozen=True)
 class Request:
@@ -108,8 +105,13 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, 
         The budget ``params.workers`` is leased from (default: the process's,
         shared by every solve that names none).
     on_progress
-        Called with each verified incumbent before the end (today: the hint of
-        an exact solver); an exception it raises is ignored.
+        Called with each improving incumbent before the end, once the family's
+        checker has verified it: an exact solver's hint, then what the solver
+        reports as it runs (CP-SAT's and HiGHS' improving solutions, the
+        native searches' improvements). Its ``bound`` is the solver's claim at
+        that moment (``stats["bound_by"]``), kept only when not above the
+        verified objective. It runs in the solver's thread; an exception it
+        raises is ignored.
 
     Raises
     ------
@@ -121,19 +123,30 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, 
     request = prepare(instance, solver, params)
     family, spec, params, instance = request.family, request.spec, request.params, request.instance
     # The solve's own request: the watchdog may set it without touching the caller's.
-    deadline = Deadline(params.time_limit, (stop or StopRequest()).child())
+    incumbents = None
+    if on_progress is not None:
+        incumbents = Incumbents(family, instance, spec.name, on_progress)
+    deadline = Deadline(params.time_limit, (stop or StopRequest()).child(),
+                        None if incumbents is None else _tidied(family, incumbents))
     with (threads or PROCESS).lease(params.workers) as workers:
         result = _solve(family, spec, instance, replace(params, workers=workers), deadline,
-                        on_progress)
+                        incumbents)
     auto = {"auto": request.why} if request.why else {}
     return replace(result, stats={**result.stats, **auto, "call_s": round(deadline.elapsed(), 6)})
 
 
+def _tidied(family: Family[Any, Any], incumbents: Incumbents
+            ) -> Callable[[Any, float | None, float | None], None]:
+    """``incumbents`` taking the solver's bound as :func:`verify` does (integral: rounded up)."""
+    return lambda solution, objective, bound: incumbents(solution, objective,
+                                                         _tidy_bound(family, bound))
+
+
 def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: SolveParams,
-           deadline: Deadline, on_progress: Progress | None = None) -> Result:
+           deadline: Deadline, incumbents: Incumbents | None = None) -> Result:
     stats: dict[str, Any] = {"fallback": None, "workers": params.workers, "seed": params.seed}
     hint = None
-    if spec.kind is Kind.EXACT and spec.name != family.hint_solver:
+    if spec.kind is Kind.EXACT and spec.name != family.hint_of(instance)[0]:
         try:
             hint = _hint(family, instance, params, deadline, stats)
         except OptschedError:
@@ -142,7 +155,8 @@ def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: So
             stats["hint_error"] = repr(exc)
         if hint is not None:
             params = replace(params, hint=hint.solution)
-            _report(on_progress, hint)
+            if incumbents is not None:
+                incumbents.hint(hint)
     try:
         ran = bounded(lambda: spec.run(instance, params, deadline), deadline, spec.name)
     except OptschedError:
@@ -173,13 +187,6 @@ def _solve(family: Family[Any, Any], spec: SolverSpec, instance: Any, params: So
     return result
 
 
-def _report(on_progress: Progress | None, result: Result) -> None:
-    """Tell the caller of a verified incumbent; its failure is not the solve's."""
-    if on_progress is not None:
-        with contextlib.suppress(Exception):  # a broken listener must not end the solve
-            on_progress(result)
-
-
 def _below(family: Family[Any, Any], a: int | float, b: int | float) -> bool:
     """True when objective ``a`` is better than ``b`` by more than rounding (fractional ones)."""
     if family.integral:
@@ -204,7 +211,7 @@ def _fall_back(family: Family[Any, Any], instance: Any, result: Result, hint: Re
                disagreement: str = "") -> Result:
     """The hint in place of the solver's answer, with the solver's (valid) bound kept."""
     notes = [*result.stats.get("disagreements", ()), *([disagreement] if disagreement else ())]
-    stats = {**result.stats, "fallback": family.hint_solver, "disagreements": notes}
+    stats = {**result.stats, "fallback": family.hint_of(instance)[0], "disagreements": notes}
     status = Status.FEASIBLE
     bound = None if result.status is Status.INFEASIBLE else result.bound
     return verify(family, instance, replace(result, status=status, solution=hint.solution,
@@ -217,8 +224,9 @@ def _hint(family: Family[Any, Any], instance: Any, params: SolveParams, deadline
     """The family's heuristic solution, verified, as hint, upper bound and fallback."""
     started = time.perf_counter()
     if params.hint is not None:
-        if not isinstance(params.hint, family.solution_type):
-            raise InputError("hint", f"must be a {family.solution_type.__name__}, got "
+        expected = family.solution_type_of(instance)
+        if not isinstance(params.hint, expected):
+            raise InputError("hint", f"must be a {expected.__name__}, got "
                                      f"{type(params.hint).__name__}")
         evaluation = family.evaluate(instance, params.hint)
         if evaluation.violations:
@@ -226,13 +234,15 @@ def _hint(family: Family[Any, Any], instance: Any, params: SolveParams, deadline
         hint = Result(status=Status.FEASIBLE, solver="hint", solution=params.hint,
                       objective=evaluation.objective)
     else:
-        own = replace(params, options=family.hint_options, model={})  # not the exact solver's
+        name, options = family.hint_of(instance)
+        own = replace(params, options=dict(options), model={})  # not the exact solver's
         part = deadline.part(HINT_SHARE, own_stop=True)
-        run = solvers(family)[family.hint_solver].run
+        part.found = None  # the hint is told once verified, as the hint
+        run = solvers(family)[name].run
         grace = max(HINT_GRACE_S, part.time_limit or 0.0)  # up to twice its share
-        found = bounded(lambda: run(instance, own, part), part, family.hint_solver, grace,
+        found = bounded(lambda: run(instance, own, part), part, name, grace,
                         HINT_GRACE_S)
-        stats["hint"] = family.hint_solver
+        stats["hint"] = name
         if found is None:  # e.g. compiling its kernels on a cold cache: go on without it
             stats["hint_error"] = "did not end in its share of the time limit"
             stats["hint_s"] = round(time.perf_counter() - started, 6)

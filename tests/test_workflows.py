@@ -4,6 +4,7 @@ that ``instances/README.md`` records."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import stat
@@ -23,7 +24,10 @@ CLI = REPO / "cli"
 INSTANCES = REPO / "instances"
 SCRIPTS = ("01-solve-and-validate.sh", "02-generate-and-compare.sh", "03-pods-plan.sh",
            "04-bench-and-report.sh", "05-memalloc-offsets.sh", "06-moe-placement.sh",
-           "07-parplan-plan.sh")
+           "07-parplan-plan.sh", "08-service.sh")
+SERVICE = importlib.util.find_spec("fastapi") is not None and \
+    importlib.util.find_spec("uvicorn") is not None
+"""The service extra is installed (CI runs the service workflow's test again with it)."""
 
 OPTIMA: dict[str, float] = {
     "smtt/example.json": 8,
@@ -209,11 +213,40 @@ def test_parplan_plan(tmp_path: Path) -> None:
     assert (tmp_path / "plan" / "frontier.png").exists() == ("== frontier:" in done.stdout)
 
 
+def test_service(tmp_path: Path) -> None:
+    """Both files solved to their optima (8 and 12, instances/README.md); the CP-SAT job's
+    incumbents stream in, each better than the one before, then its verified end; one
+    Idempotency-Key gives one job; after kill -9 and a restart the store holds all 4 jobs,
+    done. Without the service extra the script says how to get it and stops cleanly."""
+    done = _ok("08-service.sh", tmp_path)
+    if not SERVICE:
+        assert "== no service: pip install" in done.stdout, done.stdout
+        return
+    lines = done.stdout.splitlines()
+    solved = [line.split("  ") for line in lines if line.endswith(tuple("0123456789abcdef"))
+              and "objective=" in line and line.startswith("/")]
+    assert [(p[0].rsplit("/", 1)[1], p[2], p[3]) for p in solved] == [
+        ("example.json", "optimal", "objective=8"), ("running.json", "optimal", "objective=12")]
+    found = [float(line.split("objective=")[1].split()[0]) for line in lines
+             if line.startswith("incumbent  ")]
+    assert found and found == sorted(found, reverse=True), done.stdout
+    [end] = [line for line in lines if line.startswith("end  done  ")]
+    assert end.endswith("verified=True") and float(end.split("objective=")[1].split()[0]) \
+        <= found[-1]
+    ids = [line for line in lines if len(line) == 32 and line.isalnum()]
+    assert len(ids) == 2 and ids[0] == ids[1], done.stdout
+    kept = [line.split("  ") for line in lines if line.startswith("kept  ")]
+    assert len(kept) == 4 and {k[3] for k in kept} == {"done"}, done.stdout
+    assert ids[0] in {k[1] for k in kept}
+
+
 @pytest.mark.parametrize(("script", "command"), [
     ("01-solve-and-validate.sh", "validate"), ("02-generate-and-compare.sh", "solve"),
     ("03-pods-plan.sh", "validate"), ("04-bench-and-report.sh", "report"),
     ("05-memalloc-offsets.sh", "validate"), ("06-moe-placement.sh", "validate"),
-    ("07-parplan-plan.sh", "validate")])
+    ("07-parplan-plan.sh", "validate"),
+    pytest.param("08-service.sh", "submit", marks=pytest.mark.skipif(
+        not SERVICE, reason="the service extra is not installed"))])
 def test_a_failing_command_fails_the_script(tmp_path: Path, script: str, command: str) -> None:
     """With ``optsched COMMAND`` failing (exit 42), the script stops with its exit status."""
     real = Path(sys.executable).parent / "optsched"

@@ -23,7 +23,8 @@ class CpFormulation:
     """A built CP-SAT model and how to read the family's solution from a solved solver."""
 
     model: cp_model.CpModel
-    decode: Callable[[cp_model.CpSolver], Solution]
+    decode: Callable[[Any], Solution]
+    """Reads the solution of a solved ``CpSolver``, or of a solution callback (mid-search)."""
     build_s: float
     stats: Mapping[str, Any] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)
@@ -85,11 +86,32 @@ def configure(solver: cp_model.CpSolver, params: SolveParams, deadline: Deadline
         p.max_time_in_seconds = min(p.max_time_in_seconds, ours)
 
 
-def solve_model(solver: cp_model.CpSolver, model: cp_model.CpModel, deadline: Deadline
-                ) -> Any:
+def solve_model(solver: cp_model.CpSolver, model: cp_model.CpModel, deadline: Deadline,
+                callback: cp_model.CpSolverSolutionCallback | None = None) -> Any:
     """``solver.solve(model)``, interrupted (keeping its incumbent) if the solve is stopped."""
     with deadline.on_stop(solver.stop_search):
-        return solver.solve(model)
+        return solver.solve(model, callback)
+
+
+def _reporter(form: CpFormulation, deadline: Deadline) -> cp_model.CpSolverSolutionCallback:
+    """A solution callback that offers each of CP-SAT's solutions to ``deadline.report``.
+
+    The formulation's ``decode`` reads the callback as it reads the solver
+    (``value``, ``boolean_value``, ``response_proto``).
+    """
+    from ortools.sat.python import cp_model
+
+    class Reporter(cp_model.CpSolverSolutionCallback):
+        def on_solution_callback(self) -> None:
+            objective = _scaled(_number(self.objective_value, form.offset), form.scale)
+            bound = _scaled(_number(self.best_objective_bound, form.offset), form.scale)
+            try:
+                solution = form.decode(self)
+            except Exception:  # the final result is decoded again, and checked
+                return
+            deadline.report(solution, objective, bound)
+
+    return Reporter()
 
 
 def run(form: CpFormulation, name: str, params: SolveParams, deadline: Deadline) -> Result:
@@ -102,7 +124,8 @@ def run(form: CpFormulation, name: str, params: SolveParams, deadline: Deadline)
     solver = cp_model.CpSolver()
     configure(solver, params, deadline, form.parameters, form.reserve_s)
     started = time.perf_counter()
-    code = solve_model(solver, form.model, deadline)
+    reporter = _reporter(form, deadline) if deadline.listening else None
+    code = solve_model(solver, form.model, deadline, reporter)
     solve_s = time.perf_counter() - started
     status = _STATUS[solver.status_name(code)]
     solution = objective = bound = None

@@ -115,23 +115,45 @@ def run(form: MilpFormulation, name: str, params: SolveParams, deadline: Deadlin
     if deadline.expired():
         return nothing(form, name)
 
-    def interrupt(_kind: int, _message: str, _out: Any, data_in: Any, _user: Any) -> None:
-        if deadline.expired():
+    kinds = highspy.cb.HighsCallbackType
+    improving = kinds.kCallbackMipImprovingSolution
+
+    def interrupt(kind: int, _message: str, data_out: Any, data_in: Any, _user: Any) -> None:
+        if kind == improving:
+            _report(form, data_out, deadline)
+        elif deadline.expired():
             data_in.user_interrupt = True
 
-    kinds = highspy.cb.HighsCallbackType
+    active = [kinds.kCallbackMipInterrupt, kinds.kCallbackSimplexInterrupt,
+              kinds.kCallbackIpmInterrupt, *([improving] if deadline.listening else [])]
     with SCHEDULER.use(params.threads) as threads:
         solver = _highs()(msg=params.log, threads=threads, gapRel=0.0, gapAbs=form.abs_gap,
-                          callbackTuple=(interrupt, None),
-                          callbacksToActivate=[kinds.kCallbackMipInterrupt,
-                                               kinds.kCallbackSimplexInterrupt,
-                                               kinds.kCallbackIpmInterrupt],
+                          callbackTuple=(interrupt, None), callbacksToActivate=active,
                           random_seed=params.seed, **options)
         solver.when = (lambda: _shorter(deadline.remaining(), cap), form.started)
         started = time.perf_counter()
         form.problem.solve(solver)
         solve_s = time.perf_counter() - started
     return outcome(form, name, solve_s, _bound(form.problem), threads=threads)
+
+
+def _report(form: MilpFormulation, data_out: Any, deadline: Deadline) -> None:
+    """Offer HiGHS' improving MIP solution to ``deadline.report``, decoded by the formulation.
+
+    The values are put on PuLP's variables (by their column, ``var.index``), as
+    PuLP does after the solve, which overwrites them with the final ones.
+    """
+    values = data_out.mip_solution
+    constant = form.problem.objective.constant
+    try:
+        for var in form.problem.variables():
+            var.varValue = float(values[var.index])
+        solution = form.decode()
+    except Exception:  # the final result is decoded again, and checked
+        return
+    bound = data_out.mip_dual_bound
+    deadline.report(solution, data_out.objective_function_value + constant,
+                    bound + constant if math.isfinite(bound) else None)
 
 
 @cache

@@ -21,8 +21,8 @@ from typing import Any
 
 from optsched.bench.jobs import Job
 from optsched.deadline import StopRequest
+from optsched.incumbents import Progress
 from optsched.result import Result
-from optsched.solve import Progress
 
 KILL_AFTER = 5.0
 """Seconds between SIGTERM and SIGKILL."""
@@ -74,6 +74,7 @@ def _child(job: Job, conn: Connection) -> None:
 
     def progress(found: Result) -> None:
         conn.send({"progress": {"objective": found.objective, "bound": found.bound,
+                                "by": _by(found),
                                 "solution": None if found.solution is None
                                 else found.solution.to_dict()}})
 
@@ -90,6 +91,13 @@ def _child(job: Job, conn: Connection) -> None:
         thread.join(0.05)
     conn.send(out)
     conn.close()
+
+
+def _by(found: Result) -> str:
+    """Who found an incumbent, and whose claim its bound is when that is someone else."""
+    bound_by = found.stats.get("bound_by")
+    return found.solver if bound_by in (None, found.solver) else \
+        f"{found.solver} (bound: {bound_by})"
 
 
 @dataclass

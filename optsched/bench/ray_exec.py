@@ -27,7 +27,8 @@ def _task(job: Job) -> dict[str, Any]:
     return child.run_blocking(job)
 
 
-def _ray() -> Any:
+def import_ray() -> Any:
+    """The ``ray`` module; an :class:`.InputError` on ``--executor`` when it is not installed."""
     try:
         import ray
     except ImportError:
@@ -36,16 +37,25 @@ def _ray() -> Any:
     return ray
 
 
-def run_ray(jobs: Sequence[Job], address: str | None, cores: int, max_jobs: int,
-            on_row: OnRow, on_start: OnStart | None = None) -> None:
-    """Run ``jobs`` on the cluster at ``address`` (None: a local Ray with ``cores`` CPUs)."""
-    ray = _ray()
+def connect(address: str | None, cores: int) -> Any:
+    """The ``ray`` module, connected to the cluster at ``address``.
+
+    None starts a local Ray with ``cores`` CPUs; an initialized Ray is used as it is.
+    """
+    ray = import_ray()
     if not ray.is_initialized():
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                    "logging_level": "WARNING"}
         if address is None:
             options["num_cpus"] = cores
         ray.init(address=address, **options)
+    return ray
+
+
+def run_ray(jobs: Sequence[Job], address: str | None, cores: int, max_jobs: int,
+            on_row: OnRow, on_start: OnStart | None = None) -> None:
+    """Run ``jobs`` on the cluster at ``address`` (None: a local Ray with ``cores`` CPUs)."""
+    ray = connect(address, cores)
     capacity = int(ray.cluster_resources().get("CPU", cores))
     too_big = [j for j in jobs if j.workers > capacity]
     if too_big:

@@ -18,6 +18,9 @@ def families_command() -> int:
         if family.choose is not None and family.choose.__doc__:
             auto = family.choose.__doc__.strip().splitlines()[0].rstrip(".")
         click.echo(f"  auto: {auto}; hint and fallback: {family.hint_solver}")
+        for kind in family.kinds:
+            click.echo(f"  {kind.name} instances: auto {kind.default_solver}; hint and "
+                       f"fallback: {kind.hint_solver}")
         formats = [f"JSON (format {family.format})",
                    *(fmt.name for fmt in family.outside_formats)]
         click.echo(f"  reads: {', '.join(formats)}")

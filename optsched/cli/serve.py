@@ -33,16 +33,25 @@ def loopback(host: str) -> bool:
               help="Most queued jobs; beyond, submits get 503 with Retry-After.")
 @click.option("--max-time-limit", type=click.FloatRange(min=0.001), default=3600.0,
               show_default=True, help="Largest time limit a job may ask for (s).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Where jobs run: child processes here, or Ray tasks "
+              "(needs the ray extra).")
+@click.option("--ray-address", default=None, help="The Ray cluster of --executor ray "
+              "(default: start a local Ray with --workers CPUs).")
 def serve(host: str, port: int, db: str, workers: int, queue: int,
-          max_time_limit: float) -> None:
+          max_time_limit: float, executor: str, ray_address: str | None) -> None:
     """Run the solver service (FastAPI under uvicorn).
 
     A bearer token (environment variable OPTSCHED_TOKEN) is required whenever
-    the host is not loopback, and then by every request but /health.
+    the host is not loopback, and then by every request but /health. With
+    --executor ray, jobs run at most --workers CPUs at once, and at most the
+    cluster's CPUs.
     """
     token = os.environ.get(TOKEN_ENV) or None
     if token is None and not loopback(host):
         raise InputError("--host", f"{host} is not loopback: set {TOKEN_ENV} to a bearer token")
+    if ray_address is not None and executor != "ray":
+        raise InputError("--ray-address", "needs --executor ray")
     try:
         import uvicorn
 
@@ -51,5 +60,6 @@ def serve(host: str, port: int, db: str, workers: int, queue: int,
         raise InputError("serve", f"needs the service extra (pip install -e \".[service]\"): "
                                   f"{exc}") from None
     settings = Settings(db=db, workers=workers, token=token, queue=queue,
-                        max_time_limit=max_time_limit)
+                        max_time_limit=max_time_limit, executor=executor,
+                        ray_address=ray_address)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

@@ -26,7 +26,7 @@ from optsched.errors import InputError
 from optsched.params import MAX_SEED, MAX_TIME_LIMIT
 from optsched.registry import families, solvers
 from optsched.service.checks import check
-from optsched.service.runner import Runner
+from optsched.service.runner import Runner, make_executor
 from optsched.service.store import FINAL, STATES, JobStore, QueueFullError
 
 
@@ -40,6 +40,10 @@ class Settings:
     queue: int = 1000
     max_bytes: int = 16 << 20
     max_time_limit: float = 3600.0
+    executor: str = "local"
+    """Where jobs run: ``local`` (child processes here) or ``ray`` (tasks on a Ray cluster)."""
+    ray_address: str | None = None
+    """The Ray cluster of ``executor="ray"`` (None: a local Ray with ``workers`` CPUs)."""
 
 
 class JobOptions(BaseModel):
@@ -73,7 +77,8 @@ def _request_model(name: str) -> type[BaseModel]:
 def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
     """The app; ``runner`` (default: one over ``settings.db``) starts with it."""
     store = runner.store if runner is not None else JobStore(settings.db)
-    runner = runner if runner is not None else Runner(store, settings.workers)
+    runner = runner if runner is not None else Runner(
+        store, settings.workers, executor=make_executor(settings.executor, settings.ray_address))
     models = [_request_model(n) for n in families()]
     union = Annotated[models[0] if len(models) == 1 else  # type: ignore[valid-type]
                       _union(models), Field(discriminator="family")]
@@ -123,7 +128,7 @@ def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
         if store.count("queued") >= settings.queue:
             raise full
         try:
-            family, instance, params = _checked(body, settings)
+            family, instance, params = _checked(body, settings, runner.capacity)
         except InputError as exc:
             return _error(422, exc.field, exc.problem)
         try:
@@ -242,12 +247,15 @@ def _union(models: list[type[BaseModel]]) -> Any:
     return Union[tuple(models)]  # noqa: UP007 - built from a list
 
 
-def _checked(body: JobOptions, settings: Settings
+def _checked(body: JobOptions, settings: Settings, workers: int
              ) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """The family, the instance's canonical JSON and the run's parameters, all checked."""
+    """The family, the instance's canonical JSON and the run's parameters, all checked.
+
+    A job's workers are capped at ``workers``, what the runner offers.
+    """
     return check(body.family, body.instance, body.filename,  # type: ignore[attr-defined]
                  body.solver, body.time_limit, body.workers, body.seed, body.options,
-                 body.model, settings.workers, settings.max_time_limit)
+                 body.model, workers, settings.max_time_limit)
 
 
 async def _stream(store: JobStore, job_id: str, after: int) -> AsyncIterator[str]:

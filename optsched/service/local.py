@@ -1,10 +1,10 @@
 """The service's job semantics in this process, without HTTP: :class:`Jobs`.
 
 The same store and runner as ``optsched serve``: a job is checked before it is
-stored, runs in its own child process under the three-stage stop, keeps its
-incumbents and result in the SQLite file (``:memory:`` for a throw-away one),
-and a crash's interrupted jobs are finished from their incumbent when the next
-:class:`Jobs` opens the file.
+stored, runs in its own child process (or Ray task: ``executor``) under the
+three-stage stop, keeps its incumbents and result in the SQLite file
+(``:memory:`` for a throw-away one), and a crash's interrupted jobs are
+finished from their incumbent when the next :class:`Jobs` opens the file.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from optsched.io import instance_to_dict
 from optsched.registry import family_of
 from optsched.service.checks import check
-from optsched.service.runner import Runner
+from optsched.service.runner import Executor, Runner
 from optsched.service.store import FINAL, Job, JobStore
 
 
@@ -31,12 +31,15 @@ class Jobs:
         Threads all running jobs may use together.
     max_time_limit
         The largest limit a job may ask for.
+    executor
+        Where jobs run (default: child processes of this one; see
+        :func:`optsched.service.runner.make_executor` for a Ray cluster's).
     """
 
     def __init__(self, db: str = ":memory:", workers: int = 1,
-                 max_time_limit: float = 3600.0) -> None:
+                 max_time_limit: float = 3600.0, executor: Executor | None = None) -> None:
         self.store = JobStore(db)
-        self.runner = Runner(self.store, workers)
+        self.runner = Runner(self.store, workers, executor=executor)
         self.workers = workers
         self.max_time_limit = max_time_limit
         self.runner.start()
@@ -65,7 +68,7 @@ class Jobs:
         family = family_of(instance).name
         family, data, params = check(family, instance_to_dict(instance), None, solver,
                                      time_limit, workers, seed, options or {}, model or {},
-                                     self.workers, self.max_time_limit)
+                                     self.runner.capacity, self.max_time_limit)
         job, _ = self.store.submit(family, solver, data, params, idempotency_key)
         self.runner.wake()
         return job

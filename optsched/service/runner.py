@@ -1,13 +1,16 @@
-"""The service's executor: each job in its own child process, within the server's workers.
+"""The service's scheduler: queued jobs, in order, within the server's workers, on an executor.
 
 A scheduler thread takes queued jobs from the :class:`.JobStore` in order
-while their workers fit the server's, runs each in a child process
-(:mod:`optsched.bench.child`: the solve has its limit; ``grace_s`` past it
-the child is asked to stop, SIGTERM, and it reports the best solution it
-has; ``kill_after`` later it is killed), and writes the verified result back
-before anyone can read it. A cancel asks the child to stop at once. On
-start, jobs a crash left running are queued again with their last incumbent
-(:meth:`.JobStore.recover`).
+while their workers fit the server's, and hands each to an :class:`Executor`:
+:class:`LocalExecutor` (the default) runs it in a child process on this
+machine, :class:`optsched.service.ray_exec.RayExecutor` in the same child
+process on a node of a Ray cluster. Either way the job runs under
+:mod:`optsched.bench.child`'s watchdog (the solve has its limit; ``grace_s``
+past it the child is asked to stop, SIGTERM, and it reports the best solution
+it has; ``kill_after`` later it is killed), its verified incumbents are stored
+as they come, and its verified result is written back before anyone can read
+it. A cancel asks the child to stop at once. On start, jobs a crash left
+running are queued again with their last incumbent (:meth:`.JobStore.recover`).
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from __future__ import annotations
 import threading
 import time
 from multiprocessing.connection import wait
-from typing import Any
+from typing import Any, Protocol
 
 from optsched.bench import child
 from optsched.bench.jobs import Job as ChildJob
+from optsched.errors import InputError
 from optsched.service.store import Job, JobStore
 
 RESULT_KEYS = ("status", "objective", "bound", "gap", "verified", "build_s", "solve_s",
@@ -26,6 +30,87 @@ RESULT_KEYS = ("status", "objective", "bound", "gap", "verified", "build_s", "so
 """What a job's stored result keeps of its child's row."""
 IDLE_S = 0.5
 """Seconds between looks at the queue when no job runs and nothing woke the runner."""
+TICK_S = 0.05
+"""Most seconds the runner waits for news of running jobs before it looks again."""
+EXECUTORS = ("local", "ray")
+
+
+class Handle(Protocol):
+    """A started job as the runner sees it (:class:`.child.Running` is one)."""
+
+    job: ChildJob
+    stopped_at: float | None
+    """When the job was asked to stop (None: not yet)."""
+
+    def poll(self) -> dict[str, Any] | None:
+        """The job's row once it has ended, else None."""
+
+    def take_progress(self) -> list[dict[str, Any]]:
+        """The verified incumbents reported since the last call."""
+
+    def stop(self) -> None:
+        """Ask the job to stop now: its solve ends with the best solution it has."""
+
+
+class Executor(Protocol):
+    """Where jobs run; used by the runner's thread only (after :meth:`open`)."""
+
+    def open(self, workers: int) -> int:
+        """Get ready; the workers all running jobs may use together (at most ``workers``)."""
+
+    def start(self, job: ChildJob, grace_s: float, kill_after: float) -> Handle:
+        """Start ``job`` under the three-stage stop (see :func:`.child.start`)."""
+
+    def wait(self, timeout: float) -> None:
+        """Return when a started job may have news, or after at most ``timeout`` seconds."""
+
+    def close(self) -> None:
+        """Stop the jobs still running, at shutdown (they are queued again on restart)."""
+
+
+class LocalExecutor:
+    """Each job in a child process of this one (:mod:`optsched.bench.child`)."""
+
+    def __init__(self) -> None:
+        self.started: list[child.Running] = []
+
+    def open(self, workers: int) -> int:
+        """Start the fork server (so the first job starts fast); all ``workers`` are ours."""
+        child.warm()
+        return workers
+
+    def start(self, job: ChildJob, grace_s: float, kill_after: float) -> child.Running:
+        """The job in a new child process."""
+        running = child.start(job, grace_s, kill_after)
+        self.started.append(running)
+        return running
+
+    def wait(self, timeout: float) -> None:
+        """Wait for a child's message or end, or its watchdog's next step."""
+        self.started = [r for r in self.started if r.process.exitcode is None]
+        if not self.started:
+            return
+        wake = min(r.next_event() for r in self.started) - time.monotonic()
+        wait([w for r in self.started for w in r.waitables],
+             timeout=max(0.01, min(timeout, wake)))
+
+    def close(self) -> None:
+        """Kill the children still alive."""
+        for r in self.started:
+            if r.process.is_alive():
+                r.process.kill()
+                r.process.join(timeout=5)
+
+
+def make_executor(name: str, ray_address: str | None = None) -> Executor:
+    """The executor ``name`` (one of :data:`EXECUTORS`); ``ray_address`` is Ray's cluster."""
+    if name == "ray":
+        from optsched.service.ray_exec import RayExecutor
+
+        return RayExecutor(ray_address)
+    if name != "local":
+        raise InputError("--executor", f"must be one of {', '.join(EXECUTORS)}, got {name!r}")
+    return LocalExecutor()
 
 
 class Runner:
@@ -37,22 +122,29 @@ class Runner:
         The job store.
     workers
         Threads all running jobs may use together; a job asks for its own
-        (at most these).
+        (at most these). The executor may offer fewer (a Ray cluster with
+        fewer CPUs): then :attr:`capacity` is what it offers.
     max_attempts
         Starts of one job before a crash-interrupted job is failed.
     grace_s, kill_after
         Seconds past a job's limit before it is asked to stop, and from
         then until it is killed.
+    executor
+        Where jobs run (default: a :class:`LocalExecutor`).
     """
 
     def __init__(self, store: JobStore, workers: int = 1, max_attempts: int = 3,
-                 grace_s: float = 0.5, kill_after: float = 1.0) -> None:
+                 grace_s: float = 0.5, kill_after: float = 1.0,
+                 executor: Executor | None = None) -> None:
         self.store = store
         self.workers = workers
+        self.capacity = workers
+        """Workers the running jobs may hold together (set by :meth:`start`)."""
         self.max_attempts = max_attempts
         self.grace_s = grace_s
         self.kill_after = kill_after
-        self.running: dict[str, child.Running] = {}
+        self.executor = executor if executor is not None else LocalExecutor()
+        self.running: dict[str, Handle] = {}
         self._closing = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="optsched-runner", daemon=True)
@@ -60,7 +152,7 @@ class Runner:
     def start(self) -> tuple[int, int]:
         """Recover what a crash left running, then start taking jobs; (re-queued, failed)."""
         recovered = self.store.recover(self.max_attempts)
-        child.warm()
+        self.capacity = min(self.workers, self.executor.open(self.workers))
         self._thread.start()
         return recovered
 
@@ -73,10 +165,7 @@ class Runner:
         self._closing.set()
         self._wake.set()
         self._thread.join(timeout=10)
-        for r in self.running.values():
-            if r.process.is_alive():
-                r.process.kill()
-                r.process.join(timeout=5)
+        self.executor.close()
 
     def used(self) -> int:
         """Workers the running jobs hold."""
@@ -86,13 +175,8 @@ class Runner:
         while not self._closing.is_set():
             self._launch()
             self._cancel()
-            waitables = [w for r in self.running.values() for w in r.waitables]
-            timeout = 0.05
             if self.running:
-                wake = min(r.next_event() for r in self.running.values())
-                timeout = max(0.01, min(0.05, wake - time.monotonic()))
-            if waitables:
-                wait(waitables, timeout=timeout)
+                self.executor.wait(TICK_S)
             else:  # idle: a submit or a cancel wakes the loop at once
                 self._wake.wait(IDLE_S)
             self._wake.clear()
@@ -100,20 +184,24 @@ class Runner:
                 row = r.poll()
                 for found in r.take_progress():
                     self.store.incumbent(job_id, found["objective"], found["bound"],
-                                         found["solution"])
+                                         found["solution"], found.get("by"))
                 if row is not None:
                     del self.running[job_id]
                     self._finish(job_id, row)
 
     def _launch(self) -> None:
         while True:
-            free = self.workers - self.used()
-            job = self.store.claim(max_workers=free) if free > 0 else None
+            free = self.capacity - self.used()
+            # idle, the first job is taken whatever it asks: one too big fails, not waits forever
+            job = self.store.claim(max_workers=free if self.running else None)
             if job is None:
                 return
             try:
-                self.running[job.id] = child.start(self._child_job(job), self.grace_s,
-                                                   self.kill_after)
+                task = self._child_job(job)
+                if task.workers > self.capacity:
+                    raise ValueError(f"it asks for {task.workers} workers, the server has "
+                                     f"{self.capacity}")
+                self.running[job.id] = self.executor.start(task, self.grace_s, self.kill_after)
             except Exception as exc:  # a job that cannot start fails; the others go on
                 self.store.finish(job.id, "failed", error=f"could not start: {exc}")
 

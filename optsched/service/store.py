@@ -218,14 +218,18 @@ class JobStore:
         return self.get(row["id"])
 
     def incumbent(self, job_id: str, objective: float | None, bound: float | None,
-                  solution: Any = None) -> None:
-        """Record an incumbent (and keep it as the hint of a re-run after a crash)."""
+                  solution: Any = None, by: str | None = None) -> None:
+        """Record an incumbent (and keep it as the hint of a re-run after a crash).
+
+        ``by`` names who found it (``hint`` or the solver), whose claim ``bound`` is; it
+        is the event's ``detail``.
+        """
         with self._write() as db:
             db.execute("UPDATE jobs SET objective = COALESCE(?, objective), "
                        "bound = COALESCE(?, bound), hint = COALESCE(?, hint) WHERE id = ?",
                        (objective, bound, None if solution is None else json.dumps(solution),
                         job_id))
-            self._event(db, job_id, "incumbent", objective, bound)
+            self._event(db, job_id, "incumbent", objective, bound, by)
 
     def finish(self, job_id: str, status: str, result: Mapping[str, Any] | None = None,
                error: str | None = None) -> None:

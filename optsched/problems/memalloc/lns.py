@@ -75,7 +75,9 @@ def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> 
         stats.update(greedy=name, greedy_tried=tried)
         if peak(instance, more) < peak(instance, offsets):
             offsets = more
-    stats["greedy_peak"] = peak(instance, offsets)
+    stats["greedy_peak"] = greedy = peak(instance, offsets)
+    if deadline.listening:
+        deadline.report(make(instance, offsets.copy()), greedy)
     if LOADING.ready("memalloc-bb", exact.load, deadline):
         offsets = _improve(instance, offsets, bound, params, deadline, stats)
     value = peak(instance, offsets)
@@ -114,6 +116,8 @@ def _improve(instance: MemallocInstance, offsets: IntArray, bound: int, params: 
         if found is not None and int((found + a.size[free]).max()) < value:
             offsets[free] = found
             gains += 1
+            if deadline.listening:
+                deadline.report(make(instance, offsets.copy()), peak(instance, offsets))
         elif last:
             break
         else:

@@ -29,7 +29,7 @@ from optsched.problems.moe.instance import MoeInstance
 from optsched.problems.moe.nodes import regroup
 from optsched.problems.moe.relayer import relayer
 from optsched.problems.moe.search import BALANCE, EPS, Plan
-from optsched.problems.moe.solution import MoeSolution
+from optsched.problems.moe.solution import MoeSolution, make
 
 OPTIONS = OptionSet((
     Option("relayer_s", float, 0.5, "seconds of CP-SAT per layer re-placement (0: swaps only)",
@@ -173,6 +173,8 @@ def run(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> np.nd
         rebalance(plan, deadline.part(0.5), params.seed + 1, cap)
     if instance.objective == "load":
         return plan.phy
+    if deadline.listening:
+        deadline.report(make(plan.phy.copy()))
     plan = Plan(instance, plan.phy, caps(instance), limit)
     seconds = float(params.options.get("relayer_s", 0.5))
     for _ in range(int(params.options.get("rounds", 20))):
@@ -188,4 +190,6 @@ def run(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> np.nd
                 changed += relayer(plan, layer, params, deadline, seconds)
         if not changed or deadline.expired():
             break
+        if deadline.listening:
+            deadline.report(make(plan.phy.copy()))
     return plan.phy

@@ -74,7 +74,8 @@ def _lns(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> Resu
     evaluate(instance, trivial(instance))
     reserve = 3 * (time.perf_counter() - started) + 0.1
     left = deadline.remaining()
-    inner = deadline if left is None else Deadline(max(0.0, left - reserve), deadline.stop)
+    inner = deadline if left is None else Deadline(max(0.0, left - reserve), deadline.stop,
+                                                     deadline.found)
     return answer(instance, lns.run(instance, params, inner), reserve_s=round(reserve, 3))
 
 
