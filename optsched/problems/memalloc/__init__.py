@@ -2,18 +2,22 @@
 
 Buffers live over intervals of program steps; those live at a common step
 may not share an address. Decide offsets within a capacity, or with the
-smallest peak. Methods and citations: ``docs/methods/memalloc.md``.
+smallest peak. A second kind of instance schedules a scratchpad: operators
+read and write tensors, which stay, are spilled to DRAM and reloaded
+(:mod:`.scratchpad`, :mod:`.kinds`). Methods and citations:
+``docs/methods/memalloc.md``.
 """
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from optsched.backends.cpsat import CpFormulation
 from optsched.backends.milp import MilpFormulation
-from optsched.errors import NotSupportedError
+from optsched.errors import InstanceError, NotSupportedError
 from optsched.family import Build, Family, Generator, InstanceOptions, Model, OutsideFormat
 from optsched.options import Option, OptionSet
-from optsched.problems.memalloc import csvfile, generate, output, solvers
+from optsched.problems.memalloc import csvfile, generate, kinds, output, solvers
 from optsched.problems.memalloc.bounds import lower_bound
 from optsched.problems.memalloc.cliques import sections
 from optsched.problems.memalloc.evaluate import evaluate
@@ -22,19 +26,28 @@ from optsched.problems.memalloc.instance import (
     Buffer,
     Gap,
     MemallocInstance,
-    from_dict,
     with_capacity,
 )
 from optsched.problems.memalloc.pairs import pair_count
+from optsched.problems.memalloc.scratchpad import samples as scratchpad_samples
+from optsched.problems.memalloc.scratchpad.instance import (
+    ORDERS,
+    Operator,
+    ScratchpadInstance,
+    Tensor,
+)
+from optsched.problems.memalloc.scratchpad.solution import ScratchpadSolution, Segment
 from optsched.problems.memalloc.solution import MemallocSolution
-from optsched.problems.memalloc.solution import from_dict as solution_from_dict
 
 CP_OPTIONS = OptionSet((Option("overlap", str, "cliques", "one NoOverlap per maximal clique, or "
                                                          "one NoOverlap2D", ("cliques", "2d")),))
 INSTANCE_OPTIONS = OptionSet((Option("capacity", int, None, "the arena's size in bytes "
                                                              "(replaces the file's; 0: none, "
                                                              "find the smallest peak)", low=0,
-                                     high=MAX_TOTAL),))
+                                     high=MAX_TOTAL),
+                              Option("order", str, None, "scratchpad schedules: the listed "
+                                                         "order, or the solver's choice",
+                                     ORDERS)))
 MAX_CP_PIECES = 20_000
 """Most pieces (buffers, and one more per gap) of the CP-SAT model."""
 MAX_CP_MEMBERS = 2_000_000
@@ -43,7 +56,12 @@ MAX_MILP_PAIRS = 20_000
 """Most overlapping pairs of the MILP model (a binary and two big-M rows each)."""
 
 
-def _cp_supports(instance: MemallocInstance) -> None:
+def _cp_supports(instance: MemallocInstance | ScratchpadInstance) -> None:
+    if isinstance(instance, ScratchpadInstance):
+        if not instance.fixed:
+            raise NotSupportedError("order", "the CP-SAT model takes the listed order (the "
+                                             "free order: scratchpad-memorder)")
+        return
     a = instance.arrays
     pieces = len(a.piece_t0)
     if pieces > MAX_CP_PIECES:
@@ -56,17 +74,21 @@ def _cp_supports(instance: MemallocInstance) -> None:
                                            f"pieces in its cliques ({total} here)")
 
 
-def _milp_supports(instance: MemallocInstance) -> None:
+def _milp_supports(instance: MemallocInstance | ScratchpadInstance) -> None:
+    if isinstance(instance, ScratchpadInstance):
+        raise NotSupportedError("operators", "the MILP model places buffers; a scratchpad "
+                                             "schedule needs cpsat")
     pairs = pair_count(instance)
     if pairs > MAX_MILP_PAIRS:
         raise NotSupportedError("buffers", f"the MILP model takes at most {MAX_MILP_PAIRS} "
                                            f"overlapping pairs (about {pairs} here)")
 
 
-def _cp() -> Build[MemallocInstance, CpFormulation]:
+def _cp() -> Build[Any, CpFormulation]:
     from optsched.problems.memalloc.cp import build
+    from optsched.problems.memalloc.scratchpad import cp
 
-    return build
+    return kinds.by_kind(build, cp.build)
 
 
 def _milp() -> Build[MemallocInstance, MilpFormulation]:
@@ -79,22 +101,37 @@ def _size(values: Mapping[str, Any]) -> int:
     return int(values["buffers"]) * int(values["count"])
 
 
-FAMILY: Family[MemallocInstance, MemallocSolution] = Family(
+def _with_settings(instance: Any, values: Mapping[str, Any]) -> Any:
+    """``-m capacity=N`` and, for a scratchpad schedule, ``-m order=listed|free``."""
+    if not isinstance(instance, ScratchpadInstance):
+        if values.get("order") is not None:
+            raise InstanceError("model.order", "is a setting of scratchpad schedules")
+        return with_capacity(instance, values)
+    changed = {k: v for k, v in values.items() if v is not None}
+    if changed.get("capacity") == 0:
+        raise InstanceError("model.capacity", "a scratchpad needs a size above 0")
+    try:
+        return replace(instance, **changed)
+    except InstanceError as exc:
+        raise InstanceError(f"model.{next(iter(changed))}", str(exc)) from None
+
+
+FAMILY: Family[Any, Any] = Family(
     name="memalloc",
     summary="tensor buffer offsets in one arena: fit a capacity, or the smallest peak",
     instance_type=MemallocInstance,
     solution_type=MemallocSolution,
     format=1,
-    read_instance=from_dict,
-    read_solution=solution_from_dict,
-    evaluate=evaluate,
-    lower_bound=lower_bound,
-    solvers=solvers.table(),
+    read_instance=kinds.read_instance,
+    read_solution=kinds.read_solution,
+    evaluate=kinds.checker(evaluate),
+    lower_bound=kinds.lower_bound(lower_bound),
+    solvers=kinds.table(solvers.table()),
     hint_solver="best-of-k",
     default_solver="memalloc-bb",
-    trivial=output.naive_solution,
-    choose=solvers.choose,
-    samples=generate.samples,
+    trivial=kinds.trivial,
+    choose=kinds.choose(solvers.choose),
+    samples=lambda: [*generate.samples(), *scratchpad_samples.samples()],
     cp=Model(_cp, CP_OPTIONS, _cp_supports),
     milp=Model(_milp, supports=_milp_supports),
     generator=Generator(generate.generate, generate.PARAMS, "guillotine-cut rectangles "
@@ -104,12 +141,14 @@ FAMILY: Family[MemallocInstance, MemallocSolution] = Family(
     warm=solvers.warm,
     outside_formats=(OutsideFormat("MiniMalloc CSV", csvfile.claims, csvfile.read,
                                    csvfile.example),),
-    headline=output.headline,
-    instance_options=InstanceOptions(INSTANCE_OPTIONS, with_capacity),
-    export=output.export,
-    read_export=output.read_export,
+    headline=kinds.headline,
+    instance_options=InstanceOptions(INSTANCE_OPTIONS, _with_settings),
+    export=kinds.by_kind(output.export, kinds.refused("--export")),
+    read_export=kinds.by_kind(output.read_export, kinds.refused("--export")),
     export_suffixes=(".csv",),
-    plot=output.plot,
+    plot=kinds.plot,
+    kinds=(kinds.SCRATCHPAD,),
 )
 
-__all__ = ["FAMILY", "Buffer", "Gap", "MemallocInstance", "MemallocSolution"]
+__all__ = ["FAMILY", "Buffer", "Gap", "MemallocInstance", "MemallocSolution", "Operator",
+           "ScratchpadInstance", "ScratchpadSolution", "Segment", "Tensor"]

@@ -1,0 +1,119 @@
+"""The pieces of the exact fixed-order models: a tensor at each use, and across each gap.
+
+Between two consecutive uses of a tensor, the only choice that matters is
+whether it stays (one piece over the steps strictly between, at the same
+address) or leaves right after the first use and is loaded again right at
+the second (a reload; and a store once, when DRAM has no copy). Keeping it
+longer or loading it earlier only takes more room, since the objective counts
+bytes moved, not when they move. So a tensor with ``k + 1`` uses has ``k``
+binary decisions, against COSMA's four per tensor and step. Uses on
+consecutive steps have nothing between them: the tensor stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from optsched.problems.memalloc.scratchpad.instance import ScratchpadInstance
+from optsched.problems.memalloc.scratchpad.solution import ScratchpadSolution, Segment
+from optsched.problems.memalloc.scratchpad.timeline import steps_of, stored, uses
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Tensor ``tensor`` between its uses ``i`` and ``i + 1``: steps ``first..last``."""
+
+    tensor: int
+    i: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """Every use and every gap of every tensor under ``order``."""
+
+    order: tuple[int, ...]
+    uses: tuple[tuple[int, ...], ...]
+    gaps: tuple[Gap, ...]
+    """Gaps with steps between their uses (the others are always kept)."""
+
+    def at_steps(self, steps: int) -> list[tuple[list[tuple[int, int]], list[int]]]:
+        """The uses ``(tensor, i)`` and the gaps across each step where a piece starts.
+
+        Those steps are the maximal cliques of the interval graph of the pieces.
+        """
+        starts: dict[int, None] = {}
+        for used in self.uses:
+            starts.update(dict.fromkeys(used))
+        for gap in self.gaps:
+            starts[gap.first] = None
+        at: dict[int, list[tuple[int, int]]] = {t: [] for t in starts}
+        for a, used in enumerate(self.uses):
+            for i, t in enumerate(used):
+                at[t].append((a, i))
+        across: dict[int, list[int]] = {t: [] for t in starts}
+        for k, gap in enumerate(self.gaps):
+            for t in starts:
+                if gap.first <= t <= gap.last:
+                    across[t].append(k)
+        return [(at[t], across[t]) for t in sorted(starts) if t < steps]
+
+
+def pieces(instance: ScratchpadInstance, order: Sequence[int]) -> Pieces:
+    """The pieces of ``instance`` under ``order`` (operator indices)."""
+    used = uses(instance.graph, steps_of(order, len(instance.operators)))
+    gaps = tuple(Gap(a, i, u[i] + 1, u[i + 1] - 1) for a, u in enumerate(used)
+                 for i in range(len(u) - 1) if u[i + 1] > u[i] + 1)
+    return Pieces(tuple(order), tuple(map(tuple, used)), gaps)
+
+
+def decode(instance: ScratchpadInstance, p: Pieces, kept: Sequence[bool],
+           address: Sequence[Sequence[int]]) -> ScratchpadSolution:
+    """The segments from the gaps kept and each use's address (``address[a][i]``)."""
+    names = instance.graph.ids
+    keep = {(g.tensor, g.i): k for g, k in zip(p.gaps, kept, strict=True)}
+    segments = []
+    for a, used in enumerate(p.uses):
+        start = 0
+        for i in range(len(used)):
+            last = i == len(used) - 1
+            if last or not keep.get((a, i), True):
+                segments.append(Segment(names[a], used[start], used[i], int(address[a][start])))
+                start = i + 1
+    return ScratchpadSolution(tuple(instance.operators[o].id for o in p.order),
+                              tuple(segments))
+
+
+def from_solution(instance: ScratchpadInstance, p: Pieces, solution: ScratchpadSolution
+                  ) -> tuple[list[bool], list[list[int]]] | None:
+    """The gaps kept and each use's address in a solution (a hint); None off the order."""
+    index = {op.id: o for o, op in enumerate(instance.operators)}
+    if tuple(index.get(o, -1) for o in solution.order) != p.order:
+        return None
+    tensor = {name: a for a, name in enumerate(instance.graph.ids)}
+    mine: list[list[Segment]] = [[] for _ in p.uses]
+    for s in solution.segments:
+        if s.tensor in tensor:
+            mine[tensor[s.tensor]].append(s)
+    address = [[_covering(mine[a], t) for t in used] for a, used in enumerate(p.uses)]
+    kept = [_same(mine[g.tensor], p.uses[g.tensor][g.i], p.uses[g.tensor][g.i + 1])
+            for g in p.gaps]
+    return kept, [[0 if s is None else s.offset for s in row] for row in address]
+
+
+def _covering(segments: list[Segment], t: int) -> Segment | None:
+    return next((s for s in segments if s.start <= t <= s.end), None)
+
+
+def _same(segments: list[Segment], t: int, u: int) -> bool:
+    s = _covering(segments, t)
+    return s is not None and s.end >= u
+
+
+def costs(instance: ScratchpadInstance, p: Pieces) -> Iterator[tuple[int, int, bool]]:
+    """Per gap: its index, the reload's bytes, whether a spill needs a store (once)."""
+    g = instance.graph
+    for k, gap in enumerate(p.gaps):
+        yield k, g.sizes[gap.tensor], stored(g, gap.tensor)
