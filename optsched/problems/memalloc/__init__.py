@@ -29,7 +29,9 @@ from optsched.problems.memalloc.instance import (
     with_capacity,
 )
 from optsched.problems.memalloc.pairs import pair_count
+from optsched.problems.memalloc.scratchpad import generate as scratchpad_generate
 from optsched.problems.memalloc.scratchpad import samples as scratchpad_samples
+from optsched.problems.memalloc.scratchpad import timeline
 from optsched.problems.memalloc.scratchpad.instance import (
     ORDERS,
     Operator,
@@ -58,9 +60,10 @@ MAX_MILP_PAIRS = 20_000
 
 def _cp_supports(instance: MemallocInstance | ScratchpadInstance) -> None:
     if isinstance(instance, ScratchpadInstance):
-        if not instance.fixed:
-            raise NotSupportedError("order", "the CP-SAT model takes the listed order (the "
-                                             "free order: scratchpad-memorder)")
+        if not instance.fixed and timeline.cells(instance) > timeline.MAX_CELLS:
+            raise NotSupportedError("order", f"the free-order CP-SAT model takes at most "
+                                             f"{timeline.MAX_CELLS} (tensor, step) cells "
+                                             f"({timeline.cells(instance)} here)")
         return
     a = instance.arrays
     pieces = len(a.piece_t0)
@@ -76,8 +79,10 @@ def _cp_supports(instance: MemallocInstance | ScratchpadInstance) -> None:
 
 def _milp_supports(instance: MemallocInstance | ScratchpadInstance) -> None:
     if isinstance(instance, ScratchpadInstance):
-        raise NotSupportedError("operators", "the MILP model places buffers; a scratchpad "
-                                             "schedule needs cpsat")
+        if not instance.fixed:
+            raise NotSupportedError("order", "the MILP model takes the listed order (the "
+                                             "free order: scratchpad-memorder)")
+        return
     pairs = pair_count(instance)
     if pairs > MAX_MILP_PAIRS:
         raise NotSupportedError("buffers", f"the MILP model takes at most {MAX_MILP_PAIRS} "
@@ -86,15 +91,19 @@ def _milp_supports(instance: MemallocInstance | ScratchpadInstance) -> None:
 
 def _cp() -> Build[Any, CpFormulation]:
     from optsched.problems.memalloc.cp import build
-    from optsched.problems.memalloc.scratchpad import cp
+    from optsched.problems.memalloc.scratchpad import cp, cp_free
 
-    return kinds.by_kind(build, cp.build)
+    def scratchpad(instance: ScratchpadInstance, params: Any, deadline: Any) -> Any:
+        return (cp.build if instance.fixed else cp_free.build)(instance, params, deadline)
+
+    return kinds.by_kind(build, scratchpad)
 
 
-def _milp() -> Build[MemallocInstance, MilpFormulation]:
+def _milp() -> Build[Any, MilpFormulation]:
     from optsched.problems.memalloc.milp import build
+    from optsched.problems.memalloc.scratchpad import milp
 
-    return build
+    return kinds.by_kind(build, milp.build)
 
 
 def _size(values: Mapping[str, Any]) -> int:
@@ -107,13 +116,15 @@ def _with_settings(instance: Any, values: Mapping[str, Any]) -> Any:
         if values.get("order") is not None:
             raise InstanceError("model.order", "is a setting of scratchpad schedules")
         return with_capacity(instance, values)
-    changed = {k: v for k, v in values.items() if v is not None}
-    if changed.get("capacity") == 0:
+    if values.get("capacity") == 0:
         raise InstanceError("model.capacity", "a scratchpad needs a size above 0")
-    try:
-        return replace(instance, **changed)
-    except InstanceError as exc:
-        raise InstanceError(f"model.{next(iter(changed))}", str(exc)) from None
+    for key in ("order", "capacity"):  # one at a time, so that the error names its setting
+        if values.get(key) is not None:
+            try:
+                instance = replace(instance, **{key: values[key]})
+            except InstanceError as exc:
+                raise InstanceError(f"model.{key}", str(exc)) from None
+    return instance
 
 
 FAMILY: Family[Any, Any] = Family(
@@ -137,10 +148,17 @@ FAMILY: Family[Any, Any] = Family(
     generator=Generator(generate.generate, generate.PARAMS, "guillotine-cut rectangles "
                         "(MiniMalloc's challenging kind)", generate.MAX_BUFFERS, _size),
     variants={"trace": Generator(generate.trace, generate.TRACE_PARAMS,
-                                 "compiler-like tensor lifetimes", generate.MAX_BUFFERS, _size)},
+                                 "compiler-like tensor lifetimes", generate.MAX_BUFFERS, _size),
+              "scratchpad": Generator(scratchpad_generate.network,
+                                      scratchpad_generate.NETWORK_PARAMS,
+                                      "scratchpad schedules of real networks (ResNet, "
+                                      "MobileNetV2, DenseNet, transformer and ViT blocks) at "
+                                      "COSMA's budgets")},
     warm=solvers.warm,
     outside_formats=(OutsideFormat("MiniMalloc CSV", csvfile.claims, csvfile.read,
-                                   csvfile.example),),
+                                   csvfile.example),
+                     OutsideFormat("ONNX model (.onnx, scratchpad; the onnx extra)",
+                                   scratchpad_generate.claims_onnx, scratchpad_generate.onnx)),
     headline=kinds.headline,
     instance_options=InstanceOptions(INSTANCE_OPTIONS, _with_settings),
     export=kinds.by_kind(output.export, kinds.refused("--export")),

@@ -17,7 +17,7 @@ from optsched.params import SolveParams
 from optsched.problems.memalloc import output
 from optsched.problems.memalloc.instance import MemallocInstance
 from optsched.problems.memalloc.instance import from_dict as buffers_from_dict
-from optsched.problems.memalloc.scratchpad import bounds, evaluate, instance, solvers
+from optsched.problems.memalloc.scratchpad import bounds, evaluate, instance, solvers, timeline
 from optsched.problems.memalloc.scratchpad.belady import belady, listed_order
 from optsched.problems.memalloc.scratchpad.instance import ScratchpadInstance
 from optsched.problems.memalloc.scratchpad.solution import ScratchpadSolution
@@ -98,16 +98,20 @@ def table(buffers: Mapping[str, NativeSolver[Any]]) -> dict[str, NativeSolver[An
 
 def choose(buffers: Callable[[Any, SolveParams], tuple[str, str]]
            ) -> Callable[[Any, SolveParams], tuple[str, str]]:
-    """``auto``: ``buffers`` for buffers; for a scratchpad schedule, cpsat (listed order).
+    """``auto``: ``buffers`` for buffers; for a scratchpad schedule, cpsat.
 
-    A free order gets Belady in the memory-aware order.
+    A free order too large for the time-indexed model gets Belady in the
+    memory-aware order.
     """
     def pick(inst: Any, params: SolveParams) -> tuple[str, str]:
         if not isinstance(inst, ScratchpadInstance):
             return buffers(inst, params)
         if inst.fixed:
             return "cpsat", "a scratchpad schedule in the listed order: the CP-SAT model"
-        return "scratchpad-memorder", "a free order: Belady in a memory-aware order"
+        if timeline.cells(inst) <= timeline.MAX_CELLS:
+            return "cpsat", "a free order: the time-indexed CP-SAT model"
+        return "scratchpad-memorder", (f"a free order with more than {timeline.MAX_CELLS} "
+                                       "tensor x step cells: Belady in a memory-aware order")
 
     pick.__doc__ = buffers.__doc__
     return pick

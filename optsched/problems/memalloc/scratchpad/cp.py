@@ -36,20 +36,15 @@ def build(instance: ScratchpadInstance, params: SolveParams, deadline: Deadline
     model = cp_model.CpModel()
     address = [[model.new_int_var(0, capacity - g.sizes[a], f"y{a}_{i}") for i in range(len(u))]
                for a, u in enumerate(p.uses)]
-    gapped = {(gap.tensor, gap.i) for gap in p.gaps}
-    for a, used in enumerate(p.uses):  # consecutive uses: it stays, at one address
-        for i in range(len(used) - 1):
-            if (a, i) not in gapped:
-                model.add(address[a][i + 1] == address[a][i])
     keep = [model.new_bool_var(f"keep{k}") for k in range(len(p.gaps))]
     for k, gap in enumerate(p.gaps):
         model.add(address[gap.tensor][gap.i + 1] == address[gap.tensor][gap.i]
                   ).only_enforce_if(keep[k])
     at_use = [[model.new_fixed_size_interval_var(y, g.sizes[a], f"u{a}_{i}")
                for i, y in enumerate(row)] for a, row in enumerate(address)]
-    across = [model.new_optional_fixed_size_interval_var(
+    across = {k: model.new_optional_fixed_size_interval_var(
         address[gap.tensor][gap.i], g.sizes[gap.tensor], keep[k], f"g{k}")
-        for k, gap in enumerate(p.gaps)]
+        for k, gap in enumerate(p.gaps) if not gap.empty}
     cliques = 0
     for uses_at, gaps_at in p.at_steps(len(p.order)):
         deadline.check()

@@ -1,13 +1,15 @@
 """The pieces of the exact fixed-order models: a tensor at each use, and across each gap.
 
 Between two consecutive uses of a tensor, the only choice that matters is
-whether it stays (one piece over the steps strictly between, at the same
-address) or leaves right after the first use and is loaded again right at
-the second (a reload; and a store once, when DRAM has no copy). Keeping it
-longer or loading it earlier only takes more room, since the objective counts
-bytes moved, not when they move. So a tensor with ``k + 1`` uses has ``k``
-binary decisions, against COSMA's four per tensor and step. Uses on
-consecutive steps have nothing between them: the tensor stays.
+whether it stays (at the same address, over the steps strictly between: one
+piece) or leaves right after the first use and is loaded again right at the
+second (a reload, perhaps at another address; and a store once, when DRAM has
+no copy). Keeping it longer or loading it earlier only takes more room, since
+the objective counts bytes moved, not when they move. So a tensor with
+``k + 1`` uses has ``k`` binary decisions, against COSMA's four per tensor and
+step. Uses on consecutive steps have no step between them, so their gap has no
+piece, but the choice remains: a reload there moves the tensor (to make room
+for a larger one, say).
 """
 
 from __future__ import annotations
@@ -22,12 +24,20 @@ from optsched.problems.memalloc.scratchpad.timeline import steps_of, stored, use
 
 @dataclass(frozen=True)
 class Gap:
-    """Tensor ``tensor`` between its uses ``i`` and ``i + 1``: steps ``first..last``."""
+    """Tensor ``tensor`` between its uses ``i`` and ``i + 1``, over steps ``first..last``.
+
+    No step lies between uses on consecutive steps (``first > last``).
+    """
 
     tensor: int
     i: int
     first: int
     last: int
+
+    @property
+    def empty(self) -> bool:
+        """True when no step lies between the two uses."""
+        return self.first > self.last
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,7 @@ class Pieces:
     order: tuple[int, ...]
     uses: tuple[tuple[int, ...], ...]
     gaps: tuple[Gap, ...]
-    """Gaps with steps between their uses (the others are always kept)."""
+    """Every gap between two consecutive uses of a tensor."""
 
     def at_steps(self, steps: int) -> list[tuple[list[tuple[int, int]], list[int]]]:
         """The uses ``(tensor, i)`` and the gaps across each step where a piece starts.
@@ -48,7 +58,8 @@ class Pieces:
         for used in self.uses:
             starts.update(dict.fromkeys(used))
         for gap in self.gaps:
-            starts[gap.first] = None
+            if not gap.empty:
+                starts[gap.first] = None
         at: dict[int, list[tuple[int, int]]] = {t: [] for t in starts}
         for a, used in enumerate(self.uses):
             for i, t in enumerate(used):
@@ -65,7 +76,7 @@ def pieces(instance: ScratchpadInstance, order: Sequence[int]) -> Pieces:
     """The pieces of ``instance`` under ``order`` (operator indices)."""
     used = uses(instance.graph, steps_of(order, len(instance.operators)))
     gaps = tuple(Gap(a, i, u[i] + 1, u[i + 1] - 1) for a, u in enumerate(used)
-                 for i in range(len(u) - 1) if u[i + 1] > u[i] + 1)
+                 for i in range(len(u) - 1))
     return Pieces(tuple(order), tuple(map(tuple, used)), gaps)
 
 

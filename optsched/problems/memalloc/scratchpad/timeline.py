@@ -4,7 +4,64 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from optsched.problems.memalloc.scratchpad.instance import Graph
+from optsched.problems.memalloc.scratchpad.instance import Graph, ScratchpadInstance
+
+MAX_CELLS = 40_000
+"""Most (tensor, step) cells of the free-order CP-SAT model; larger instances are refused."""
+
+
+def cells(instance: ScratchpadInstance) -> int:
+    """The (tensor, step) cells of the free-order model of ``instance``."""
+    return sum(len(s) for s in spans(instance, *windows(instance)))
+
+
+def spans(instance: ScratchpadInstance, early: Sequence[int], late: Sequence[int]
+          ) -> list[range]:
+    """The steps at which each tensor may be resident, from its users' windows.
+
+    From the earliest step of its writer and readers to their latest.
+    """
+    g = instance.graph
+    out = []
+    for a in range(g.n):
+        users = [*g.readers[a], *([g.producer[a]] if g.producer[a] >= 0 else [])]
+        out.append(range(min(early[o] for o in users), max(late[o] for o in users) + 1))
+    return out
+
+
+def windows(instance: ScratchpadInstance) -> tuple[list[int], list[int]]:
+    """Each operator's earliest and latest step (its ancestors before, descendants after)."""
+    g = instance.graph
+    ops = len(instance.operators)
+    after: list[set[int]] = [set() for _ in range(ops)]
+    for o in range(ops):
+        for a in g.reads[o]:
+            if g.producer[a] >= 0:
+                after[g.producer[a]].add(o)
+    before: list[set[int]] = [set() for _ in range(ops)]
+    for o in range(ops):
+        for q in after[o]:
+            before[q].add(o)
+    up = _closure(before)
+    down = _closure([after[o] for o in range(ops)])
+    return [len(up[o]) for o in range(ops)], [ops - 1 - len(down[o]) for o in range(ops)]
+
+
+def _closure(edges: list[set[int]]) -> list[set[int]]:
+    out: list[set[int] | None] = [None] * len(edges)
+
+    def reach(o: int) -> set[int]:
+        stack, seen = [o], set()
+        while stack:
+            for q in edges[stack.pop()]:
+                if q not in seen:
+                    seen.add(q)
+                    stack.append(q)
+        return seen
+
+    for o in range(len(edges)):
+        out[o] = reach(o)
+    return [s if s is not None else set() for s in out]
 
 
 def steps_of(order: Sequence[int], operators: int) -> list[int]:
