@@ -351,6 +351,11 @@ class Family(Generic[I, S]):
         kind = self.kind_of(instance)
         return (self.hint_solver, self.hint_options) if kind is None else (kind.hint_solver, {})
 
+    def default_of(self, instance: Any) -> str:
+        """The default solver for ``instance``'s kind (``auto`` without ``choose``)."""
+        kind = self.kind_of(instance)
+        return self.default_solver if kind is None else kind.default_solver
+
     def solution_type_of(self, instance: Any) -> type[Any]:
         """The solution type of ``instance``'s kind."""
         kind = self.kind_of(instance)

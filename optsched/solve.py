@@ -62,7 +62,7 @@ def prepare(instance: Any, solver: str = AUTO, params: SolveParams | None = None
     why = ""
     if solver == AUTO:
         solver, why = (family.choose(instance, params) if family.choose
-                       else (family.default_solver, "the family's default"))
+                       else (family.default_of(instance), "the family's default"))
     spec = get_solver(solver, family)
     options = spec.options().check(params.options, "options", spec.label)
     if settings is not None:

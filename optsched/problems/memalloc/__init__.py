@@ -30,8 +30,9 @@ from optsched.problems.memalloc.instance import (
 )
 from optsched.problems.memalloc.pairs import pair_count
 from optsched.problems.memalloc.scratchpad import generate as scratchpad_generate
+from optsched.problems.memalloc.scratchpad import pieces, timeline
 from optsched.problems.memalloc.scratchpad import samples as scratchpad_samples
-from optsched.problems.memalloc.scratchpad import timeline
+from optsched.problems.memalloc.scratchpad.belady import listed_order
 from optsched.problems.memalloc.scratchpad.instance import (
     ORDERS,
     Operator,
@@ -64,6 +65,9 @@ def _cp_supports(instance: MemallocInstance | ScratchpadInstance) -> None:
             raise NotSupportedError("order", f"the free-order CP-SAT model takes at most "
                                              f"{timeline.MAX_CELLS} (tensor, step) cells "
                                              f"({timeline.cells(instance)} here)")
+        if instance.fixed and _scratchpad_pieces(instance).count() > MAX_CP_PIECES:
+            raise NotSupportedError("operators", f"the CP-SAT model takes at most "
+                                                 f"{MAX_CP_PIECES} pieces (uses and gaps)")
         return
     a = instance.arrays
     pieces = len(a.piece_t0)
@@ -77,11 +81,20 @@ def _cp_supports(instance: MemallocInstance | ScratchpadInstance) -> None:
                                            f"pieces in its cliques ({total} here)")
 
 
+def _scratchpad_pieces(instance: ScratchpadInstance) -> pieces.Pieces:
+    return pieces.pieces(instance, listed_order(instance))
+
+
 def _milp_supports(instance: MemallocInstance | ScratchpadInstance) -> None:
     if isinstance(instance, ScratchpadInstance):
         if not instance.fixed:
             raise NotSupportedError("order", "the MILP model takes the listed order (the "
-                                             "free order: scratchpad-memorder)")
+                                             "free order: cpsat)")
+        p = _scratchpad_pieces(instance)
+        if p.count() > MAX_CP_PIECES or p.pairs(len(instance.operators)) > MAX_MILP_PAIRS:
+            raise NotSupportedError("operators", f"the MILP model takes at most "
+                                                 f"{MAX_MILP_PAIRS} pairs of pieces that "
+                                                 "share a step")
         return
     pairs = pair_count(instance)
     if pairs > MAX_MILP_PAIRS:

@@ -18,6 +18,7 @@ from ortools.sat.python import cp_model
 
 from optsched.backends.cpsat import CpFormulation
 from optsched.deadline import Deadline
+from optsched.errors import InputError
 from optsched.params import SolveParams
 from optsched.problems.memalloc.scratchpad import pieces as layout
 from optsched.problems.memalloc.scratchpad.belady import listed_order
@@ -30,6 +31,9 @@ def build(instance: ScratchpadInstance, params: SolveParams, deadline: Deadline
           ) -> CpFormulation:
     """The model of the listed order."""
     started = time.perf_counter()
+    if params.model.get("overlap", "cliques") != "cliques":
+        raise InputError("model.overlap", "is a setting of the buffers model; the scratchpad "
+                                          "model has one NoOverlap per clique")
     g = instance.graph
     p = layout.pieces(instance, listed_order(instance))
     capacity = instance.capacity
@@ -52,20 +56,15 @@ def build(instance: ScratchpadInstance, params: SolveParams, deadline: Deadline
         if len(members) > 1:
             model.add_no_overlap(members)
             cliques += 1
-        fixed = sum(g.sizes[a] for a, _ in uses_at)
-        if gaps_at and fixed + sum(g.sizes[p.gaps[k].tensor] for k in gaps_at) > capacity:
-            model.add(sum(g.sizes[p.gaps[k].tensor] * keep[k] for k in gaps_at)
-                      <= capacity - fixed)
-    spill = {}
-    terms = []
-    for k, size, store in layout.costs(instance, p):
-        terms.append(size * (1 - keep[k]))
-        if store:
-            a = p.gaps[k].tensor
-            if a not in spill:
-                spill[a] = model.new_bool_var(f"spill{a}")
-                terms.append(size * spill[a])
-            model.add_implication(~keep[k], spill[a])
+        left = layout.room(instance, p, uses_at, gaps_at)
+        if left is not None:
+            model.add(sum(g.sizes[p.gaps[k].tensor] * keep[k] for k in gaps_at) <= left)
+    terms = [size * (1 - keep[k]) for k, size in layout.reloads(instance, p)]
+    for a, gaps in layout.stores(instance, p).items():
+        spill = model.new_bool_var(f"spill{a}")
+        terms.append(g.sizes[a] * spill)
+        for k in gaps:
+            model.add_implication(~keep[k], spill)
     objective = sum(terms)
     model.add(objective >= lower_bound(instance))
     model.minimize(objective)

@@ -20,7 +20,7 @@ from optsched.family import Evaluation
 from optsched.fields import excerpt
 from optsched.problems.memalloc.scratchpad.instance import ScratchpadInstance
 from optsched.problems.memalloc.scratchpad.solution import ScratchpadSolution, Segment
-from optsched.problems.memalloc.scratchpad.timeline import cost, steps_of, uses
+from optsched.problems.memalloc.scratchpad.timeline import cost, steps_of, stored, uses
 
 MAX_LISTED = 20
 """Violations listed before the check stops looking."""
@@ -72,7 +72,7 @@ def evaluate(instance: ScratchpadInstance, solution: ScratchpadSolution) -> Eval
             extra = len(segments) - 1  # the first one creates it, or is its compulsory load
             objective += cost(g, a, extra)
             loads += extra
-            spilled += int(g.producer[a] >= 0 and len(segments) > 1)
+            spilled += int(stored(g, a) and len(segments) > 1)
     bad.extend(_overlaps(instance, mine))
     peak = max((s.offset + g.sizes[tensor[s.tensor]] for s in solution.segments), default=0)
     compulsory = sum(g.sizes[a] for a in range(g.n) if g.producer[a] < 0 or g.output[a])

@@ -96,7 +96,7 @@ def onnx(path: Path) -> list[ScratchpadInstance]:
     from optsched.problems.memalloc.scratchpad.onnxgraph import read_onnx
 
     roomy = read_onnx(path)
-    sizes = budgets(roomy)
+    sizes = budgets(roomy, time_limit=2.0)
     meta = {"source": str(path), "budget": "mid", "M_R": sizes["min"], "M_P": sizes["peak"],
             "M_H": sizes["mid"], "M_P_proven": sizes["peak_proven"]}
     return [replace(roomy, capacity=sizes["mid"], meta=meta)]

@@ -255,8 +255,8 @@ def _graph(inst: ScratchpadInstance) -> Graph:
 
 
 def is_scratchpad(obj: Mapping[str, Any]) -> bool:
-    """True for the JSON object of a scratchpad instance (it has ``operators``)."""
-    return "operators" in obj
+    """True for the JSON object of a scratchpad instance (``operators``, or its ``kind``)."""
+    return "operators" in obj or obj.get("kind") == "scratchpad"
 
 
 def from_dict(obj: Mapping[str, Any]) -> ScratchpadInstance:

@@ -53,9 +53,9 @@ def build(instance: ScratchpadInstance, params: SolveParams, deadline: Deadline
         deadline.check()
         members = [("u", a, i) for a, i in uses_at] + [("g", k, 0) for k in gaps_at]
         pairs.update(itertools.combinations(sorted(members), 2))
-        fixed = sum(g.sizes[a] for a, _ in uses_at)
-        if gaps_at and fixed + sum(g.sizes[p.gaps[k].tensor] for k in gaps_at) > cap:
-            prob += pulp.lpSum(g.sizes[p.gaps[k].tensor] * keep[k] for k in gaps_at) <= cap - fixed
+        left = layout.room(instance, p, uses_at, gaps_at)
+        if left is not None:
+            prob += pulp.lpSum(g.sizes[p.gaps[k].tensor] * keep[k] for k in gaps_at) <= left
     order = []
     for n, (one, two) in enumerate(sorted(pairs)):
         (y1, s1, on1), (y2, s2, on2) = piece[one], piece[two]
@@ -64,15 +64,12 @@ def build(instance: ScratchpadInstance, params: SolveParams, deadline: Deadline
         prob += y1 + s1 <= y2 + cap * (1 - below) + cap * off
         prob += y2 + s2 <= y1 + cap * below + cap * off
         order.append((below, y1, s1, y2))
-    spill: dict[int, pulp.LpVariable] = {}
-    terms = []
-    for k, size, store in layout.costs(instance, p):
-        terms.append(size * (1 - keep[k]))
-        if store:
-            a = p.gaps[k].tensor
-            if a not in spill:
-                spill[a] = prob.add_variable(f"spill_{a}", cat=pulp.LpBinary)
-                terms.append(size * spill[a])
+    terms = [size * (1 - keep[k]) for k, size in layout.reloads(instance, p)]
+    spills = layout.stores(instance, p)
+    spill = {a: prob.add_variable(f"spill_{a}", cat=pulp.LpBinary) for a in spills}
+    for a, gaps in spills.items():
+        terms.append(g.sizes[a] * spill[a])
+        for k in gaps:
             prob += spill[a] >= 1 - keep[k]
     objective = pulp.lpSum(terms)
     prob += objective
@@ -98,7 +95,7 @@ def build(instance: ScratchpadInstance, params: SolveParams, deadline: Deadline
 
 def _start(instance: ScratchpadInstance, p: layout.Pieces, params: SolveParams,
            keep: list[pulp.LpVariable], address: list[list[pulp.LpVariable]]) -> bool:
-    """Start values from the hint (the order binaries are left to the solver)."""
+    """Start values of the gaps and addresses from the hint (the caller sets the rest)."""
     if not isinstance(params.hint, ScratchpadSolution):
         return False
     found = layout.from_solution(instance, p, params.hint)

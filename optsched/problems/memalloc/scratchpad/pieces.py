@@ -14,6 +14,7 @@ for a larger one, say).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -64,12 +65,29 @@ class Pieces:
         for a, used in enumerate(self.uses):
             for i, t in enumerate(used):
                 at[t].append((a, i))
-        across: dict[int, list[int]] = {t: [] for t in starts}
-        for k, gap in enumerate(self.gaps):
-            for t in starts:
-                if gap.first <= t <= gap.last:
-                    across[t].append(k)
-        return [(at[t], across[t]) for t in sorted(starts) if t < steps]
+        by_first = sorted((g.first, k) for k, g in enumerate(self.gaps) if not g.empty)
+        active: list[tuple[int, int]] = []  # (last step, gap), a heap
+        out = []
+        nxt = 0
+        for t in sorted(starts):
+            if t >= steps:
+                break
+            while nxt < len(by_first) and by_first[nxt][0] <= t:
+                k = by_first[nxt][1]
+                heapq.heappush(active, (self.gaps[k].last, k))
+                nxt += 1
+            while active and active[0][0] < t:
+                heapq.heappop(active)
+            out.append((at[t], sorted(k for _, k in active)))
+        return out
+
+    def pairs(self, steps: int) -> int:
+        """Pairs of pieces that share a step (counted per clique: an upper bound)."""
+        return sum((n := len(u) + len(g)) * (n - 1) // 2 for u, g in self.at_steps(steps))
+
+    def count(self) -> int:
+        """Pieces: every use, and every gap with a step inside."""
+        return sum(map(len, self.uses)) + sum(not g.empty for g in self.gaps)
 
 
 def pieces(instance: ScratchpadInstance, order: Sequence[int]) -> Pieces:
@@ -123,8 +141,28 @@ def _same(segments: list[Segment], t: int, u: int) -> bool:
     return s is not None and s.end >= u
 
 
-def costs(instance: ScratchpadInstance, p: Pieces) -> Iterator[tuple[int, int, bool]]:
-    """Per gap: its index, the reload's bytes, whether a spill needs a store (once)."""
-    g = instance.graph
+def reloads(instance: ScratchpadInstance, p: Pieces) -> Iterator[tuple[int, int]]:
+    """Per gap: its index and the bytes of the reload when the tensor leaves there."""
     for k, gap in enumerate(p.gaps):
-        yield k, g.sizes[gap.tensor], stored(g, gap.tensor)
+        yield k, instance.graph.sizes[gap.tensor]
+
+
+def stores(instance: ScratchpadInstance, p: Pieces) -> dict[int, list[int]]:
+    """The tensors that pay one store when they leave at any of their gaps (listed)."""
+    out: dict[int, list[int]] = {}
+    for k, gap in enumerate(p.gaps):
+        if stored(instance.graph, gap.tensor):
+            out.setdefault(gap.tensor, []).append(k)
+    return out
+
+
+def room(instance: ScratchpadInstance, p: Pieces, uses_at: list[tuple[int, int]],
+         gaps_at: list[int]) -> int | None:
+    """The bytes the gaps across a step may keep: the capacity less the step's uses.
+
+    None when they all fit anyway (no cut needed).
+    """
+    sizes = instance.graph.sizes
+    left = instance.capacity - sum(sizes[a] for a, _ in uses_at)
+    across = sum(sizes[p.gaps[k].tensor] for k in gaps_at)
+    return left if gaps_at and across > left else None

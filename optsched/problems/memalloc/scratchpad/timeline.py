@@ -11,7 +11,16 @@ MAX_CELLS = 40_000
 
 
 def cells(instance: ScratchpadInstance) -> int:
-    """The (tensor, step) cells of the free-order model of ``instance``."""
+    """The (tensor, step) cells of the free-order model of ``instance``.
+
+    Every tensor has at least one cell and every operator at least one step,
+    so a graph with more tensors or operators than :data:`MAX_CELLS` is
+    counted at once (``tensors x operators``), without its windows.
+    """
+    g = instance.graph
+    ops = len(instance.operators)
+    if max(g.n, ops) > MAX_CELLS:
+        return g.n * ops
     return sum(len(s) for s in spans(instance, *windows(instance)))
 
 
@@ -30,38 +39,41 @@ def spans(instance: ScratchpadInstance, early: Sequence[int], late: Sequence[int
 
 
 def windows(instance: ScratchpadInstance) -> tuple[list[int], list[int]]:
-    """Each operator's earliest and latest step (its ancestors before, descendants after)."""
+    """Each operator's earliest and latest step: after its ancestors, before its descendants.
+
+    Bit sets over a topological order (``operators^2 / 8`` bytes at most).
+    """
     g = instance.graph
     ops = len(instance.operators)
-    after: list[set[int]] = [set() for _ in range(ops)]
+    parents = [{g.producer[a] for a in g.reads[o] if g.producer[a] >= 0} for o in range(ops)]
+    children: list[set[int]] = [set() for _ in range(ops)]
     for o in range(ops):
-        for a in g.reads[o]:
-            if g.producer[a] >= 0:
-                after[g.producer[a]].add(o)
-    before: list[set[int]] = [set() for _ in range(ops)]
-    for o in range(ops):
-        for q in after[o]:
-            before[q].add(o)
-    up = _closure(before)
-    down = _closure([after[o] for o in range(ops)])
-    return [len(up[o]) for o in range(ops)], [ops - 1 - len(down[o]) for o in range(ops)]
+        for p in parents[o]:
+            children[p].add(o)
+    order = _topological(parents, children)
+    up = [0] * ops
+    for o in order:
+        for p in parents[o]:
+            up[o] |= up[p] | (1 << p)
+    down = [0] * ops
+    for o in reversed(order):
+        for c in children[o]:
+            down[o] |= down[c] | (1 << c)
+    return [u.bit_count() for u in up], [ops - 1 - d.bit_count() for d in down]
 
 
-def _closure(edges: list[set[int]]) -> list[set[int]]:
-    out: list[set[int] | None] = [None] * len(edges)
-
-    def reach(o: int) -> set[int]:
-        stack, seen = [o], set()
-        while stack:
-            for q in edges[stack.pop()]:
-                if q not in seen:
-                    seen.add(q)
-                    stack.append(q)
-        return seen
-
-    for o in range(len(edges)):
-        out[o] = reach(o)
-    return [s if s is not None else set() for s in out]
+def _topological(parents: list[set[int]], children: list[set[int]]) -> list[int]:
+    waiting = [len(p) for p in parents]
+    ready = [o for o, w in enumerate(waiting) if w == 0]
+    order = []
+    while ready:
+        o = ready.pop()
+        order.append(o)
+        for c in children[o]:
+            waiting[c] -= 1
+            if waiting[c] == 0:
+                ready.append(c)
+    return order
 
 
 def steps_of(order: Sequence[int], operators: int) -> list[int]:
