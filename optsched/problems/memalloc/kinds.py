@@ -17,7 +17,7 @@ from optsched.params import SolveParams
 from optsched.problems.memalloc import output
 from optsched.problems.memalloc.instance import MemallocInstance
 from optsched.problems.memalloc.instance import from_dict as buffers_from_dict
-from optsched.problems.memalloc.scratchpad import bounds, evaluate, instance, solvers, timeline
+from optsched.problems.memalloc.scratchpad import bounds, evaluate, reading, solvers, timeline
 from optsched.problems.memalloc.scratchpad.belady import belady, listed_order
 from optsched.problems.memalloc.scratchpad.instance import ScratchpadInstance
 from optsched.problems.memalloc.scratchpad.solution import ScratchpadSolution
@@ -31,8 +31,8 @@ SCRATCHPAD = InstanceKind("scratchpad", ScratchpadInstance, ScratchpadSolution,
 
 def read_instance(obj: Mapping[str, Any]) -> Any:
     """A scratchpad instance when the object has ``operators``, else buffers."""
-    if isinstance(obj, Mapping) and instance.is_scratchpad(obj):
-        return instance.from_dict(obj)
+    if isinstance(obj, Mapping) and reading.is_scratchpad(obj):
+        return reading.from_dict(obj)
     return buffers_from_dict(obj)
 
 

@@ -10,13 +10,13 @@ choice among topological orders (``"free"``). Semantics and costs:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from optsched.errors import InstanceError
-from optsched.fields import excerpt, is_int, require_keys, require_str, type_name
+from optsched.fields import excerpt, is_int
 
 MAX_SIZE = 1 << 40
 """Largest tensor or scratchpad size in bytes (sums of sizes stay far below 2^62)."""
@@ -97,6 +97,8 @@ class ScratchpadInstance:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object (without ``family`` and ``format``); ``from_dict`` reads it."""
+        from optsched.problems.memalloc.scratchpad.reading import to_dict
+
         return to_dict(self)
 
     @property
@@ -252,77 +254,3 @@ def _graph(inst: ScratchpadInstance) -> Graph:
     needs = tuple(sum(sizes[a] for a in (*r, *w)) for r, w in zip(reads, writes, strict=True))
     return Graph(tuple(ids), tuple(sizes), tuple(producer), tuple(map(tuple, readers)),
                  tuple(reads), tuple(writes), tuple(i in outs for i in ids), needs)
-
-
-def is_scratchpad(obj: Mapping[str, Any]) -> bool:
-    """True for the JSON object of a scratchpad instance (``operators``, or its ``kind``)."""
-    return "operators" in obj or obj.get("kind") == "scratchpad"
-
-
-def from_dict(obj: Mapping[str, Any]) -> ScratchpadInstance:
-    """Build an instance from its JSON object; a bad field raises naming it."""
-    data = require_keys(obj, "", ("capacity", "tensors", "operators"),
-                        ("family", "format", "kind", "name", "inputs", "outputs", "order",
-                         "stream_weights", "meta"))
-    if data.get("kind", "scratchpad") != "scratchpad":
-        raise InstanceError("kind", f"must be \"scratchpad\" for an instance with operators, "
-                                    f"got {excerpt(data.get('kind'))}")
-    tensors = tuple(_tensor(t, i) for i, t in enumerate(_list(data["tensors"], "tensors")))
-    operators = tuple(_operator(o, i) for i, o in enumerate(_list(data["operators"],
-                                                                  "operators")))
-    outputs = data.get("outputs")
-    weights = data.get("stream_weights", False)
-    if not isinstance(weights, bool):
-        raise InstanceError("stream_weights", f"must be true or false, got {type_name(weights)}")
-    meta = data.get("meta", {})
-    if not isinstance(meta, Mapping):
-        raise InstanceError("meta", f"must be an object, got {type_name(meta)}")
-    return ScratchpadInstance(
-        tensors, operators, data["capacity"], _names(data.get("inputs", []), "inputs"),
-        None if outputs is None else _names(outputs, "outputs"),
-        require_str(data.get("order", "listed"), "order"), weights,
-        require_str(data.get("name", ""), "name"), dict(meta))
-
-
-def _list(value: object, where: str) -> Sequence[Any]:
-    if not isinstance(value, list):
-        raise InstanceError(where, f"must be a list, got {type_name(value)}")
-    return value
-
-
-def _names(value: object, where: str) -> tuple[str, ...]:
-    items = _list(value, where)
-    for k, v in enumerate(items):
-        require_str(v, f"{where}[{k}]")
-    return tuple(items)
-
-
-def _tensor(obj: object, i: int) -> Tensor:
-    data = require_keys(obj, f"tensors[{i}]", ("id", "size"))
-    return Tensor(require_str(data["id"], f"tensors[{i}].id"), data["size"])
-
-
-def _operator(obj: object, i: int) -> Operator:
-    where = f"operators[{i}]"
-    data = require_keys(obj, where, ("id", "outputs"), ("inputs", "weights"))
-    return Operator(require_str(data["id"], f"{where}.id"),
-                    _names(data.get("inputs", []), f"{where}.inputs"),
-                    _names(data["outputs"], f"{where}.outputs"), data.get("weights", 0))
-
-
-def to_dict(inst: ScratchpadInstance) -> dict[str, Any]:
-    """The instance's JSON object, without ``family`` and ``format``."""
-    out: dict[str, Any] = {"kind": "scratchpad", "name": inst.name, "capacity": inst.capacity,
-                           "order": inst.order}
-    if inst.stream_weights:
-        out["stream_weights"] = True
-    out["inputs"] = list(inst.inputs)
-    if inst.outputs is not None:
-        out["outputs"] = list(inst.outputs)
-    out["tensors"] = [{"id": t.id, "size": t.size} for t in inst.tensors]
-    out["operators"] = [{"id": o.id, "inputs": list(o.inputs), "outputs": list(o.outputs),
-                         **({"weights": o.weights} if o.weights else {})}
-                        for o in inst.operators]
-    if inst.meta:
-        out["meta"] = dict(inst.meta)
-    return out

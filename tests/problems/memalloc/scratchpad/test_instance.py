@@ -23,8 +23,8 @@ from optsched.problems.memalloc.scratchpad.instance import (
     Operator,
     ScratchpadInstance,
     Tensor,
-    from_dict,
 )
+from optsched.problems.memalloc.scratchpad.reading import from_dict
 
 from ....cli.helpers import one_error, one_json, run, write_json
 

@@ -15,8 +15,8 @@ from optsched.problems.memalloc.scratchpad.instance import (
     Operator,
     ScratchpadInstance,
     Tensor,
-    to_dict,
 )
+from optsched.problems.memalloc.scratchpad.reading import to_dict
 from optsched.problems.memalloc.scratchpad.samples import branches, skip
 from optsched.problems.memalloc.scratchpad.solution import ScratchpadSolution
 from optsched.registry import family_of

@@ -51,13 +51,13 @@ from optsched.problems.memalloc.scratchpad.bounds import lower_bound
 from optsched.problems.memalloc.scratchpad.budgets import budgets, buffers
 from optsched.problems.memalloc.scratchpad.evaluate import evaluate
 from optsched.problems.memalloc.scratchpad.generate import NETWORK_PARAMS, network
-from optsched.problems.memalloc.scratchpad.instance import from_dict
 from optsched.problems.memalloc.scratchpad.networks import (
     NETWORKS,
     Network,
     resnet18,
     transformer_block,
 )
+from optsched.problems.memalloc.scratchpad.reading import from_dict
 from optsched.problems.memalloc.scratchpad.solution import ScratchpadSolution, Segment
 from optsched.problems.memalloc.solution import MemallocSolution
 
