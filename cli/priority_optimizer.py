@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""The solver of the "Priority Matters" Kubernetes scheduler plugin, backed by optsched.
+
+Run by the plugin as ``$SOLVER_PYTHON_BIN $SOLVER_PATH`` (this project's interpreter, this
+file): reads the plugin's JSON on stdin, answers on stdout within ``timeout_ms`` of its
+start, exits 0 always (``optsched/problems/pods/plugin.py``; ``docs/pods-plugin.md``).
+"""
+
+import time
+
+STARTED = time.monotonic()  # the deadline counts from here, imports included
+
+import json  # noqa: E402
+import sys  # noqa: E402
+
+
+def main() -> int:
+    """Answer one request; a broken input or a crash is a status, never a traceback."""
+    try:
+        text = sys.stdin.read()
+        try:
+            request = json.loads(text)
+        except ValueError as exc:
+            print(json.dumps({"status": "MODEL_INVALID", "error": f"input: not JSON ({exc})",
+                              "placements": [], "evictions": []}))
+            return 0
+        from optsched.problems.pods.plugin import answer
+
+        print(json.dumps(answer(request, STARTED)))
+    except Exception as exc:  # the plugin reads a status, not a traceback
+        print(json.dumps({"status": "PYTHON_EXCEPTION", "error": f"{type(exc).__name__}: "
+                                                                 f"{exc}"[:500],
+                          "placements": [], "evictions": []}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

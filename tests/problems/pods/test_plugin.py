@@ -1,0 +1,169 @@
+"""The scheduler plugin's contract: ``cli/priority_optimizer.py`` and ``pods.plugin.answer``.
+
+Each answer is checked here independently of the family: protected pods stay put, no
+node's cpu or memory is exceeded, every pod named exists, a preemptor is placed (or the
+answer says why not).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from optsched import Result, Status
+from optsched.problems.pods import plugin
+from optsched.problems.pods.solution import PodsSolution
+
+from ...conftest import REPO
+
+SCRIPT = REPO / "cli" / "priority_optimizer.py"
+GIB = 1 << 30
+CONTRACT: dict[str, Any] = {"solver_input": {
+    "preemptor": {"uid": "u9", "namespace": "default", "name": "web-7", "req_cpu_m": 500,
+                  "req_mem_bytes": 268435456, "priority": 100},
+    "nodes": [{"name": "n1", "cap_cpu_m": 4000, "cap_mem_bytes": 8 * GIB},
+              {"name": "n2", "cap_cpu_m": 4000, "cap_mem_bytes": 8 * GIB}],
+    "pods": [{"uid": "u1", "namespace": "default", "name": "batch-0", "req_cpu_m": 2000,
+              "req_mem_bytes": GIB, "priority": 10, "node": "n1"},
+             {"uid": "u2", "namespace": "kube-system", "name": "dns-0", "req_cpu_m": 100,
+              "req_mem_bytes": 73400320, "priority": 2000000000, "protected": True,
+              "node": "n2"},
+             {"uid": "u3", "namespace": "default", "name": "web-6", "req_cpu_m": 500,
+              "req_mem_bytes": 268435456, "priority": 100}],
+    "timeout_ms": 5000},
+    "solver_options": {"gap_limit": 0.0}}
+"""The contract's example: two pending pods of 500m fit either node (n1 has 2000m free,
+n2 3900m); nothing needs to move or leave."""
+
+
+def check(request: Mapping[str, Any], out: Mapping[str, Any]) -> dict[str, str | None]:
+    """The plan's final node of every pod, after checking it against the contract."""
+    data = request["solver_input"]
+    pods = {p["uid"]: p for p in data["pods"]}
+    if "preemptor" in data:
+        pods[data["preemptor"]["uid"]] = data["preemptor"]
+    where: dict[str, str | None] = {uid: p.get("node") for uid, p in pods.items()}
+    for move in out["placements"]:
+        assert move["uid"] in pods and move["old_node"] == (pods[move["uid"]].get("node") or "")
+        assert move["node"] != move["old_node"]
+        where[move["uid"]] = move["node"]
+    for gone in out["evictions"]:
+        assert pods[gone["uid"]].get("node") == gone["node"]
+        where[gone["uid"]] = None
+    for uid, pod in pods.items():
+        if pod.get("protected"):
+            assert where[uid] == pod["node"], f"protected {uid} moved"
+    for node in data["nodes"]:
+        on = [pods[u] for u, n in where.items() if n == node["name"]]
+        assert sum(p.get("req_cpu_m", 0) for p in on) <= node.get("cap_cpu_m", 0)
+        assert sum(p.get("req_mem_bytes", 0) for p in on) <= node.get("cap_mem_bytes", 0)
+    return where
+
+
+def test_the_contract_example() -> None:
+    """Both pending pods are placed, nothing moves or leaves: OPTIMAL."""
+    out = plugin.answer(CONTRACT, time.monotonic())
+    where = check(CONTRACT, out)
+    assert out["status"] == "OPTIMAL" and out["evictions"] == []
+    assert where["u9"] is not None and where["u3"] is not None
+    assert {m["uid"] for m in out["placements"]} == {"u3", "u9"}
+
+
+def test_a_preemptor_evicts_a_lower_priority_pod() -> None:
+    """One node of 1000m runs low (800m, priority 1); the preemptor (500m, priority 100)
+    fits only if low leaves: the plan evicts low and places the preemptor (placing a
+    priority-100 pod outranks keeping a priority-1 one)."""
+    request = {"solver_input": {
+        "nodes": [{"name": "n1", "cap_cpu_m": 1000, "cap_mem_bytes": GIB}],
+        "pods": [{"uid": "low", "name": "low", "req_cpu_m": 800, "priority": 1,
+                  "node": "n1"}],
+        "preemptor": {"uid": "p", "name": "p", "req_cpu_m": 500, "priority": 100},
+        "timeout_ms": 5000}}
+    out = plugin.answer(request, time.monotonic())
+    where = check(request, out)
+    assert (where["p"], where["low"]) == ("n1", None)
+    assert "error" not in out
+
+
+def test_a_preemptor_that_cannot_fit_is_explained() -> None:
+    """The node (1000m) runs a priority-100 pod of 800m; a preemptor of the same priority
+    (500m) may not evict it: not placed, and the answer says why."""
+    request = {"solver_input": {
+        "nodes": [{"name": "n1", "cap_cpu_m": 1000}],
+        "pods": [{"uid": "peer", "req_cpu_m": 800, "priority": 100, "node": "n1"}],
+        "preemptor": {"uid": "p", "req_cpu_m": 500, "priority": 100},
+        "timeout_ms": 5000}}
+    out = plugin.answer(request, time.monotonic())
+    where = check(request, out)
+    assert where["p"] is None and where["peer"] == "n1"
+    assert "preemptor p" in out["error"]
+
+
+def test_never_worse_than_the_cluster_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A solver that returns a worse plan (everything evicted) is overruled: the answer
+    keeps the cluster as it is (u1 and u2 stay; the pending pods are left out)."""
+    module = importlib.import_module("optsched.solve")  # the package exports a function
+
+    def worse(instance: Any, *_args: Any, **_kwargs: Any) -> Result:
+        empty = PodsSolution({g.name: None for g in instance.groups}, (), ())
+        return Result(status=Status.FEASIBLE, solver="fake", solution=empty, objective=10**30)
+
+    monkeypatch.setattr(module, "solve", worse)
+    out = plugin.answer(CONTRACT, time.monotonic())
+    assert out["status"] == "FEASIBLE"
+    assert out["evictions"] == [] and out["placements"] == []
+
+
+def run(text: str) -> subprocess.CompletedProcess[str]:
+    """The script in a fresh process, as the plugin runs it."""
+    return subprocess.run([sys.executable, str(SCRIPT)], input=text, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda d: d["solver_input"]["pods"][0].pop("uid"), "solver_input.pods[0].uid"),
+    (lambda d: d["solver_input"]["pods"][0].update(req_cpu_m=-5),
+     "solver_input.pods[0].req_cpu_m"),
+    (lambda d: d["solver_input"]["pods"][0].update(node="n9"), "solver_input.pods[0].node"),
+    (lambda d: d["solver_input"]["pods"][1].update(uid="u1"), "solver_input.pods[1].uid"),
+    (lambda d: d["solver_input"]["preemptor"].update(uid="u3"),
+     "solver_input.preemptor.uid"),
+    (lambda d: d["solver_input"].update(timeout_ms=-1), "solver_input.timeout_ms"),
+    (lambda d: d["solver_input"]["nodes"].append({"name": "n1"}),
+     "solver_input.nodes[2].name"),
+    (lambda d: d.pop("solver_input"), "solver_input"),
+])
+def test_bad_input_is_a_status_and_one_line(change: Any, field: str) -> None:
+    """Each bad field: status MODEL_INVALID (the plugin ignores it), ``error`` naming the
+    field, exit 0, no traceback, in a fresh process."""
+    request = copy.deepcopy(CONTRACT)
+    change(request)
+    done = run(json.dumps(request))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    out = json.loads(done.stdout)
+    assert out["status"] == "MODEL_INVALID" and out["error"].startswith(field + ":"), out
+    assert "\n" not in out["error"]
+
+
+def test_not_json_is_a_status() -> None:
+    done = run("{not json")
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    out = json.loads(done.stdout)
+    assert out["status"] == "MODEL_INVALID" and out["error"].startswith("input: not JSON")
+
+
+def test_the_script_answers_the_example() -> None:
+    """The same answer as the function, through stdin and stdout."""
+    done = run(json.dumps(CONTRACT))
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    check(CONTRACT, out)
+    assert out["status"] == "OPTIMAL" and len(out["placements"]) == 2
