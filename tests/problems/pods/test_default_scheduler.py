@@ -398,3 +398,26 @@ def test_arrival_order_retries_a_victim_before_the_next_arrival() -> None:
                     [pod("v", "3", 1), pod("hi", "4", 10), pod("w", "3", 1)])
     placed = schedule(inst, preemption=True, order="arrival").assignment
     assert placed == {"v": "n2", "hi": "n1", "w": None}
+
+
+def test_compare_reports_the_median_of_random_ties() -> None:
+    """Identical nodes a and b (4 cpu), a labelled disk=ssd. first (1 cpu, priority 10) is
+    scheduled first: a tie between a and b, which by name goes to a; then big (4 cpu,
+    priority 0, needs disk=ssd) no longer fits a: default places [1, 0] (priority 10, 0).
+    With random ties first lands on b in about half the draws, and then big fits a:
+    [1, 1]. ``compare`` reports the median of the 5 seeded draws and our solution's
+    verdict against it."""
+    from optsched.problems.pods.output import RANDOM_RUNS, compare
+
+    inst = instance([node("a", labels={"disk": "ssd"}), node("b")],
+                    [pod("first", "1", priority=10),
+                     pod("big", "4", node_selector={"disk": "ssd"})])
+    draws = sorted(placed_by_priority(inst, schedule(inst, seed=s))
+                   for s in range(RANDOM_RUNS))
+    assert placed_by_priority(inst, schedule(inst)) == [1, 0]
+    assert {tuple(d) for d in draws} <= {(1, 0), (1, 1)}
+    best = PodsSolution({"first": "b", "big": "a"})
+    out = compare(inst, best)
+    assert out["default"] == [1, 0] and out["vs_default"] == "better"
+    assert out["default_random"] == draws[RANDOM_RUNS // 2]
+    assert out["vs_default_random"] == ("equal" if draws[2] == [1, 1] else "better")
