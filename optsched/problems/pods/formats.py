@@ -178,6 +178,8 @@ class _Reader:
         self.notes, self.uses_node_name = kube.Notes(), False
         self.classes: dict[str, int] = {}
         self.default: str | None = None
+        self.never: set[str] = set()
+        """PriorityClasses with preemptionPolicy: Never."""
         self.groups: list[objects.PodGroup] = []
         self.wheres: list[str] = []
         self.labels: list[tuple[dict[str, str], str | None, kube.Selector | None]] = []
@@ -215,8 +217,9 @@ class _Reader:
             raise InstanceError(f"{obj.where}.globalDefault",
                                 f"PriorityClass {self.default} is the global default already")
         self.default = obj.name if default else self.default
-        if obj.data.get("preemptionPolicy") == "Never":
-            self.notes.add(f"{obj.where}.preemptionPolicy", "Never is not modelled")
+        if not kube.preempts_by(obj.data.get("preemptionPolicy"),
+                                f"{obj.where}.preemptionPolicy"):
+            self.never.add(obj.name)  # admission gives its pods preemptionPolicy: Never
 
     def _pod(self, obj: KubeObject) -> None:
         spec, labels = self._spec(obj, obj.meta, obj.data.get("spec"), obj.where)
@@ -267,7 +270,8 @@ class _Reader:
             f"{obj.namespace}/{spec.anti_affinity.text()}"
         self.groups.append(objects.PodGroup(name, spec.requests, priority, replicas, klass, node,
                                     protected, spec.node_selector, spec.node_affinity,
-                                    spec.tolerations, key))
+                                    spec.tolerations, key,
+                                    preempts=spec.preempts and klass not in self.never))
         self.wheres.append(obj.where)
         self.labels.append((labels, obj.namespace, spec.anti_affinity))
 

@@ -18,6 +18,8 @@ from optsched.fields import (
     type_name,
 )
 from optsched.problems.pods.objects import (
+    NEVER,
+    PREEMPTION_POLICIES,
     Node,
     PodGroup,
     read_expression,
@@ -31,6 +33,7 @@ from optsched.problems.pods.quantity import PODS
 MAX_PODS = 1_000_000
 """Most pods (after expanding replicas) an instance may hold."""
 GROUP_KEYS = ("replicas", "requests", "priority_class", "priority", "node", "protected",
+              "preemption_policy",
               "node_selector", "node_affinity", "tolerations", "anti_affinity")
 
 
@@ -245,6 +248,11 @@ def read_group(obj: object, where: str, classes: Mapping[str, int]) -> PodGroup:
     if not is_int(replicas) or not 1 <= replicas <= MAX_PODS:
         raise InstanceError(f"{where}.replicas", f"must be an integer in 1..{MAX_PODS}, "
                                                  f"got {excerpt(replicas)}")
+    policy = or_default(data.get("preemption_policy"), PREEMPTION_POLICIES[0])
+    if policy not in PREEMPTION_POLICIES:
+        raise InstanceError(f"{where}.preemption_policy", f"must be one of "
+                                                          f"{', '.join(PREEMPTION_POLICIES)}, "
+                                                          f"got {excerpt(policy)}")
     requests = read_resources(or_default(data.get("requests"), {}), f"{where}.requests")
     if PODS in requests:
         raise InstanceError(f"{where}.requests.{PODS}", "is implied: every pod takes one "
@@ -258,4 +266,5 @@ def read_group(obj: object, where: str, classes: Mapping[str, int]) -> PodGroup:
         node_affinity=tuple(terms),
         tolerations=tuple(read_toleration(t, f"{where}.tolerations[{i}]")
                           for i, t in enumerate(tolerations)),
-        anti_affinity=None if anti is None else require_str(anti, f"{where}.anti_affinity"))
+        anti_affinity=None if anti is None else require_str(anti, f"{where}.anti_affinity"),
+        preempts=policy != NEVER)

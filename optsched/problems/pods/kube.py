@@ -22,6 +22,8 @@ from optsched.errors import InstanceError
 from optsched.fields import excerpt, or_default, require_str, type_name
 from optsched.problems.pods.instance import priority_value
 from optsched.problems.pods.objects import (
+    NEVER,
+    PREEMPTION_POLICIES,
     Expression,
     Toleration,
     read_expression,
@@ -106,6 +108,8 @@ class PodSpec:
     node_affinity: tuple[tuple[Expression, ...], ...]
     tolerations: tuple[Toleration, ...]
     anti_affinity: Selector | None
+    preempts: bool = True
+    """``spec.preemptionPolicy`` is not ``Never``."""
 
 
 def read_pod_spec(obj: object, where: str, notes: Notes, labels: Mapping[str, str],
@@ -117,8 +121,6 @@ def read_pod_spec(obj: object, where: str, notes: Notes, labels: Mapping[str, st
     checks += [
         ("schedulerName", spec.get("schedulerName", "default-scheduler") != "default-scheduler",
          "another scheduler is not modelled (the default scheduler's rules are used)"),
-        ("preemptionPolicy", spec.get("preemptionPolicy") == "Never",
-         "Never is not modelled (the pod is taken as preempting)"),
         ("runtimeClassName", bool(spec.get("runtimeClassName")) and "overhead" not in spec,
          "the RuntimeClass's overhead is not looked up (give spec.overhead)")]
     for i, volume in enumerate(listing(spec.get("volumes"), f"{where}.volumes")):
@@ -143,7 +145,18 @@ def read_pod_spec(obj: object, where: str, notes: Notes, labels: Mapping[str, st
         node_affinity=node_affinity(affinity, f"{where}.affinity", notes),
         tolerations=tuple(read_toleration(t, f"{where}.tolerations[{i}]")
                           for i, t in enumerate(tolerations)),
-        anti_affinity=anti_affinity(affinity, f"{where}.affinity", notes, labels, namespace))
+        anti_affinity=anti_affinity(affinity, f"{where}.affinity", notes, labels, namespace),
+        preempts=preempts_by(spec.get("preemptionPolicy"), f"{where}.preemptionPolicy"))
+
+
+def preempts_by(policy: object, where: str) -> bool:
+    """``preemptionPolicy``: ``PreemptLowerPriority`` (the default) or ``Never``."""
+    if policy is None or policy == PREEMPTION_POLICIES[0]:
+        return True
+    if policy == NEVER:
+        return False
+    raise InstanceError(where, f"must be one of {', '.join(PREEMPTION_POLICIES)}, got "
+                               f"{excerpt(policy)}")
 
 
 def effective_requests(spec: Mapping[str, Any], where: str, notes: Notes) -> dict[str, int]:

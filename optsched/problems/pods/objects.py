@@ -24,6 +24,11 @@ DEFAULT_MAX_PODS = 110
 """kubelet's default ``maxPods``, used when a node's allocatable does not say."""
 
 
+NEVER = "Never"
+PREEMPTION_POLICIES = ("PreemptLowerPriority", NEVER)
+"""Kubernetes' ``preemptionPolicy`` values."""
+
+
 @dataclass(frozen=True)
 class Taint:
     """A node taint."""
@@ -126,6 +131,9 @@ class PodGroup:
     node_affinity: tuple[tuple[Expression, ...], ...] = ()
     tolerations: tuple[Toleration, ...] = ()
     anti_affinity: str | None = None
+    preempts: bool = True
+    """``preemptionPolicy``: False for ``Never`` (kube-scheduler's DefaultPreemption does not
+    run for these pods; optsched's plans may still evict for them)."""
 
     @cached_property
     def pod_names(self) -> tuple[str, ...]:
@@ -161,6 +169,8 @@ class PodGroup:
                    node_affinity=[[e.to_dict() for e in term] for term in self.node_affinity],
                    tolerations=[t.to_dict() for t in self.tolerations],
                    anti_affinity=self.anti_affinity)
+        if not self.preempts:
+            out["preemption_policy"] = NEVER
         return out
 
 

@@ -421,3 +421,15 @@ def test_compare_reports_the_median_of_random_ties() -> None:
     assert out["default"] == [1, 0] and out["vs_default"] == "better"
     assert out["default_random"] == draws[RANDOM_RUNS // 2]
     assert out["vs_default_random"] == ("equal" if draws[2] == [1, 1] else "better")
+
+
+def test_preemption_policy_never_does_not_preempt() -> None:
+    """One node of 1 cpu runs low (1 cpu, priority 0); high (1 cpu, priority 10) is
+    pending. With DefaultPreemption high evicts low; with preemptionPolicy Never it stays
+    pending and low keeps its node."""
+    running = pod("low", "1", node="a")
+    pending = pod("high", "1", priority=10)
+    inst = instance([node("a", cpu="1")], [running, pending])
+    assert run(inst, preemption=True) == {"low": None, "high": "a"}
+    polite = instance([node("a", cpu="1")], [running, {**pending, "preemption_policy": "Never"}])
+    assert run(polite, preemption=True) == {"low": "a", "high": None}

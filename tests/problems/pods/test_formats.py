@@ -290,3 +290,22 @@ def test_invalid_yaml(tmp_path: Path) -> None:
     path.write_text("kind: Node\nmetadata: {name: [\n")
     with pytest.raises(InstanceError, match=r"broken.yaml: is not valid YAML: .* at line 3"):
         read_yaml(path)
+
+
+def test_preemption_policy_never_from_the_pod_or_its_class(tmp_path: Path) -> None:
+    """spec.preemptionPolicy Never, and a PriorityClass with preemptionPolicy Never (the
+    admission plugin copies it to its pods), make pods that do not preempt; the default
+    and an explicit PreemptLowerPriority do; another value is an error naming the field."""
+    never = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+             "metadata": {"name": "polite"}, "value": 10, "preemptionPolicy": "Never"}
+    instance, notes = read(tmp_path, node(), never,
+                           pod("a", preemptionPolicy="Never"), pod("b"),
+                           pod("c", priorityClassName="polite"),
+                           pod("d", preemptionPolicy="PreemptLowerPriority"))
+    assert [g.preempts for g in instance.groups] == [False, True, False, True]
+    assert notes == []
+    assert instance_to_dict(instance)["pods"][0]["preemption_policy"] == "Never"
+    assert instance_from_dict(instance_to_dict(instance)) == instance
+    with pytest.raises(InstanceError) as caught:
+        read(tmp_path, node(), pod("e", preemptionPolicy="Sometimes"))
+    assert caught.value.field.endswith("t.yaml: Pod default/e.spec.preemptionPolicy")

@@ -47,6 +47,7 @@ def test_round_trip_keeps_every_field() -> None:
      "pods[0].node_affinity[0][0].operator"),
     ([node("n1")], [pod("a", "1", anti_affinity=True, replicas=2, node="n1")],
      "pods[0].anti_affinity"),
+    ([node("n1")], [pod("a", "1", preemption_policy="Always")], "pods[0].preemption_policy"),
 ])
 def test_bad_fields_are_named(nodes: list[dict[str, object]], pods: list[dict[str, object]],
                               field: str) -> None:

@@ -254,7 +254,8 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
             if feasible:
                 kube.bind(pod, select_host(kube, spec, feasible))
                 continue
-            found = dp.preempt(kube, pod) if preemption else None
+            # preemptionPolicy Never: DefaultPreemption does not run for the pod
+            found = dp.preempt(kube, pod) if preemption and spec.group.preempts else None
             if found is not None:
                 node, victims = found
                 for victim in victims:
