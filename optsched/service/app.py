@@ -26,6 +26,7 @@ from optsched.errors import InputError
 from optsched.params import MAX_SEED, MAX_TIME_LIMIT
 from optsched.registry import families, solvers
 from optsched.service.checks import check
+from optsched.service.plugin_route import add_route
 from optsched.service.runner import Runner, make_executor
 from optsched.service.store import FINAL, STATES, JobStore, QueueFullError
 
@@ -171,6 +172,7 @@ def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
         return StreamingResponse(_stream(store, job_id, last_event_id),
                                  media_type="text/event-stream")
 
+    add_route(app, runner, settings.queue, auth)
     return app
 
 

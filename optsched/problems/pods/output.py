@@ -34,12 +34,15 @@ def compare(instance: PodsInstance, solution: PodsSolution) -> dict[str, Any]:
     ``default_random`` is ``default`` with ties broken at random as
     kube-scheduler does: the median vector (lexicographically) of
     :data:`RANDOM_RUNS` runs with seeds 0, 1, ...; breaking ties by node name
-    is a systematic bias on identical nodes.
+    is a systematic bias on identical nodes. ``kube_version`` names the
+    scores simulated (kube-scheduler 1.24 to 1.35; ``-o version=1.36`` on the
+    ``default`` solvers simulates 1.36).
     """
-    from optsched.problems.pods.scheduler.simulation import schedule
+    from optsched.problems.pods.scheduler.simulation import VERSIONS, schedule
 
     ours = placed_by_priority(instance, solution)
-    out: dict[str, Any] = {"priorities": list(instance.priorities), "placed_by_priority": ours}
+    out: dict[str, Any] = {"priorities": list(instance.priorities), "placed_by_priority": ours,
+                           "kube_version": VERSIONS[0]}
     for key, preemption, order in (("default", False, "priority"),
                                    ("default_preempt", True, "priority"),
                                    ("arrival_preempt", True, "arrival")):

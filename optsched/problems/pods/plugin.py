@@ -66,36 +66,51 @@ def answer(obj: object, started: float) -> dict[str, Any]:
     try:
         request = read(obj)
     except InputError as exc:
-        return {"status": INVALID, "error": f"{exc.field}: {exc.problem}", "placements": [],
-                "evictions": [], "phases": [], "duration_ms": _ms(started)}
+        return refusal(exc, started)
     return solve_request(request, started)
+
+
+def refusal(exc: InputError, started: float) -> dict[str, Any]:
+    """The answer to a bad input: a status the plugin ignores and one line naming the field."""
+    return {"status": INVALID, "error": f"{exc.field}: {exc.problem}", "placements": [],
+            "evictions": [], "phases": [], "duration_ms": _ms(started)}
+
+
+def time_left(request: Request, started: float) -> tuple[str, float]:
+    """The solver and the time limit the request leaves (greedy alone when short)."""
+    left = started + request.timeout_s - RESERVE_S - time.monotonic()
+    return ("auto" if left >= EXACT_MIN_S else "best-greedy"), max(0.05, left)
 
 
 def solve_request(request: Request, started: float) -> dict[str, Any]:
     """Solve within the request's time and write the plan in the plugin's terms."""
     from optsched.params import SolveParams
-    from optsched.problems.pods.evaluate import evaluate
-    from optsched.problems.pods.solution import PodsSolution, as_it_is
     from optsched.solve import solve
 
-    left = started + request.timeout_s - RESERVE_S - time.monotonic()
-    instance = request.instance
-    now = as_it_is(instance)
-    now_value = evaluate(instance, now).objective
-    solution: PodsSolution = now
-    status, error = "FEASIBLE", ""
+    solver, limit = time_left(request, started)
     try:
-        solver = "auto" if left >= EXACT_MIN_S else "best-greedy"
-        result = solve(instance, solver, SolveParams(time_limit=max(0.05, left), workers=1))
+        result = solve(request.instance, solver, SolveParams(time_limit=limit, workers=1))
     except OptschedError as exc:  # a solver bug: keep the cluster as it is
-        error = f"solver: {exc}"
-    else:
-        better = now_value is None or (result.objective is not None
-                                       and result.objective <= now_value)
-        if isinstance(result.solution, PodsSolution) and better:
-            solution, status = result.solution, result.status.value.upper()
-    # otherwise the cluster as it is: the answer is never worse than it
-    out: dict[str, Any] = {"status": status, **_plan(request, solution.assignment),
+        return respond(request, None, None, "", started, f"solver: {exc}")
+    return respond(request, result.solution, result.objective, result.status.value, started)
+
+
+def respond(request: Request, solution: Any, objective: float | None, status: str,
+            started: float, error: str = "") -> dict[str, Any]:
+    """The plugin's answer from a solve's verified solution (None: none was found).
+
+    A solution that scores below the cluster as it is, or none, gives the
+    cluster as it is (status ``FEASIBLE``): the answer is never worse than it.
+    """
+    from optsched.problems.pods.evaluate import evaluate
+    from optsched.problems.pods.solution import PodsSolution, as_it_is
+
+    now = as_it_is(request.instance)
+    now_value = evaluate(request.instance, now).objective
+    better = now_value is None or (objective is not None and objective <= now_value)
+    if not (isinstance(solution, PodsSolution) and better):
+        solution, status = now, "feasible"
+    out: dict[str, Any] = {"status": status.upper(), **_plan(request, solution.assignment),
                            "phases": [], "duration_ms": _ms(started)}
     if request.preemptor is not None and solution.assignment.get(request.preemptor) is None:
         out["error"] = (f"preemptor {request.preemptor}: no node has room for it without "

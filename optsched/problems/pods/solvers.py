@@ -13,7 +13,7 @@ from optsched.problems.pods import greedy
 from optsched.problems.pods.evaluate import evaluate
 from optsched.problems.pods.greedy import first_fit
 from optsched.problems.pods.instance import PodsInstance
-from optsched.problems.pods.scheduler.simulation import ORDERS, schedule
+from optsched.problems.pods.scheduler.simulation import ORDERS, VERSIONS, schedule
 from optsched.problems.pods.solution import PodsSolution, as_it_is
 from optsched.result import Result
 
@@ -63,6 +63,9 @@ SCHEDULER_OPTIONS = OptionSet((
                                      "in instance order", ORDERS),
     Option("random_ties", bool, False, "break score ties at random with --seed (kube-scheduler's "
                                        "way) instead of by node name"),
+    Option("version", str, VERSIONS[0], "kube-scheduler's scores: 1.34 (1.24 to 1.35) or 1.36 "
+                                        "(BalancedAllocation scores the balance a pod brings)",
+           VERSIONS),
 ))
 
 
@@ -114,9 +117,11 @@ def _scheduler(preemption: bool, name: str) -> NativeRun[PodsInstance]:
     def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Result:
         order = str(params.options["order"])
         seed = params.seed if params.options["random_ties"] else None
-        solution = schedule(instance, preemption=preemption, order=order, seed=seed)
+        version = str(params.options["version"])
+        solution = schedule(instance, preemption=preemption, order=order, seed=seed,
+                            version=version)
         return found(solution, _objective(instance, solution), rule=name, order=order,
-                     random_ties=seed is not None)
+                     random_ties=seed is not None, kube_version=version)
 
     return run
 

@@ -217,9 +217,12 @@ class Kube:
     per-node scores can be reused while it stays the same.
     """
 
-    def __init__(self, instance: PodsInstance, seed: int | None) -> None:
+    def __init__(self, instance: PodsInstance, seed: int | None,
+                 balance_gain: bool = False) -> None:
         nodes = instance.nodes
         self.instance = instance
+        self.balance_gain = balance_gain
+        """BalancedAllocation scores the balance the pod brings (kube >= 1.36)."""
         self.n = len(nodes)
         self.order = node_tree_order(nodes)
         self.rank = {j: r for r, j in enumerate(sorted(range(self.n),

@@ -13,6 +13,7 @@ from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.samples import instance, node, pod
 from optsched.problems.pods.scheduler import preemption as dp
 from optsched.problems.pods.scheduler.simulation import (
+    balance_gain,
     balanced_allocation,
     feasible_nodes,
     go_round,
@@ -433,3 +434,25 @@ def test_preemption_policy_never_does_not_preempt() -> None:
     assert run(inst, preemption=True) == {"low": None, "high": "a"}
     polite = instance([node("a", cpu="1")], [running, {**pending, "preemption_policy": "Never"}])
     assert run(polite, preemption=True) == {"low": "a", "high": None}
+
+
+def test_balanced_allocation_of_kube_1_36_scores_the_gain() -> None:
+    """Nodes a and b of 4 cpu and 16Gi; a runs 500m/4Gi, b 100m/8Gi; p asks 1500m/1Gi.
+
+    a after: cpu 0.5, memory 5/16 = 0.3125: std 0.09375, balance 90; before: 0.125 and
+    0.25, std 0.0625, 93. LeastAllocated: cpu 50, memory 1100 // 16 = 68: fit 59.
+    b after: 0.4 and 9/16 = 0.5625: std 0.08125, 91; before: 0.025 and 0.5, std 0.2375,
+    76. LeastAllocated: cpu 60, memory 700 // 16 = 43: fit 51.
+    1.34 (balance after): a 59 + 90 = 149, b 51 + 91 = 142: a.
+    1.36 (50 + (50 + after - before) // 2): a 50 + 47 // 2 = 73, total 132; b 50 + 65 // 2
+    = 82, total 133: b.
+    """
+    inst = instance([node("a", cpu="4", memory="16Gi"), node("b", cpu="4", memory="16Gi")],
+                    [{"name": "ra", "requests": {"cpu": "500m", "memory": "4Gi"}, "node": "a"},
+                     {"name": "rb", "requests": {"cpu": "100m", "memory": "8Gi"}, "node": "b"},
+                     {"name": "p", "requests": {"cpu": "1500m", "memory": "1Gi"}}])
+    assert balance_gain(90, 93) == 73 and balance_gain(91, 76) == 82
+    assert run(inst)["p"] == "a"
+    assert run(inst, version="1.36")["p"] == "b"
+    with pytest.raises(ValueError):
+        schedule(inst, version="1.99")

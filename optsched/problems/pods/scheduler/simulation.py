@@ -25,6 +25,10 @@ WEIGHT_FIT, WEIGHT_BALANCED, WEIGHT_SPREAD, WEIGHT_TAINT = 1, 1, 2, 3
 MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE = 5
 ORDERS = ("priority", "arrival")
+VERSIONS = ("1.34", "1.36")
+"""kube-scheduler versions whose scores differ: BalancedAllocation changed in 1.36
+(kubernetes/kubernetes#135573: it scores the balance a pod brings, no longer the balance
+after it); 1.34 stands for 1.24 to 1.35."""
 
 
 def num_feasible_nodes_to_find(nodes: int) -> int:
@@ -44,6 +48,16 @@ def least_allocated(requested: int, capacity: int) -> int:
     if capacity == 0 or requested > capacity:
         return 0
     return (capacity - requested) * MAX_NODE_SCORE // capacity
+
+
+def balance_gain(after: int, before: int) -> int:
+    """BalancedAllocation since kube 1.36: ``50 + (50 + after - before) / 2``.
+
+    ``after`` and ``before`` are :func:`balanced_allocation` of the node with
+    and without the pod (each in 50..100 for two resources): a pod that leaves
+    the balance as it was scores 75, one that evens a node out up to 100.
+    """
+    return 50 + (50 + after - before) // 2
 
 
 def balanced_allocation(fractions: list[float]) -> int:
@@ -109,6 +123,7 @@ def base_score(kube: Kube, spec: Spec, j: int) -> int:
     """
     total = weights = 0
     fractions: list[float] = []
+    before: list[float] = []
     free = kube.free[j]
     for alloc, index, nonzero_used, nonzero, need in (
             (kube.alloc_cpu[j], kube.cpu_index, kube.nonzero_cpu[j], spec.nonzero_cpu,
@@ -119,8 +134,11 @@ def base_score(kube: Kube, spec: Spec, j: int) -> int:
             total += least_allocated(nonzero_used + nonzero, alloc)
             weights += 1
             fractions.append(min(float(alloc - free[index] + need) / float(alloc), 1.0))
+            before.append(min(float(alloc - free[index]) / float(alloc), 1.0))
     fit = total // weights if weights else 0
     balanced = 0 if spec.cpu == 0 and spec.memory == 0 else balanced_allocation(fractions)
+    if balanced and kube.balance_gain:
+        balanced = balance_gain(balanced, balanced_allocation(before))
     return WEIGHT_FIT * fit + WEIGHT_BALANCED * balanced
 
 
@@ -206,7 +224,7 @@ def select_host(kube: Kube, spec: Spec, feasible: list[int]) -> int:
 
 
 def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "priority",
-             seed: int | None = None) -> PodsSolution:
+             seed: int | None = None, version: str = VERSIONS[0]) -> PodsSolution:
     """Simulate kube-scheduler's default profile on the pending pods of ``instance``.
 
     Parameters
@@ -221,6 +239,8 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
         ``"priority"`` (kube's activeQ) or ``"arrival"`` (instance order).
     seed
         Random tie-breaking among equal scores; None breaks ties by node name.
+    version
+        The kube-scheduler version of :data:`VERSIONS` whose scores are used.
 
     Returns
     -------
@@ -229,7 +249,10 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {excerpt(order)}")
-    kube = Kube(instance, seed)
+    if version not in VERSIONS:
+        raise ValueError(f"version must be one of {', '.join(VERSIONS)}, "
+                         f"got {excerpt(version)}")
+    kube = Kube(instance, seed, balance_gain=version != VERSIONS[0])
     by_priority = order == "priority"
 
     def entry(pod: int, stamp: int, back: bool = False) -> tuple[int, int, int, int]:
