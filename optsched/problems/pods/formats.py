@@ -21,7 +21,7 @@ from typing import Any
 
 from optsched.errors import InstanceError
 from optsched.fields import excerpt, or_default, require_int, require_str
-from optsched.problems.pods import kube, objects
+from optsched.problems.pods import kube, objects, owners
 from optsched.problems.pods.instance import MAX_PODS, PodsInstance, priority_value
 from optsched.problems.pods.kube import listing, mapping
 from optsched.problems.pods.quantity import PODS
@@ -199,6 +199,7 @@ class _Reader:
                     self.owned.setdefault(owner, []).append(obj)
                 elif obj.kind == "ReplicaSet" and owner[0] == "Deployment":
                     self.read_as[owner] = obj.where
+        self.owners = owners.workloads(items)
         for obj in items:
             if obj.kind == "Pod" and obj.phase not in FINISHED:
                 self._pod(obj)
@@ -271,9 +272,13 @@ class _Reader:
         self.groups.append(objects.PodGroup(name, spec.requests, priority, replicas, klass, node,
                                     protected, spec.node_selector, spec.node_affinity,
                                     spec.tolerations, key,
-                                    preempts=spec.preempts and klass not in self.never))
+                                    preempts=spec.preempts and klass not in self.never,
+                                    spread=self._spread(obj, labels)))
         self.wheres.append(obj.where)
         self.labels.append((labels, obj.namespace, spec.anti_affinity))
+
+    def _spread(self, obj: KubeObject, labels: Mapping[str, str]) -> str | None:
+        return owners.spread_key(obj, labels, self.owners)
 
     def _check_anti_affinity(self) -> None:
         members = list(zip(self.groups, self.wheres, self.labels, strict=True))

@@ -33,7 +33,7 @@ from optsched.problems.pods.quantity import PODS
 MAX_PODS = 1_000_000
 """Most pods (after expanding replicas) an instance may hold."""
 GROUP_KEYS = ("replicas", "requests", "priority_class", "priority", "node", "protected",
-              "preemption_policy",
+              "preemption_policy", "spread",
               "node_selector", "node_affinity", "tolerations", "anti_affinity")
 
 
@@ -267,4 +267,17 @@ def read_group(obj: object, where: str, classes: Mapping[str, int]) -> PodGroup:
         tolerations=tuple(read_toleration(t, f"{where}.tolerations[{i}]")
                           for i, t in enumerate(tolerations)),
         anti_affinity=None if anti is None else require_str(anti, f"{where}.anti_affinity"),
-        preempts=policy != NEVER)
+        preempts=policy != NEVER, spread=_spread(data, where))
+
+
+def _spread(data: Mapping[str, Any], where: str) -> str | None:
+    """``spread``: the owner key (a non-empty string), null for none; absent: the group."""
+    if "spread" not in data:
+        return ""
+    value = data["spread"]
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InstanceError(f"{where}.spread", f"must be a non-empty string or null, got "
+                                               f"{excerpt(value)}")
+    return value

@@ -134,6 +134,14 @@ class PodGroup:
     preempts: bool = True
     """``preemptionPolicy``: False for ``Never`` (kube-scheduler's DefaultPreemption does not
     run for these pods; optsched's plans may still evict for them)."""
+    spread: str | None = ""
+    """The owner whose pods kube-scheduler's default topology spreading counts together: ""
+    for the group itself, None for a pod without an owner (no default spreading)."""
+
+    @property
+    def spread_key(self) -> str | None:
+        """The spreading key: the group's name unless ``spread`` names another or none."""
+        return self.name if self.spread == "" else self.spread
 
     @cached_property
     def pod_names(self) -> tuple[str, ...]:
@@ -171,6 +179,8 @@ class PodGroup:
                    anti_affinity=self.anti_affinity)
         if not self.preempts:
             out["preemption_policy"] = NEVER
+        if self.spread != "":
+            out["spread"] = self.spread
         return out
 
 

@@ -194,6 +194,8 @@ class Spec:
     nonzero_cpu: int
     nonzero_memory: int
     key: str | None
+    spread: str | None
+    """The group's spreading key (None: no default spreading)."""
     allowed: list[int]
     """Nodes passing the static filters, in node-tree order."""
     mask: list[bool]
@@ -244,8 +246,8 @@ class Kube:
         self.zone = [n.labels.get(ZONE, "") for n in nodes]
         statics: dict[object, _Static] = {}
         self.specs = [self._spec(i, g, statics) for i, g in enumerate(instance.groups)]
-        self.host: list[dict[int, int]] = [{} for _ in self.specs]
-        self.zone_count: list[dict[str, int]] = [{} for _ in self.specs]
+        self.host: dict[str, dict[int, int]] = {}
+        """Per spreading key: its pods on each node (kube-scheduler's default spreading)."""
         self.score_cache: list[dict[int, tuple[int, int]]] = [{} for _ in self.specs]
         self.victim_cache: dict[object, dict[int, tuple[int, list[int] | None]]] = {}
         self.names: list[str] = []
@@ -282,7 +284,8 @@ class Kube:
             needs=tuple((r, a) for r, a in enumerate(need) if a), cpu=cpu, memory=memory,
             nonzero_cpu=cpu if CPU in group.requests else DEFAULT_MILLI_CPU_REQUEST,
             nonzero_memory=memory if "memory" in group.requests else DEFAULT_MEMORY_REQUEST,
-            key=group.anti_affinity, allowed=[j for j in self.order if mask[j]], mask=mask,
+            key=group.anti_affinity, spread=group.spread_key,
+            allowed=[j for j in self.order if mask[j]], mask=mask,
             affinity=affinity, taints=taints, any_taint=any(taints),
             preemptible=not group.protected and (group.node is None
                                                  or instance.allow_evictions))
@@ -302,11 +305,9 @@ class Kube:
         self.where[pod] = j
         self.start[pod] = self.clock
         self.clock += 1
-        host = self.host[spec.index]
-        host[j] = host.get(j, 0) + 1
-        if spec.affinity[j]:
-            zones = self.zone_count[spec.index]
-            zones[self.zone[j]] = zones.get(self.zone[j], 0) + 1
+        if spec.spread is not None:
+            host = self.host.setdefault(spec.spread, {})
+            host[j] = host.get(j, 0) + 1
 
     def unbind(self, pod: int) -> None:
         """Take ``pod`` off its node (a deletion)."""
@@ -322,9 +323,8 @@ class Kube:
             self.keys[j][spec.key] -= 1
         del self.pods_on[j][pod]
         self.where[pod] = -1
-        self.host[spec.index][j] -= 1
-        if spec.affinity[j]:
-            self.zone_count[spec.index][self.zone[j]] -= 1
+        if spec.spread is not None:
+            self.host[spec.spread][j] -= 1
 
     def fits(self, spec: Spec, j: int) -> bool:
         """``NodeResourcesFit`` and the anti-affinity key on node ``j`` (static filters apart)."""

@@ -309,3 +309,38 @@ def test_preemption_policy_never_from_the_pod_or_its_class(tmp_path: Path) -> No
     with pytest.raises(InstanceError) as caught:
         read(tmp_path, node(), pod("e", preemptionPolicy="Sometimes"))
     assert caught.value.field.endswith("t.yaml: Pod default/e.spec.preemptionPolicy")
+
+
+def test_default_spreading_counts_the_owners_running_pods(tmp_path: Path) -> None:
+    """ReplicaSet web (3 replicas, selector app=web) has 2 running pods on n1 (8 cpu); n2
+    (4 cpu) runs a 2-cpu pod of no owner. The third replica: LeastAllocated prefers n1
+    (300m of 8 cpu against 2100m of 4), but the default spreading counts web's 2 pods
+    on n1 (weight 2) and sends it to n2, as kube-scheduler does. Keyed only by its own
+    group, as before, the replica saw no pod of web and went to n1. The pod without an
+    owner is not spread."""
+    import dataclasses
+
+    from optsched.problems.pods.scheduler.simulation import schedule
+
+    def running(name: str, cpu: str, node_name: str, owner: str | None) -> dict[str, Any]:
+        obj = pod(name, cpu, nodeName=node_name)
+        obj["metadata"]["labels"] = {"app": "web"} if owner else {}
+        if owner:
+            obj["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": owner,
+                                                   "controller": True}]
+        return obj
+
+    web = workload("ReplicaSet", "web", {"replicas": 3,
+                                         "selector": {"matchLabels": {"app": "web"}}},
+                   labels={"app": "web"}, cpu="100m")
+    instance, _ = read(tmp_path, node("n1", allocatable={"cpu": "8", "memory": "8Gi"}),
+                       node("n2", allocatable={"cpu": "4", "memory": "8Gi"}), web,
+                       running("web-a", "100m", "n1", "web"),
+                       running("web-b", "100m", "n1", "web"), running("other", "2", "n2", None))
+    keys = {g.name: g.spread_key for g in instance.groups}
+    assert keys == {"web": "default/app=web", "web-a": "default/app=web",
+                    "web-b": "default/app=web", "other": None}
+    assert schedule(instance).assignment["web"] == "n2"
+    alone = dataclasses.replace(instance, groups=tuple(dataclasses.replace(g, spread="")
+                                                       for g in instance.groups))
+    assert schedule(alone).assignment["web"] == "n1"

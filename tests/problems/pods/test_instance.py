@@ -48,6 +48,8 @@ def test_round_trip_keeps_every_field() -> None:
     ([node("n1")], [pod("a", "1", anti_affinity=True, replicas=2, node="n1")],
      "pods[0].anti_affinity"),
     ([node("n1")], [pod("a", "1", preemption_policy="Always")], "pods[0].preemption_policy"),
+    ([node("n1")], [pod("a", "1", spread="")], "pods[0].spread"),
+    ([node("n1")], [pod("a", "1", spread=3)], "pods[0].spread"),
 ])
 def test_bad_fields_are_named(nodes: list[dict[str, object]], pods: list[dict[str, object]],
                               field: str) -> None:

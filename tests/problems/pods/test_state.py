@@ -65,7 +65,7 @@ def test_kube_cache_bind_unbind() -> None:
     kube.bind(0, 0)
     assert kube.nonzero_cpu == [DEFAULT_MILLI_CPU_REQUEST]
     assert kube.nonzero_memory == [DEFAULT_MEMORY_REQUEST]
-    assert kube.free[0][0] == 4000 and kube.where[0] == 0 and kube.host[0] == {0: 1}
+    assert kube.free[0][0] == 4000 and kube.where[0] == 0 and kube.host["bare"] == {0: 1}
     version = kube.version[0]
     kube.unbind(0)
     assert kube.nonzero_cpu == [0] and kube.where[0] == -1 and kube.version[0] > version

@@ -183,9 +183,12 @@ def scores(kube: Kube, spec: Spec, feasible: list[int]) -> list[int]:
     """
     cache = kube.score_cache[spec.index]
     version = kube.version
-    host = kube.host[spec.index]
-    zones = kube.zone_count[spec.index]
+    host = {} if spec.spread is None else kube.host.get(spec.spread, {})
     has_zone, zone = kube.has_zone, kube.zone
+    zones: dict[str, int] = {}  # the key's pods per zone, on nodes the pod's affinity allows
+    for j, count in host.items():
+        if count and has_zone[j] and spec.affinity[j]:
+            zones[zone[j]] = zones.get(zone[j], 0) + count
     host_weight = math.log(len(feasible) + 2)
     zone_weight = math.log(len({zone[j] for j in feasible}) + 2)
     base: list[int] = []
@@ -196,8 +199,12 @@ def scores(kube: Kube, spec: Spec, feasible: list[int]) -> list[int]:
             hit = (version[j], base_score(kube, spec, j))
             cache[j] = hit
         base.append(hit[1])
-        spread.append(spread_raw(host.get(j, 0), host_weight,
-                                 zones.get(zone[j], 0) if has_zone[j] else None, zone_weight))
+        if spec.spread is not None:  # no owner: PodTopologySpread has nothing to score
+            spread.append(spread_raw(host.get(j, 0), host_weight,
+                                     zones.get(zone[j], 0) if has_zone[j] else None,
+                                     zone_weight))
+    if spec.spread is None:
+        spread = [0] * len(feasible)
     taint = (taint_normalize([spec.taints[j] for j in feasible]) if spec.any_taint
              else [MAX_NODE_SCORE] * len(feasible))
     return [b + WEIGHT_SPREAD * s + WEIGHT_TAINT * t
