@@ -66,6 +66,10 @@ SCHEDULER_OPTIONS = OptionSet((
     Option("version", str, VERSIONS[0], "kube-scheduler's scores: 1.34 (1.24 to 1.35) or 1.36 "
                                         "(BalancedAllocation scores the balance a pod brings)",
            VERSIONS),
+    Option("timed", bool, False, "give the queue time: pods woken by a deletion back off and "
+                                 "victims come back after their grace period, after the "
+                                 "pods already queued (a real cluster; the default retries "
+                                 "them at once)"),
 ))
 
 
@@ -118,10 +122,11 @@ def _scheduler(preemption: bool, name: str) -> NativeRun[PodsInstance]:
         order = str(params.options["order"])
         seed = params.seed if params.options["random_ties"] else None
         version = str(params.options["version"])
+        timed = bool(params.options["timed"])
         solution = schedule(instance, preemption=preemption, order=order, seed=seed,
-                            version=version)
+                            version=version, timed=timed)
         return found(solution, _objective(instance, solution), rule=name, order=order,
-                     random_ties=seed is not None, kube_version=version)
+                     random_ties=seed is not None, kube_version=version, timed=timed)
 
     return run
 

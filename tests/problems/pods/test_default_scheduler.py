@@ -456,3 +456,23 @@ def test_balanced_allocation_of_kube_1_36_scores_the_gain() -> None:
     assert run(inst, version="1.36")["p"] == "b"
     with pytest.raises(ValueError):
         schedule(inst, version="1.99")
+
+
+def test_timed_queue_brings_victims_back_after_the_queue() -> None:
+    """n1 (2 cpu) runs low-a and low-b (1 cpu each, priority 3, preemptionPolicy Never);
+    n2 (1 cpu) is empty; high (2 cpu, priority 10) and tiny (1 cpu, priority 1) are
+    pending. high fits only where both lows run: DefaultPreemption evicts them. Retried at
+    once (the default), low-a takes n2 before tiny: placed [1, 1, 0] by priority (10, 3,
+    1). Timed, the victims come back after their grace period, once tiny has taken n2,
+    and may not preempt it: [1, 0, 1]. (Without Never, low-a would preempt tiny and both
+    runs would end alike.)"""
+    never = {"preemption_policy": "Never"}
+    pods = [pod("low-a", "1", priority=3, node="n1", **never),
+            pod("low-b", "1", priority=3, node="n1", **never),
+            pod("high", "2", priority=10), pod("tiny", "1", priority=1)]
+    inst = instance([node("n1", cpu="2"), node("n2", cpu="1")], pods)
+    at_once = schedule(inst, preemption=True)
+    timed = schedule(inst, preemption=True, timed=True)
+    assert placed_by_priority(inst, at_once) == [1, 1, 0]
+    assert placed_by_priority(inst, timed) == [1, 0, 1]
+    assert timed.assignment["tiny"] == "n2" and timed.assignment["high"] == "n1"

@@ -231,7 +231,8 @@ def select_host(kube: Kube, spec: Spec, feasible: list[int]) -> int:
 
 
 def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "priority",
-             seed: int | None = None, version: str = VERSIONS[0]) -> PodsSolution:
+             seed: int | None = None, version: str = VERSIONS[0],
+             timed: bool = False) -> PodsSolution:
     """Simulate kube-scheduler's default profile on the pending pods of ``instance``.
 
     Parameters
@@ -248,6 +249,13 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
         Random tie-breaking among equal scores; None breaks ties by node name.
     version
         The kube-scheduler version of :data:`VERSIONS` whose scores are used.
+    timed
+        Give the queue time, as a real cluster does: a pod woken by a deletion
+        waits out its backoff (1 to 10 s) and a preemption's victims come back
+        after their grace period, both far longer than scheduling the pods
+        already queued, so they are retried only once the queue has run dry.
+        Without it (the conservative default) they are retried at once, which
+        makes the simulated scheduler stronger than a real one.
 
     Returns
     -------
@@ -272,11 +280,22 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
 
     queue = [entry(p, p) for p in range(len(kube.names)) if kube.where[p] < 0]
     heapq.heapify(queue)
+    later: list[tuple[int, int, int, int]] = []  # timed: back after the queue runs dry
+
+    def back(item: tuple[int, int, int, int]) -> None:
+        if timed:
+            later.append(item)
+        else:
+            heapq.heappush(queue, item)
+
     parked: dict[int, list[tuple[int, int]]] = {}
     failed: dict[int, int] = {}
     doomed: dict[int, int] = {}
     deletions = 0
-    while queue:
+    while queue or later:
+        if not queue:
+            queue, later = later, []
+            heapq.heapify(queue)
         *_, pod = heapq.heappop(queue)
         spec = kube.spec_of[pod]
         if failed.get(spec.index) != deletions and doomed.get(pod) != deletions:
@@ -291,7 +310,7 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
                 for victim in victims:
                     kube.unbind(victim)
                     if instance.allow_moves or kube.spec_of[victim].group.node is None:
-                        heapq.heappush(queue, entry(victim, kube.clock, back=True))
+                        back(entry(victim, kube.clock, back=True))
                         kube.clock += 1
                 kube.bind(pod, node)
                 deletions += 1
@@ -300,7 +319,7 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
                 helped = set(dp.woken(kube, parked, node, preemption))
                 for index, waiting in parked.items():
                     for stamp, other in waiting:
-                        heapq.heappush(queue, entry(other, stamp, back=True))
+                        back(entry(other, stamp, back=True))
                         if index not in helped:
                             doomed[other] = deletions
                 parked.clear()
