@@ -22,6 +22,10 @@ Snapshot ``k`` depends only on ``(seed, k)``:
    :data:`REDRAWS` times). With ``min_load >= 1`` every scheduler leaves pods
    pending, because the binding resource is overbooked.
 5. All pods are pending, in arrival order (``creation_time``, then name).
+6. **Scale**: a snapshot larger than the trace (Kubernetes' limits are 5,000
+   nodes and 150,000 pods) draws nodes with replacement when it asks for
+   more than the trace's GPU nodes, and goes through the pods pool again
+   when it is exhausted; copies are named ``<name>~<k>``.
 
 Mapping: ``cpu_milli`` is cpu in millicores, ``memory_mib`` memory in MiB. QoS
 classes are priority classes ``guaranteed`` (4) > ``latency-sensitive`` (LS,
@@ -40,7 +44,9 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -112,9 +118,7 @@ def snapshots(data_dir: Path, *, nodes: int = 100, pods: int = 1000, min_load: f
     node_rows = _read(data_dir / NODE_FILE, NODE_COLUMNS)
     pod_rows = _read(data_dir / f"{PREFIX}pod_list_{variant}.csv", POD_COLUMNS)
     weights = np.array([int(r["gpu"]) for r in node_rows], dtype=float)
-    if nodes > np.count_nonzero(weights):
-        raise InputError("nodes", f"the trace has {np.count_nonzero(weights)} GPU nodes, "
-                                  f"asked for {nodes}")
+    scale = bool(nodes > np.count_nonzero(weights))  # more nodes than the trace: replacement
     all_nodes = [_node(r) for r in node_rows]
     all_pods = [_pod(r) for r in pod_rows]
     born = np.array([int(r["creation_time"]) for r in pod_rows])
@@ -127,19 +131,20 @@ def snapshots(data_dir: Path, *, nodes: int = 100, pods: int = 1000, min_load: f
         pool = np.concatenate([rng.permutation(np.flatnonzero(alive)),
                                rng.permutation(np.flatnonzero(~alive))])
         for _ in range(REDRAWS):
-            chosen = rng.choice(len(all_nodes), nodes, replace=False, p=weights / weights.sum())
-            cluster = [all_nodes[j] for j in sorted(chosen)]
+            chosen = rng.choice(len(all_nodes), nodes, replace=scale, p=weights / weights.sum())
+            cluster = _copies([all_nodes[j] for j in sorted(chosen)])
             picked = _pick(cluster, all_pods, pool, pods)
-            chosen_pods = [all_pods[i] for i in picked]
+            chosen_pods = _copies([all_pods[i % len(all_pods)] for i in picked])
             if len(picked) == pods and binding_load(cluster, chosen_pods) > min_load:
                 break
         else:
             raise InputError("min_load", f"no draw of {nodes} nodes and {pods} pods requests "
                                          f"more than {min_load:g} times capacity (seed {seed}, "
                                          f"snapshot {k}): ask for more pods per node")
-        picked.sort(key=lambda i: (born[i], all_pods[i].name))
+        arrival = sorted(range(len(picked)), key=lambda k: (
+            born[picked[k] % len(all_pods)], picked[k] // len(all_pods), chosen_pods[k].name))
         out.append(PodsInstance(
-            tuple(cluster), tuple(all_pods[i] for i in picked),
+            tuple(cluster), tuple(chosen_pods[k] for k in arrival),
             {name: value for name, value in QOS.values()},
             name=f"alibaba-{variant}-n{nodes}-p{pods}-s{seed}-{k}"))
     return out
@@ -150,17 +155,35 @@ def _pick(cluster: list[Node], pods: list[PodGroup], pool: np.ndarray, want: int
     resources = ("cpu", "memory", GPU, GPU_MILLI)
     capacity = np.array([[n.allocatable.get(r, 0) for r in resources] for n in cluster])
     models = np.array([n.labels.get(MODEL, "") for n in cluster])
-    picked: list[int] = []
-    for i in pool:
-        pod = pods[int(i)]
-        fits = np.all(capacity >= [pod.requests.get(r, 0) for r in resources], axis=1)
-        if pod.node_affinity:
-            fits &= np.isin(models, pod.node_affinity[0][0].values)
-        if fits.any():
-            picked.append(int(i))
-            if len(picked) == want:
-                break
-    return picked
+    placeable: list[int] = []
+    for i in pool:  # the first ``want`` that fit, or all of them when the pool is short
+        if _placeable(pods[int(i)], capacity, models, resources):
+            placeable.append(int(i))
+            if len(placeable) == want:
+                return placeable
+    # beyond the pool: its placeable pods again; copy r of pod i is ``i + r * len(pods)``
+    return [placeable[k % len(placeable)] + len(pods) * (k // len(placeable))
+            for k in range(want)] if placeable else []
+
+
+def _placeable(pod: PodGroup, capacity: np.ndarray, models: np.ndarray,
+               resources: tuple[str, ...]) -> bool:
+    """True when ``pod`` fits some node when it is empty."""
+    fits = np.all(capacity >= [pod.requests.get(r, 0) for r in resources], axis=1)
+    if pod.node_affinity:
+        fits &= np.isin(models, pod.node_affinity[0][0].values)
+    return bool(fits.any())
+
+
+def _copies(items: list[Any]) -> list[Any]:
+    """``items`` with repeated names made unique (``name~1``, ``name~2``, ...)."""
+    seen: dict[str, int] = {}
+    out = []
+    for item in items:
+        k = seen.get(item.name, 0)
+        seen[item.name] = k + 1
+        out.append(item if k == 0 else replace(item, name=f"{item.name}~{k}"))
+    return out
 
 
 def binding_load(cluster: Sequence[Node], pods: Sequence[PodGroup]) -> float:
