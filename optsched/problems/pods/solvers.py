@@ -9,7 +9,7 @@ from optsched.deadline import Deadline
 from optsched.family import Kind, NativeRun, NativeSolver
 from optsched.options import Option, OptionSet
 from optsched.params import SolveParams
-from optsched.problems.pods import greedy
+from optsched.problems.pods import greedy, scale
 from optsched.problems.pods.evaluate import evaluate
 from optsched.problems.pods.greedy import first_fit
 from optsched.problems.pods.instance import PodsInstance
@@ -50,6 +50,8 @@ GREEDY: dict[str, tuple[Placement, str]] = {
                          "that places more of the level"),
     "repack": (greedy.repack, "best-fit decreasing over pending and movable running pods, "
                               "running pods kept in place when they still fit"),
+    "scale-fit": (scale.scale_fit, "best-fit decreasing over NumPy arrays of free amounts: "
+                                   "seconds for 150,000 pods on 5,000 nodes"),
     "default": (default, "kube-scheduler's default profile simulated, no preemption"),
     "default-preempt": (default_preempt, "kube-scheduler's default profile with "
                                          "DefaultPreemption"),
@@ -95,10 +97,13 @@ def best_greedy(instance: PodsInstance, deadline: Deadline | None = None
     is (if it is valid), else first fit.
     """
     scored = []
-    order = [*FIRST, *(name for name in GREEDY if name not in FIRST)]
-    need = SECONDS_PER_POD_NODE * instance.pod_count * len(instance.nodes)
+    order = ["scale-fit", *FIRST, *(name for name in GREEDY if name not in (*FIRST,
+                                                                            "scale-fit"))]
+    size = instance.pod_count * len(instance.nodes)
     for name in order:
         left = None if deadline is None else deadline.remaining()
+        need = (scale.SECONDS_PER_POD_NODE if name == "scale-fit"
+                else SECONDS_PER_POD_NODE) * size
         if left is not None and (need > left or (name not in FIRST and left <= 0)):
             continue
         scored.append(_scored(instance, name, GREEDY[name][0](instance)))

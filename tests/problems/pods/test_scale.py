@@ -1,0 +1,36 @@
+"""``scale-fit``: best fit decreasing over arrays, valid and as the hand calculation says."""
+
+from __future__ import annotations
+
+import pytest
+
+from optsched.problems.pods.evaluate import evaluate, placed_by_priority
+from optsched.problems.pods.generate import scenario
+from optsched.problems.pods.samples import instance, node, pod
+from optsched.problems.pods.scale import scale_fit
+
+
+def test_best_fit_by_priority_then_size() -> None:
+    """Nodes a (4 cpu) and b (2 cpu), same memory; p1 and p2 (2 cpu, priority 10), p3 (3
+    cpu, priority 1). p1 leaves a with 2 cpu or b with 0: b (the best fit); p2 then a;
+    p3 fits neither (a has 2 left): placed [2, 0] by priority (10, 1)."""
+    inst = instance([node("a", cpu="4"), node("b", cpu="2")],
+                    [pod("p1", "2", priority=10), pod("p2", "2", priority=10),
+                     pod("p3", "3", priority=1)])
+    solution = scale_fit(inst)
+    assert dict(solution.assignment) == {"p1": "b", "p2": "a", "p3": None}
+    assert placed_by_priority(inst, solution) == [2, 0]
+
+
+def test_running_pods_stay_and_filters_hold() -> None:
+    """old runs on a (3 of 4 cpu); new (2 cpu) does not fit a and b is cordoned: pending."""
+    inst = instance([node("a", cpu="4"), node("b", cpu="4", unschedulable=True)],
+                    [pod("old", "3", node="a"), pod("new", "2")])
+    assert dict(scale_fit(inst).assignment) == {"old": "a", "new": None}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_always_valid_on_generated_clusters(seed: int) -> None:
+    """The checker finds no violation on generated scenarios (running pods, priorities)."""
+    inst = scenario(nodes=8, pods_per_node=6, priorities=3, load=1.05, seed=seed, k=0)
+    assert not evaluate(inst, scale_fit(inst)).violations
