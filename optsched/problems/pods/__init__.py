@@ -49,6 +49,7 @@ FAMILY: Family[PodsInstance, PodsSolution] = Family(
     solvers=solvers.table(),
     hint_solver="best-greedy",
     default_solver="cpsat",
+    choose=solvers.choose,
     samples=samples.samples,
     trivial=as_it_is,
     cp=Model(_cp, MODEL_OPTIONS),

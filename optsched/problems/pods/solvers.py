@@ -87,6 +87,24 @@ SECONDS_PER_POD_NODE = 1.5e-6
 (3.3 s for 8,000 pods on 400 nodes)."""
 
 
+MAX_EXACT_PAIRS = 20_000_000
+"""Most pods x nodes ``auto`` gives CP-SAT; beyond, its model and its reserve for the
+checks take the whole time (150,000 pods on 5,000 nodes: 750 million pairs)."""
+
+
+def choose(instance: PodsInstance, params: SolveParams) -> tuple[str, str]:
+    """CP-SAT up to 20 million pods x nodes, else best-greedy (scale-fit first).
+
+    The line above is what ``optsched families`` shows; the limit is
+    :data:`MAX_EXACT_PAIRS`.
+    """
+    pairs = instance.pod_count * len(instance.nodes)
+    if pairs > MAX_EXACT_PAIRS:
+        return "best-greedy", (f"{instance.pod_count} pods on {len(instance.nodes)} nodes: "
+                               "the greedy rules that end in time, scale-fit first")
+    return "cpsat", "the family's default"
+
+
 def best_greedy(instance: PodsInstance, deadline: Deadline | None = None
                 ) -> tuple[PodsSolution, int, str]:
     """The best placement of the greedy rules: (solution, objective, rule name).

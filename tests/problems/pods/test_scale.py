@@ -34,3 +34,20 @@ def test_always_valid_on_generated_clusters(seed: int) -> None:
     """The checker finds no violation on generated scenarios (running pods, priorities)."""
     inst = scenario(nodes=8, pods_per_node=6, priorities=3, load=1.05, seed=seed, k=0)
     assert not evaluate(inst, scale_fit(inst)).violations
+
+
+def test_auto_takes_the_greedy_rules_beyond_the_exact_size(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """3 pods on 2 nodes are 6 pairs: cpsat; with the limit at 5, best-greedy, whose
+    scale-fit places p1 and p2 (see the first test)."""
+    from optsched import SolveParams, solve
+    from optsched.problems.pods import solvers
+
+    inst = instance([node("a", cpu="4"), node("b", cpu="2")],
+                    [pod("p1", "2", priority=10), pod("p2", "2", priority=10),
+                     pod("p3", "3", priority=1)])
+    assert solve(inst, "auto", SolveParams(time_limit=5)).solver == "cpsat"
+    monkeypatch.setattr(solvers, "MAX_EXACT_PAIRS", 5)
+    result = solve(inst, "auto", SolveParams(time_limit=5))
+    assert result.solver == "best-greedy" and result.verified
+    assert placed_by_priority(inst, result.solution) == [2, 0]  # type: ignore[arg-type]
