@@ -1,12 +1,15 @@
-"""``scale-fit``: best fit decreasing with NumPy, for clusters of thousands of nodes.
+"""``scale-fit``: best fit by priority with NumPy, for clusters of thousands of nodes.
 
 The greedy rules of :mod:`.greedy` and the kube-scheduler simulation walk the
 nodes in Python for every pod: about 1.5 microseconds per pod and node, half
 an hour for 150,000 pods on 5,000 nodes. This rule keeps every node's free
-amounts in one array and places each pending pod (highest priority first,
-then the larger by dominant share) on the feasible node it leaves the least
+amounts in one array and places each pending pod (highest priority first)
+on the feasible node it leaves the least
 room on, normalised per resource, with a handful of array operations: a few
-seconds at Kubernetes' limits. Running pods stay; nodes pass the static
+seconds at Kubernetes' limits. Within a priority the smaller pods (by dominant
+share) go first: the objective counts pods, and on an overbooked cluster larger
+first places fewer (on the 5,000-node Alibaba snapshot 26,484 pods of priority 3
+against kube-scheduler's 38,209). Running pods stay; nodes pass the static
 filters (:meth:`PodGroup.can_start_on`, one mask per filter signature) and
 the anti-affinity keys, so the solution always passes the checker.
 """
@@ -25,7 +28,7 @@ SECONDS_PER_POD_NODE = 4e-8
 
 
 def scale_fit(instance: PodsInstance) -> PodsSolution:
-    """Best fit decreasing over arrays of free amounts (see the module docstring)."""
+    """Best fit, smaller pods first within a priority, over arrays of free amounts."""
     nodes = instance.nodes
     resources = instance.resources
     free = np.array([[n.allocatable.get(r, 0) for r in resources] for n in nodes],
@@ -47,7 +50,7 @@ def scale_fit(instance: PodsInstance) -> PodsSolution:
                 keys.setdefault(group.anti_affinity, set()).add(j)
             continue
         share = float((need * inverse).max())
-        pending.extend((-group.priority, -share, name, group, need)
+        pending.extend((-group.priority, share, name, group, need)
                        for name in group.pod_names)
     pending.sort(key=lambda item: item[:3])
     masks: dict[object, np.ndarray] = {}

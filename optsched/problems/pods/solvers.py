@@ -50,7 +50,7 @@ GREEDY: dict[str, tuple[Placement, str]] = {
                          "that places more of the level"),
     "repack": (greedy.repack, "best-fit decreasing over pending and movable running pods, "
                               "running pods kept in place when they still fit"),
-    "scale-fit": (scale.scale_fit, "best-fit decreasing over NumPy arrays of free amounts: "
+    "scale-fit": (scale.scale_fit, "best fit by priority, smaller pods first, over NumPy arrays: "
                                    "seconds for 150,000 pods on 5,000 nodes"),
     "default": (default, "kube-scheduler's default profile simulated, no preemption"),
     "default-preempt": (default_preempt, "kube-scheduler's default profile with "

@@ -1,4 +1,4 @@
-"""``scale-fit``: best fit decreasing over arrays, valid and as the hand calculation says."""
+"""``scale-fit``: best fit by priority over arrays, valid and as the hand calculation says."""
 
 from __future__ import annotations
 
