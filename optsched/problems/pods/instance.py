@@ -84,8 +84,9 @@ class PodsInstance:
                 raise InstanceError(f"pods[{i}].anti_affinity", f"running pods with key "
                                     f"{excerpt(group.anti_affinity)} share node {group.node}")
             keys.add(key)
+        loads = self._running_loads()
         for j, node in enumerate(self.nodes):
-            used = self.running_load(node.name)
+            used = loads.get(node.name, {})
             for resource, need in used.items():
                 if need > node.allocatable.get(resource, 0):
                     raise InstanceError(f"nodes[{j}].allocatable.{resource}",
@@ -94,12 +95,17 @@ class PodsInstance:
 
     def running_load(self, node: str) -> dict[str, int]:
         """What the pods running on ``node`` now request, ``pods`` included."""
-        used: dict[str, int] = {}
+        return self._running_loads().get(node, {})
+
+    def _running_loads(self) -> dict[str, dict[str, int]]:
+        """:meth:`running_load` of every node that runs pods, in one pass over the groups."""
+        loads: dict[str, dict[str, int]] = {}
         for group in self.groups:
-            if group.node == node:
+            if group.node is not None:
+                used = loads.setdefault(group.node, {})
                 for resource, need in self.requests(group).items():
                     used[resource] = used.get(resource, 0) + need * group.replicas
-        return used
+        return loads
 
     @staticmethod
     def requests(group: PodGroup) -> dict[str, int]:
