@@ -177,7 +177,7 @@ FAMILY: Family[Any, Any] = Family(
     export=kinds.by_kind(output.export, kinds.refused("--export")),
     read_export=kinds.by_kind(output.read_export, kinds.refused("--export")),
     export_suffixes=(".csv",),
-    plot=kinds.plot,
+    plot=kinds.by_kind(output.plot, kinds.refused("plot")),
     kinds=(kinds.SCRATCHPAD,),
 )
 

@@ -8,14 +8,12 @@ kind's own function; the solvers of one kind refuse the other by their
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from optsched.errors import InputError, NotSupportedError
 from optsched.family import Evaluation, InstanceKind, NativeSolver
 from optsched.params import SolveParams
 from optsched.problems.memalloc import output
-from optsched.problems.memalloc.instance import MemallocInstance
 from optsched.problems.memalloc.instance import from_dict as buffers_from_dict
 from optsched.problems.memalloc.scratchpad import bounds, evaluate, reading, solvers, timeline
 from optsched.problems.memalloc.scratchpad.belady import belady, listed_order
@@ -136,15 +134,3 @@ def headline(metrics: Mapping[str, Any]) -> str:
                 f"({metrics.get('reloads')} reloads, {metrics.get('spilled')} stores), "
                 f"peak {metrics.get('peak')}")
     return output.headline(metrics)
-
-
-def plot(inst: Any, solution: Any, path: Path) -> None:
-    """The memory map of buffers (schedules are not drawn yet)."""
-    if isinstance(inst, ScratchpadInstance):
-        raise InputError("plot", "is offered for memalloc's buffers, not scratchpad schedules")
-    output.plot(inst, solution, path)
-
-
-def is_buffers(inst: Any) -> bool:
-    """True for memalloc's first kind."""
-    return isinstance(inst, MemallocInstance)

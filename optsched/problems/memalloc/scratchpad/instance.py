@@ -68,6 +68,40 @@ class Graph:
         """Tensors."""
         return len(self.ids)
 
+    @cached_property
+    def windows(self) -> tuple[list[int], list[int]]:
+        """Each operator's earliest and latest step: after its ancestors, before the rest.
+
+        Bit sets over a topological order (``operators^2 / 8`` bytes at most), computed
+        once for the size check, ``auto`` and the free-order model alike.
+        """
+        ops = len(self.reads)
+        parents = [{self.producer[a] for a in self.reads[o] if self.producer[a] >= 0}
+                   for o in range(ops)]
+        children: list[set[int]] = [set() for _ in range(ops)]
+        for o in range(ops):
+            for p in parents[o]:
+                children[p].add(o)
+        waiting = [len(p) for p in parents]
+        ready = [o for o, w in enumerate(waiting) if w == 0]
+        order = []
+        while ready:
+            o = ready.pop()
+            order.append(o)
+            for c in children[o]:
+                waiting[c] -= 1
+                if waiting[c] == 0:
+                    ready.append(c)
+        up = [0] * ops
+        for o in order:
+            for p in parents[o]:
+                up[o] |= up[p] | (1 << p)
+        down = [0] * ops
+        for o in reversed(order):
+            for c in children[o]:
+                down[o] |= down[c] | (1 << c)
+        return [u.bit_count() for u in up], [ops - 1 - d.bit_count() for d in down]
+
 
 @dataclass(frozen=True)
 class ScratchpadInstance:

@@ -39,41 +39,8 @@ def spans(instance: ScratchpadInstance, early: Sequence[int], late: Sequence[int
 
 
 def windows(instance: ScratchpadInstance) -> tuple[list[int], list[int]]:
-    """Each operator's earliest and latest step: after its ancestors, before its descendants.
-
-    Bit sets over a topological order (``operators^2 / 8`` bytes at most).
-    """
-    g = instance.graph
-    ops = len(instance.operators)
-    parents = [{g.producer[a] for a in g.reads[o] if g.producer[a] >= 0} for o in range(ops)]
-    children: list[set[int]] = [set() for _ in range(ops)]
-    for o in range(ops):
-        for p in parents[o]:
-            children[p].add(o)
-    order = _topological(parents, children)
-    up = [0] * ops
-    for o in order:
-        for p in parents[o]:
-            up[o] |= up[p] | (1 << p)
-    down = [0] * ops
-    for o in reversed(order):
-        for c in children[o]:
-            down[o] |= down[c] | (1 << c)
-    return [u.bit_count() for u in up], [ops - 1 - d.bit_count() for d in down]
-
-
-def _topological(parents: list[set[int]], children: list[set[int]]) -> list[int]:
-    waiting = [len(p) for p in parents]
-    ready = [o for o, w in enumerate(waiting) if w == 0]
-    order = []
-    while ready:
-        o = ready.pop()
-        order.append(o)
-        for c in children[o]:
-            waiting[c] -= 1
-            if waiting[c] == 0:
-                ready.append(c)
-    return order
+    """Each operator's earliest and latest step (:attr:`.Graph.windows`, computed once)."""
+    return instance.graph.windows
 
 
 def steps_of(order: Sequence[int], operators: int) -> list[int]:
