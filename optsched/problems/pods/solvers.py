@@ -127,8 +127,11 @@ def best_greedy(instance: PodsInstance, deadline: Deadline | None = None
         scored.append(_scored(instance, name, GREEDY[name][0](instance)))
     if not scored:
         current = as_it_is(instance)
-        quick = current if not evaluate(instance, current).violations else first_fit(instance)
-        scored.append(_scored(instance, "as-it-is" if quick is current else "first-fit", quick))
+        checked = evaluate(instance, current)  # once: its objective is the score
+        if checked.violations or checked.objective is None:
+            scored.append(_scored(instance, "first-fit", first_fit(instance)))
+        else:
+            scored.append((int(checked.objective), "as-it-is", current))
     value, name, solution = min(scored, key=lambda item: item[:2])
     return solution, value, name
 
