@@ -229,7 +229,10 @@ class Runner:
         elif row.get("status") == "error":
             self.store.finish(job_id, "failed", result, str(row.get("error", "")))
         else:
-            if row.get("solution") is not None:
+            told = job.objective if job is not None else None
+            if row.get("solution") is not None and row.get("objective") != told:
+                # a final solution better than the last incumbent told (e.g. from a solver
+                # that reports none while it runs, CBC): its event names the solver
                 self.store.incumbent(job_id, row.get("objective"), row.get("bound"),
-                                     row["solution"])
+                                     row["solution"], str(row.get("solver") or ""))
             self.store.finish(job_id, "done", result)

@@ -54,3 +54,19 @@ def test_cancel_a_queued_job() -> None:
         assert cancelled is not None and cancelled.status in ("cancelled", "running")
         assert jobs.wait(second.id, timeout=60).status in ("cancelled", "done")
         assert jobs.wait(first.id, timeout=60).status == "done"
+
+
+def test_each_incumbent_event_names_its_finder() -> None:
+    """A heuristic tells nothing while it runs: its final solution is one incumbent event
+    named after it. The exact solver's last told incumbent is its result, which is not
+    told twice (the final result adds no event without a new objective)."""
+    with Jobs() as jobs:
+        greedy = jobs.wait(jobs.submit(MIXED, solver="vllm", time_limit=20).id,
+                           timeout=60)
+        told = [e for e in jobs.events(greedy.id) if e["kind"] == "incumbent"]
+        assert [e["detail"] for e in told] == ["vllm"]
+        assert told[0]["objective"] == greedy.objective
+        exact = jobs.wait(jobs.submit(MIXED, time_limit=20).id, timeout=60)
+        told = [e for e in jobs.events(exact.id) if e["kind"] == "incumbent"]
+        assert told and all(e["detail"] for e in told)
+        assert [e["objective"] for e in told].count(exact.objective) == 1

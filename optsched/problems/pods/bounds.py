@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import PodGroup
 
@@ -18,9 +20,31 @@ def placeable(instance: PodsInstance, group: PodGroup) -> bool:
                and group.can_start_on(node) for node in instance.nodes)
 
 
+def placeable_test(instance: PodsInstance) -> Callable[[PodGroup], bool]:
+    """:func:`placeable` for many groups: answered once per requests and node filters.
+
+    Groups with the same requests, selector, required affinity and tolerations
+    are placeable alike (150,000 pods of an Alibaba snapshot have a few hundred
+    such specs), so each spec is tried on the nodes once.
+    """
+    seen: dict[tuple[object, ...], bool] = {}
+
+    def test(group: PodGroup) -> bool:
+        if group.node is not None:
+            return True
+        # unsorted items: a spec written in another key order is only tried again
+        key = (tuple(group.requests.items()), tuple(group.node_selector.items()),
+               group.node_affinity, group.tolerations)
+        if key not in seen:
+            seen[key] = placeable(instance, group)
+        return seen[key]
+
+    return test
+
+
 def lower_bound(instance: PodsInstance) -> int:
     """Every never-placeable pod stays pending in every solution: its weight is certain."""
     levels, _, _ = instance.weights
     weight = dict(zip(instance.priorities, levels, strict=True))
-    return sum(weight[g.priority] * g.replicas for g in instance.groups
-               if not placeable(instance, g))
+    test = placeable_test(instance)
+    return sum(weight[g.priority] * g.replicas for g in instance.groups if not test(g))

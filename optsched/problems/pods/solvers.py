@@ -75,6 +75,17 @@ SCHEDULER_OPTIONS = OptionSet((
 ))
 
 
+LNS_OPTIONS = OptionSet((
+    Option("start", float, 0.3, "share of the time CP-SAT has on the whole model first (its "
+                                "bound is the result's)", low=0.0, high=1.0),
+    Option("nodes", int, 6, "nodes freed per neighbourhood (grown after a proven one, "
+                             "shrunk after one that ran out of time)", low=1, high=100_000),
+    Option("slice", float, 0.08, "most seconds one neighbourhood's CP-SAT may take",
+           low=0.01, high=3600.0),
+))
+"""The options of ``pods-lns`` (``-o``)."""
+
+
 FIRST = ("default", "default-preempt", "arrival-preempt", "best-fit-levels")
 """The rules :func:`best_greedy` runs whatever the deadline: the default scheduler in the
 three ways :func:`optsched.problems.pods.output.compare` runs it, so that the result is
@@ -187,4 +198,14 @@ def table() -> dict[str, NativeSolver[PodsInstance]]:
                                       "the best placement of the greedy rules (the default "
                                       "scheduler with and without preemption always, the "
                                       "others while time is left)")
+    out["pods-lns"] = NativeSolver(_lns, Kind.EXACT,
+                                   "CP-SAT on the whole count model, then large-neighbourhood "
+                                   "search over nodes (CP-SAT on a few nodes at a time); "
+                                   "the bound is the first phase's", LNS_OPTIONS)
     return out
+
+
+def _lns(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Result:
+    from optsched.problems.pods.counts import lns
+
+    return lns.run(instance, params, deadline)

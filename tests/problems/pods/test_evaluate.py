@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from optsched.problems.pods.bounds import lower_bound
 from optsched.problems.pods.evaluate import evaluate
 from optsched.problems.pods.samples import fragmented, instance, node, pod, running
 from optsched.problems.pods.solution import PodsSolution, make
@@ -43,3 +44,19 @@ def test_moves_need_permission() -> None:
     inst = instance([node("n1"), node("n2")], [pod("a", "1", node="n1")], allow_moves=False)
     found = evaluate(inst, make(inst, {"a": "n2"})).violations
     assert found == ("pod a runs on n1 and may not move",)
+
+
+def test_never_placeable_pods_are_named_per_spec() -> None:
+    """n1 has 4 cpu and gpu=true, n2 4 cpu. ``huge`` and ``huge-b`` (8 cpu, one spec)
+    fit no node; ``tiny-gpu`` selects gpu=true (n1 has it) and ``tiny-tpu`` selects
+    tpu=true (no node), with the same 1 cpu request: the same requests but other node
+    filters, so they are judged apart. Never placeable: huge, huge-b, tiny-tpu; with one
+    priority level of weight 1 (no running pod) the family's lower bound is 3."""
+    inst = instance([node("n1", labels={"gpu": "true"}), node("n2")],
+                    [pod("huge", "8"), pod("huge-b", "8"),
+                     pod("tiny-gpu", "1", node_selector={"gpu": "true"}),
+                     pod("tiny-tpu", "1", node_selector={"tpu": "true"})])
+    ev = evaluate(inst, make(inst, {"huge": None, "huge-b": None, "tiny-gpu": "n1",
+                                    "tiny-tpu": None}))
+    assert sorted(ev.metrics["never_placeable"]) == ["huge", "huge-b", "tiny-tpu"]
+    assert lower_bound(inst) == 3

@@ -1,0 +1,75 @@
+"""pods-lns: CP-SAT on the whole model, then the search over nodes (``counts/lns.py``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+
+from optsched import SolveParams, Status, solve
+from optsched.problems.pods import samples as ex
+from optsched.problems.pods.greedy import first_fit
+from optsched.problems.pods.instance import PodsInstance
+
+from .oracle import HAND, brute_force, instances
+
+SEARCH_ONLY = {"start": 0.0, "nodes": 100}
+"""No time for the first phase (it returns nothing, the search starts from the hint),
+and neighbourhoods of every node: each one is the whole count model."""
+
+
+@pytest.mark.parametrize(("factory", "optimum"), HAND, ids=lambda v: getattr(v, "__name__", ""))
+def test_whole_neighbourhoods_reach_the_hand_optimum(factory: Callable[[], PodsInstance],
+                                                     optimum: int) -> None:
+    """Each instance's docstring in ``oracle.py`` works out its optimum; a neighbourhood
+    of every node is the whole model, so the search alone reaches it."""
+    result = solve(factory(), "pods-lns", SolveParams(time_limit=5, workers=1, seed=0,
+                                                      options=SEARCH_ONLY))
+    assert result.verified and result.objective == optimum
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(instances())
+def test_matches_the_oracle(instance: PodsInstance) -> None:
+    """Running, protected and pending pods, anti-affinity: the search alone finds the
+    brute-force optimum; the bound never passes it."""
+    optimum, _ = brute_force(instance)
+    result = solve(instance, "pods-lns", SolveParams(time_limit=5, workers=1, seed=0,
+                                                     options=SEARCH_ONLY))
+    assert result.verified and result.objective == optimum
+    assert result.bound is None or result.bound <= optimum
+
+
+def test_neighbourhoods_grow_until_they_mend_first_fit() -> None:
+    """``fragmented`` (see its docstring): first fit leaves two-b pending (objective 2),
+    the optimum is 1. One node at a time cannot mend it: freeing n1 (one, two, low; 4
+    cpu) packs two priority-10 pods there at best, as now, and freeing n2 (three) fits
+    one of three and two-b. Each one-node neighbourhood is proven, so the next is a node
+    larger: two nodes are the whole model, whose optimum (1) ends the search, proven."""
+    instance = ex.fragmented()
+    result = solve(instance, "pods-lns", SolveParams(
+        time_limit=10, workers=1, seed=0, hint=first_fit(instance),
+        options={"start": 0.0, "nodes": 1}))
+    assert result.verified and result.objective == 1 and result.stats["lns_start"] == 2
+    assert result.status is Status.OPTIMAL and result.stats["lns_neighbourhoods"] >= 2
+
+
+def test_a_proven_first_phase_ends_the_solve() -> None:
+    """``running`` is proven optimal (12, see its docstring) by the first phase: no search."""
+    result = solve(ex.running(), "pods-lns", SolveParams(time_limit=10, workers=1, seed=0))
+    assert result.status is Status.OPTIMAL and result.objective == 12
+    assert "lns_neighbourhoods" not in result.stats
+
+
+def test_the_limit_holds_with_a_short_slice() -> None:
+    """A 1 s limit on the paper's largest grid point: the call ends within it (plus the
+    checks), with a verified solution at least as good as the hint."""
+    from optsched.problems.pods.generate import scenario
+
+    instance = scenario(32, 8, 4, 1.05, seed=32, k=0)
+    started = time.perf_counter()
+    result = solve(instance, "pods-lns", SolveParams(time_limit=1, workers=2, seed=0))
+    assert result.verified and time.perf_counter() - started < 2.0
+    assert result.objective <= result.stats["hint_objective"]
