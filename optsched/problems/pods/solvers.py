@@ -103,16 +103,25 @@ MAX_EXACT_PAIRS = 20_000_000
 checks take the whole time (150,000 pods on 5,000 nodes: 750 million pairs)."""
 
 
-def choose(instance: PodsInstance, params: SolveParams) -> tuple[str, str]:
-    """CP-SAT up to 20 million pods x nodes, else best-greedy (scale-fit first).
+MIN_LNS_PAIRS = 50_000
+"""Fewest pods x nodes for which ``auto`` takes ``pods-lns``: better than CP-SAT alone on
+all 15 Alibaba snapshots (100 nodes x 1,000 pods) at 2 s and on 14 at 10 s, while on the
+paper's grid (at most 32 nodes x 256 pods, 8,192) at 1 s it was better on 9 and worse on
+6 of 24 (``benchmarks/README.md``)."""
 
-    The line above is what ``optsched families`` shows; the limit is
-    :data:`MAX_EXACT_PAIRS`.
+
+def choose(instance: PodsInstance, params: SolveParams) -> tuple[str, str]:
+    """CP-SAT below 50,000 pods x nodes, pods-lns up to 20 million, else best-greedy.
+
+    The line above is what ``optsched families`` shows; the limits are
+    :data:`MIN_LNS_PAIRS` and :data:`MAX_EXACT_PAIRS`.
     """
     pairs = instance.pod_count * len(instance.nodes)
+    where = f"{instance.pod_count} pods on {len(instance.nodes)} nodes"
     if pairs > MAX_EXACT_PAIRS:
-        return "best-greedy", (f"{instance.pod_count} pods on {len(instance.nodes)} nodes: "
-                               "the greedy rules that end in time, scale-fit first")
+        return "best-greedy", f"{where}: the greedy rules that end in time, scale-fit first"
+    if pairs >= MIN_LNS_PAIRS:
+        return "pods-lns", f"{where}: CP-SAT, then its search over nodes"
     return "cpsat", "the family's default"
 
 

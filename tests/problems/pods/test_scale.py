@@ -38,8 +38,9 @@ def test_always_valid_on_generated_clusters(seed: int) -> None:
 
 def test_auto_takes_the_greedy_rules_beyond_the_exact_size(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """3 pods on 2 nodes are 6 pairs: cpsat; with the limit at 5, best-greedy, whose
-    scale-fit places p1 and p2 (see the first test)."""
+    """3 pods on 2 nodes are 6 pairs: cpsat; with pods-lns from 6 pairs, pods-lns; with
+    the exact limit at 5, best-greedy, whose scale-fit places p1 and p2 (see the first
+    test)."""
     from optsched import SolveParams, solve
     from optsched.problems.pods import solvers
 
@@ -47,6 +48,8 @@ def test_auto_takes_the_greedy_rules_beyond_the_exact_size(
                     [pod("p1", "2", priority=10), pod("p2", "2", priority=10),
                      pod("p3", "3", priority=1)])
     assert solve(inst, "auto", SolveParams(time_limit=5)).solver == "cpsat"
+    monkeypatch.setattr(solvers, "MIN_LNS_PAIRS", 6)
+    assert solve(inst, "auto", SolveParams(time_limit=5)).solver == "pods-lns"
     monkeypatch.setattr(solvers, "MAX_EXACT_PAIRS", 5)
     result = solve(inst, "auto", SolveParams(time_limit=5))
     assert result.solver == "best-greedy" and result.verified

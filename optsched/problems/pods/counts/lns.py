@@ -74,6 +74,9 @@ class _Search:
         _, self.on_placed, self.on_stay = objective(counts)
         self.tried = self.better = self.since_better = 0
         self.whole = False  # a neighbourhood of every node was proven: the optimum
+        self.conflicts: dict[int, list[tuple[int, ...]]] = {}  # a conflict's pairs share a node
+        for conflict in counts.conflicts:
+            self.conflicts.setdefault(int(counts.pair_node[conflict[0]]), []).append(conflict)
 
     def step(self, left: float | None) -> bool:
         """Solve one neighbourhood within ``left`` seconds; True when it improved."""
@@ -134,10 +137,9 @@ class _Search:
                 if any(coeffs):
                     m.add(sum(k * x[i] for k, i in zip(coeffs, members, strict=True))
                           <= int(counts.capacity[n, r]))
-        for conflict in counts.conflicts:
-            inside = [x[where[p]] for p in conflict if p in where]
-            if len(inside) > 1:
-                m.add(sum(inside) <= 1)
+        for n in node_pairs:
+            for conflict in self.conflicts.get(n, ()):
+                m.add(sum(x[where[p]] for p in conflict) <= 1)
         stay = {p: c for c, p in counts.stay_pair.items()}
         m.minimize(sum((self.on_placed[int(counts.pair_class[p])]
                         + (self.on_stay[stay[p]] if p in stay else 0)) * x[i]
