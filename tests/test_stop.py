@@ -29,7 +29,7 @@ def _in_thread(results: dict[str, Any], key: str, *args: Any, **kwargs: Any
     return thread
 
 
-@pytest.mark.parametrize("solver", ["cpsat", "highs", "cbc", "best-greedy"])
+@pytest.mark.parametrize("solver", ["cpsat", "highs", "cbc", "best-greedy", "pods-lns"])
 def test_stopping_one_solve_leaves_the_other(solver: str) -> None:
     """Solve A (limit 60 s) is stopped after 1 s while B (limit 4 s) runs beside it.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -73,3 +74,21 @@ def test_the_limit_holds_with_a_short_slice() -> None:
     result = solve(instance, "pods-lns", SolveParams(time_limit=1, workers=2, seed=0))
     assert result.verified and time.perf_counter() - started < 2.0
     assert result.objective <= result.stats["hint_objective"]
+
+
+def test_a_stop_reaches_a_neighbourhood_in_flight() -> None:
+    """Neighbourhoods of every node (the whole model, not proven within a minute on this
+    grid point) of 30 s within a 60 s limit: a stop 3 s in (the first phase has 1.2 s)
+    ends the one in flight, and the solve within a second, with a verified solution."""
+    from optsched import StopRequest
+    from optsched.problems.pods.generate import scenario
+
+    instance = scenario(32, 8, 4, 1.05, seed=32, k=1)
+    stop = StopRequest()
+    threading.Timer(3.0, stop.set).start()
+    started = time.perf_counter()
+    result = solve(instance, "pods-lns", SolveParams(
+        time_limit=60, workers=1, seed=0, options={"start": 0.02, "slice": 30.0,
+                                                   "nodes": 100}), stop=stop)
+    assert result.verified and time.perf_counter() - started < 4.0
+    assert result.stats["lns_neighbourhoods"] == 1

@@ -50,7 +50,7 @@ def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Resu
     search = _Search(counts, x, params, int(options["nodes"]), float(options["slice"]))
     reserve = cp.RESERVE_S + cp.RESERVE_PER_PAIR_S * len(instance.groups) * len(instance.nodes)
     while (left := deadline.remaining()) is None or left > reserve + cpsat.MIN_SOLVE_S:
-        if search.step(None if left is None else left - reserve) and deadline.listening:
+        if search.step(None if left is None else left - reserve, deadline) and deadline.listening:
             deadline.report(decode(counts, search.x), value(counts, search.x))
         if search.whole or (left is None and search.stalled()):
             break
@@ -78,8 +78,8 @@ class _Search:
         for conflict in counts.conflicts:
             self.conflicts.setdefault(int(counts.pair_node[conflict[0]]), []).append(conflict)
 
-    def step(self, left: float | None) -> bool:
-        """Solve one neighbourhood within ``left`` seconds; True when it improved."""
+    def step(self, left: float | None, deadline: Deadline) -> bool:
+        """Solve one neighbourhood within ``left`` seconds (a stop ends it); True if better."""
         k = min(self.nodes, len(self.used))
         chosen = np.array(sorted(self.rng.sample(self.used, k)), dtype=np.int64)
         free = np.isin(self.counts.pair_node, chosen)
@@ -89,7 +89,7 @@ class _Search:
         solver.parameters.random_seed = self.params.seed + self.tried
         limit = self.slice_s if left is None else min(self.slice_s, left)
         solver.parameters.max_time_in_seconds = max(limit, cpsat.MIN_SOLVE_S)
-        status = solver.solve(model)
+        status = cpsat.solve_model(solver, model, deadline)
         self.tried += 1
         self.nodes = (self.nodes + 1 if status == cp_model.OPTIMAL
                       else max(2, self.nodes - 1))
