@@ -92,3 +92,14 @@ def test_a_stop_reaches_a_neighbourhood_in_flight() -> None:
                                                    "nodes": 100}), stop=stop)
     assert result.verified and time.perf_counter() - started < 4.0
     assert result.stats["lns_neighbourhoods"] == 1
+
+
+@pytest.mark.parametrize(("factory", "optimum"), HAND, ids=lambda v: getattr(v, "__name__", ""))
+def test_side_by_side_neighbourhoods_reach_the_hand_optimum(
+        factory: Callable[[], PodsInstance], optimum: int) -> None:
+    """Two workers solve two one-node neighbourhoods side by side (one worker each) and
+    apply both only while the classes' totals hold; neighbourhoods grow until one holds
+    every node, whose proven optimum ends the search at the docstring's optimum."""
+    result = solve(factory(), "pods-lns", SolveParams(
+        time_limit=20, workers=2, seed=0, options={"start": 0.0, "nodes": 1}))
+    assert result.verified and result.objective == optimum

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -74,37 +75,67 @@ class _Search:
         _, self.on_placed, self.on_stay = objective(counts)
         self.tried = self.better = self.since_better = 0
         self.whole = False  # a neighbourhood of every node was proven: the optimum
+        self.sizes = np.array([k.size for k in counts.classes], dtype=np.int64)
+        self.least = np.array(counts.min_placed, dtype=np.int64)
         self.conflicts: dict[int, list[tuple[int, ...]]] = {}  # a conflict's pairs share a node
         for conflict in counts.conflicts:
             self.conflicts.setdefault(int(counts.pair_node[conflict[0]]), []).append(conflict)
 
     def step(self, left: float | None, deadline: Deadline) -> bool:
-        """Solve one neighbourhood within ``left`` seconds (a stop ends it); True if better."""
+        """Solve neighbourhoods within ``left`` seconds (a stop ends them); True if better.
+
+        With two threads or more, as many disjoint neighbourhoods are solved side by side
+        (one CP-SAT worker each) and their answers applied in turn: each keeps its nodes'
+        capacity and anti-affinity, and is applied only while the classes' totals stay
+        within their bounds and the value does not worsen.
+        """
         k = min(self.nodes, len(self.used))
-        chosen = np.array(sorted(self.rng.sample(self.used, k)), dtype=np.int64)
-        free = np.isin(self.counts.pair_node, chosen)
-        model, variables = self._model(free)
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = self.params.threads
-        solver.parameters.random_seed = self.params.seed + self.tried
-        limit = self.slice_s if left is None else min(self.slice_s, left)
-        solver.parameters.max_time_in_seconds = max(limit, cpsat.MIN_SOLVE_S)
-        status = cpsat.solve_model(solver, model, deadline)
-        self.tried += 1
-        self.nodes = (self.nodes + 1 if status == cp_model.OPTIMAL
-                      else max(2, self.nodes - 1))
-        self.whole = status == cp_model.OPTIMAL and k == len(self.used)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return False
-        before = value(self.counts, self.x)
-        trial = self.x.copy()
-        trial[free] = [solver.value(v) for v in variables]
-        after = value(self.counts, trial)
-        if after <= before:
-            self.x = trial
-        self.better += after < before
-        self.since_better = 0 if after < before else self.since_better + 1
-        return after < before
+        lanes = max(1, min(self.params.threads, len(self.used) // k))
+        drawn = self.rng.sample(self.used, k * lanes)
+        frees = [np.isin(self.counts.pair_node, np.array(drawn[i * k:(i + 1) * k]))
+                 for i in range(lanes)]
+        limit = max(self.slice_s if left is None else min(self.slice_s, left),
+                    cpsat.MIN_SOLVE_S)
+        workers = self.params.threads if lanes == 1 else 1
+
+        def solve(i: int) -> tuple[int, list[int]]:
+            model, variables = self._model(frees[i])
+            solver = cp_model.CpSolver()
+            solver.parameters.num_workers = workers
+            solver.parameters.random_seed = self.params.seed + self.tried + i
+            solver.parameters.max_time_in_seconds = limit
+            status = cpsat.solve_model(solver, model, deadline)
+            found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+            return status, [solver.value(v) for v in variables] if found else []
+
+        if lanes == 1:
+            answers = [solve(0)]
+        else:
+            with ThreadPoolExecutor(lanes) as pool:
+                answers = list(pool.map(solve, range(lanes)))
+        self.tried += lanes
+        proven = all(status == cp_model.OPTIMAL for status, _ in answers)
+        self.nodes = self.nodes + 1 if proven else max(2, self.nodes - 1)
+        self.whole = proven and k == len(self.used)
+        start = before = value(self.counts, self.x)
+        for free, (_, values) in zip(frees, answers, strict=True):
+            if not values:
+                continue
+            trial = self.x.copy()
+            trial[free] = values
+            after = value(self.counts, trial)
+            if after <= before and self._within_sizes(trial):
+                self.x, before = trial, after
+        improved = before < start
+        self.better += improved
+        self.since_better = 0 if improved else self.since_better + lanes
+        return improved
+
+    def _within_sizes(self, x: IntArray) -> bool:
+        """Each class's total within its bounds (side-by-side answers share the classes)."""
+        placed = np.bincount(self.counts.pair_class, weights=x,
+                             minlength=len(self.counts.classes))
+        return bool(np.all(placed <= self.sizes) and np.all(placed >= self.least))
 
     def stalled(self) -> bool:
         """Without a time limit: stop once each node was freed about three times in vain."""
