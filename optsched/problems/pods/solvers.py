@@ -105,9 +105,10 @@ checks take the whole time (150,000 pods on 5,000 nodes: 750 million pairs)."""
 
 MIN_LNS_PAIRS = 50_000
 """Fewest pods x nodes for which ``auto`` takes ``pods-lns``: better than CP-SAT alone on
-all 15 Alibaba snapshots (100 nodes x 1,000 pods) at 2 s and on 14 at 10 s, while on the
-paper's grid (at most 32 nodes x 256 pods, 8,192) at 1 s it was better on 9 and worse on
-6 of 24 (``benchmarks/README.md``)."""
+all 15 Alibaba snapshots (100 nodes x 1,000 pods) at 10 s. On the paper's grid (at most
+32 nodes x 256 pods, 8,192) at 1 s it was better on 11 and worse on 4 of the 24 scenarios
+CP-SAT does not prove, but CP-SAT proves the other half there, with all the time
+(``benchmarks/README.md``)."""
 
 
 def choose(instance: PodsInstance, params: SolveParams) -> tuple[str, str]:
