@@ -49,7 +49,7 @@ def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Resu
         return result
     started = time.perf_counter()
     search = _Search(counts, x, params, int(options["nodes"]), float(options["slice"]))
-    reserve = cp.RESERVE_S + cp.RESERVE_PER_PAIR_S * len(instance.groups) * len(instance.nodes)
+    reserve = cp.reserve_s(instance)
     while (left := deadline.remaining()) is None or left > reserve + cpsat.MIN_SOLVE_S:
         if search.step(None if left is None else left - reserve, deadline) and deadline.listening:
             deadline.report(decode(counts, search.x), value(counts, search.x))
