@@ -36,8 +36,9 @@ PRIORITIES = (0, 10, 100, 1000)
 def state(seed: int, timeout_ms: int) -> dict[str, Any]:
     """A cluster state: 2 to 12 nodes, about 70 % full, pending pods, maybe a preemptor."""
     rng = random.Random(seed)
-    nodes = [{"name": f"n{i}", "cap_cpu_m": rng.choice((2000, 4000, 8000)),
-              "cap_mem_bytes": rng.choice((4, 8, 16)) * GIB} for i in range(rng.randint(2, 12))]
+    nodes: list[dict[str, Any]] = [
+        {"name": f"n{i}", "cap_cpu_m": rng.choice((2000, 4000, 8000)),
+         "cap_mem_bytes": rng.choice((4, 8, 16)) * GIB} for i in range(rng.randint(2, 12))]
     pods: list[dict[str, Any]] = []
     for node in nodes:
         cpu, mem = node["cap_cpu_m"], node["cap_mem_bytes"]
@@ -82,6 +83,7 @@ def final(request: Mapping[str, Any], out: Mapping[str, Any]) -> dict[str, str |
     for move in out.get("placements", []):
         assert move["uid"] in pods, f"unknown pod {move['uid']}"
         assert move["old_node"] == (pods[move["uid"]].get("node") or ""), "wrong old_node"
+        assert move["node"] != move["old_node"], f"{move['uid']} placed on its own node"
         where[move["uid"]] = move["node"]
     for gone in out.get("evictions", []):
         assert pods[gone["uid"]].get("node") == gone["node"], "evicted from a wrong node"
@@ -93,8 +95,10 @@ def final(request: Mapping[str, Any], out: Mapping[str, Any]) -> dict[str, str |
             assert node == pods[uid]["node"], f"protected {uid} moved"
     for name, node in names.items():
         on = [pods[u] for u, n in where.items() if n == name]
-        assert sum(p["req_cpu_m"] for p in on) <= node["cap_cpu_m"], f"{name} cpu"
-        assert sum(p["req_mem_bytes"] for p in on) <= node["cap_mem_bytes"], f"{name} memory"
+        # the plugin's omitempty leaves zero amounts out
+        assert sum(p.get("req_cpu_m", 0) for p in on) <= node.get("cap_cpu_m", 0), f"{name} cpu"
+        assert (sum(p.get("req_mem_bytes", 0) for p in on)
+                <= node.get("cap_mem_bytes", 0)), f"{name} memory"
     return where
 
 
@@ -116,12 +120,13 @@ def score(request: Mapping[str, Any], where: Mapping[str, str | None]) -> tuple[
 def best(request: Mapping[str, Any]) -> tuple[tuple[Any, ...], bool]:
     """The optimum's score by CP-SAT with 60 s (in this process), and whether proven."""
     from optsched.problems.pods import plugin
+    from optsched.problems.pods.solution import PodsSolution
 
     req = plugin.read(request)
     from optsched import SolveParams, solve
 
     result = solve(req.instance, "cpsat", SolveParams(time_limit=60, workers=2))
-    assert result.solution is not None
+    assert isinstance(result.solution, PodsSolution)
     where = {u: result.solution.assignment.get(u) for u in req.pods}
     return score(request, where), result.status.value == "optimal"
 
