@@ -145,8 +145,17 @@ class _Model:
 def build(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> CpFormulation:
     """Build the count model (staged blocks are solved here when the objective is too wide)."""
     started = time.perf_counter()
+    return build_on(build_counts(instance), params, deadline, started)
+
+
+def build_on(counts: Counts, params: SolveParams, deadline: Deadline,
+             started: float) -> CpFormulation:
+    """:func:`build` on a count structure already made (``pods-lns`` keeps it).
+
+    ``started`` is when the build began (``time.perf_counter``), for ``build_s``.
+    """
+    instance = counts.instance
     mode, symmetry = options(params)
-    counts = build_counts(instance)
     m = _Model(counts, symmetry)
     stats: dict[str, Any] = {"classes": len(counts.classes), "pairs": len(counts.pair_class),
                              "orbits": len(counts.orbits), **m.stats}

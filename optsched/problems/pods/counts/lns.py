@@ -37,13 +37,13 @@ def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Resu
     options = LNS_OPTIONS.resolve(params.options)
     plain = replace(params, options={})  # CP-SAT's own defaults in the first phase
     first = deadline.part(float(options["start"]))
-    form = cp.build(instance, plain, first)
+    counts = build_counts(instance)
+    form = cp.build_on(counts, plain, first, first.start)
     result = cpsat.run(form, "pods-lns", plain, first)
     start = result.solution if result.status.has_solution else params.hint
     if (result.status in (Status.OPTIMAL, Status.INFEASIBLE) or form.stats.get("stages")
             or not isinstance(start, PodsSolution)):
         return result  # proven, or nothing to start from, or weights past 64 bits (staged)
-    counts = build_counts(instance)
     x = hint_counts(counts, start, "none")
     if x is None:  # a valid solution always has counts; keep CP-SAT's answer
         return result
