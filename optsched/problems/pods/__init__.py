@@ -8,7 +8,7 @@ from optsched.backends.milp import MilpFormulation
 from optsched.family import Build, Family, Generator, Model, OutsideFormat
 from optsched.problems.pods import alibaba, formats, generate, output, samples, solvers
 from optsched.problems.pods.bounds import lower_bound
-from optsched.problems.pods.counts.structure import MODEL_OPTIONS
+from optsched.problems.pods.counts.structure import CP_OPTIONS, MODEL_OPTIONS
 from optsched.problems.pods.evaluate import evaluate
 from optsched.problems.pods.instance import PodsInstance, from_dict
 from optsched.problems.pods.solution import PodsSolution, as_it_is
@@ -25,6 +25,12 @@ def _milp() -> Build[PodsInstance, MilpFormulation]:
     from optsched.problems.pods.counts.milp import build
 
     return build
+
+
+def _warm() -> None:
+    from optsched.problems.pods.counts import pack
+
+    pack.load()
 
 
 def _grid_pods(values: Mapping[str, Any]) -> int:
@@ -52,7 +58,7 @@ FAMILY: Family[PodsInstance, PodsSolution] = Family(
     choose=solvers.choose,
     samples=samples.samples,
     trivial=as_it_is,
-    cp=Model(_cp, MODEL_OPTIONS),
+    cp=Model(_cp, CP_OPTIONS),
     milp=Model(_milp, MODEL_OPTIONS),
     generator=Generator(generate.generate, generate.PARAMS,
                         "the grid of Priority Matters (identical nodes, ReplicaSets)",
@@ -67,6 +73,7 @@ FAMILY: Family[PodsInstance, PodsSolution] = Family(
     read_export=output.read_manifests,
     export_suffixes=(".yaml", ".yml"),
     headline=output.headline,
+    warm=_warm,
 )
 
 __all__ = ["FAMILY", "PodsInstance", "PodsSolution"]

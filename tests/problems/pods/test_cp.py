@@ -93,7 +93,7 @@ def _identical() -> tuple[PodsInstance, PodsSolution]:
 def _solve_fixed_to_hint(instance: PodsInstance, hint: PodsSolution, symmetry: str
                          ) -> tuple[str, float]:
     """Solve the built model with every variable fixed to its hinted value."""
-    params = SolveParams(workers=1, seed=0, hint=hint, model={"symmetry": symmetry})
+    params = SolveParams(workers=1, seed=0, hint=hint, model={"symmetry": symmetry, "pack": 0})
     form = cp.build(instance, params, Deadline(None))
     assert form.stats["hint"] == "used"
     solver = cp_model.CpSolver()
@@ -209,7 +209,7 @@ def test_staged_blocks_are_capped_by_the_best_known_solution() -> None:
     """
     instance = ex.fragmented()
     params = SolveParams(workers=1, seed=0, hint=first_fit(instance),
-                         model={"objective": "staged"})
+                         model={"objective": "staged", "pack": 0})  # first fit's own caps
     form = cp.build(instance, params, Deadline(None))
     assert form.stats["stage_caps"] == [1, 1, 0]
     result = solve(instance, "cpsat", replace(params, time_limit=10))

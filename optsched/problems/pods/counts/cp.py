@@ -19,8 +19,9 @@ from optsched.backends.cpsat import CpFormulation, configure, solve_model
 from optsched.compiled import IntArray
 from optsched.deadline import Deadline
 from optsched.params import SolveParams
+from optsched.problems.pods.counts import pack
 from optsched.problems.pods.counts.objective import Term, blocks, objective, value
-from optsched.problems.pods.counts.structure import Counts, build_counts, options
+from optsched.problems.pods.counts.structure import CP_OPTIONS, Counts, build_counts, options
 from optsched.problems.pods.counts.symmetry import (
     decode,
     fixed_to_zero,
@@ -160,8 +161,12 @@ def build_on(counts: Counts, params: SolveParams, deadline: Deadline,
     stats: dict[str, Any] = {"classes": len(counts.classes), "pairs": len(counts.pair_class),
                              "orbits": len(counts.orbits), **m.stats}
     best: IntArray | None = None  # the best solution known: an upper bound of each block
-    if isinstance(params.hint, PodsSolution):
-        best = hint_counts(counts, params.hint, symmetry)
+    hint = params.hint
+    share = float(CP_OPTIONS.resolve(params.model)["pack"])
+    if isinstance(hint, PodsSolution) and share > 0 and counts.top <= OBJECTIVE_LIMIT:
+        hint = _packed(counts, hint, deadline, share, params.seed, stats)
+    if isinstance(hint, PodsSolution):
+        best = hint_counts(counts, hint, symmetry)
         stats["hint"] = "rejected" if best is None else "used"
         if best is not None:
             m.hint(best)
@@ -197,6 +202,21 @@ def build_on(counts: Counts, params: SolveParams, deadline: Deadline,
     return CpFormulation(model=m.model, decode=read, build_s=time.perf_counter() - started,
                          stats=stats, parameters=_parameters(params), offset=offset,
                          reserve_s=reserve)
+
+
+def _packed(counts: Counts, hint: PodsSolution, deadline: Deadline, share: float, seed: int,
+            stats: dict[str, Any]) -> PodsSolution:
+    """The hint improved by drop-and-pack (:mod:`.pack`) within ``share`` of the time left."""
+    start = hint_counts(counts, hint, "none")
+    if start is None or not pack.usable(counts, deadline):
+        return hint
+    began = time.perf_counter()
+    found = pack.Packer(counts, seed).improve(start, deadline.part(share))
+    stats["pack_s"] = round(time.perf_counter() - began, 4)
+    if value(counts, found) >= value(counts, start):
+        return hint
+    stats["pack_objective"] = value(counts, found)
+    return decode(counts, found)
 
 
 def _stage(m: _Model, part: tuple[Term, ...], params: SolveParams, deadline: Deadline,

@@ -35,7 +35,8 @@ from optsched.result import Result, Status
 def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Result:
     """CP-SAT on the whole model for a share of the time, then the search over nodes."""
     options = LNS_OPTIONS.resolve(params.options)
-    plain = replace(params, options={})  # CP-SAT's own defaults in the first phase
+    # CP-SAT's own defaults in the first phase, after drop-and-pack's share
+    plain = replace(params, options={}, model={"pack": float(options["pack"])})
     first = deadline.part(float(options["start"]))
     counts = build_counts(instance)
     form = cp.build_on(counts, plain, first, first.start)

@@ -258,6 +258,14 @@ MODEL_OPTIONS = OptionSet((
 ))
 """The options of both count models (``-m``)."""
 
+CP_OPTIONS = OptionSet((
+    *MODEL_OPTIONS.options,
+    Option("pack", float, 0.6, "most of the time left that drop-and-pack (choose the pods left "
+                               "pending, anneal the others onto the nodes) may spend improving "
+                               "the hint before CP-SAT starts; 0: off", low=0.0, high=1.0),
+))
+"""The options of the CP-SAT count model (``-m``)."""
+
 
 def options(params: SolveParams) -> tuple[str, str]:
     """``(objective, symmetry)`` from ``SolveParams.model`` (checked by ``solve()``)."""

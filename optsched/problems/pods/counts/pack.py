@@ -1,0 +1,347 @@
+"""Drop-and-pack: choose which pods stay pending, then pack the others by annealing.
+
+The method and its measurements: ``docs/methods/pods-count-model.md`` ("Drop and
+pack"). A small CP-SAT model over the classes' placed counts (the *master*) proposes
+the best placed vector that the nodes' summed capacities allow and that beats the
+incumbent, leaving pending, among those of equal objective, the pods that free the most
+capacity. Simulated annealing (:mod:`.pack_kernel`) then looks for nodes for exactly
+those pods, starting from the incumbent's. A packing found is a new incumbent; a
+proposal that could not be packed in its time is excluded (the master must then place
+fewer pods of some class) and the next is tried. The master's first answer is a lower
+bound only of the pending digits; the result's bound is the exact solver's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from optsched.compiled import LOADING, BoolArray, FloatArray, IntArray
+from optsched.deadline import Deadline
+from optsched.problems.pods.counts.objective import objective, value
+from optsched.problems.pods.counts.structure import Counts
+from optsched.problems.pods.counts.symmetry import decode
+
+CHUNK = 20_000
+"""Moves per kernel call (about a millisecond): the deadline is checked between calls."""
+HOT, COLD, CYCLE = 50.0, 2.0, 20
+"""Temperatures (a typical pod's request is 1,000) cooled geometrically over CYCLE calls,
+then again from HOT."""
+MAX_CELLS = 5_000_000
+"""Most classes x nodes (the eligibility table) for which the search runs."""
+MASTER_S = 0.5
+"""Most seconds one master proposal may take."""
+SPEND = 0.1
+"""Seconds the annealing has for the first proposal (a tenth of the time spent is added
+for each later one)."""
+NO_LIMIT_S = 10.0
+"""Seconds the search takes when the solve has no time limit."""
+
+
+@dataclass
+class _Pods:
+    """The search's arrays for one proposal: a node per pod to place."""
+
+    klass: IntArray
+    node: IntArray
+    load: IntArray
+    kload: IntArray
+
+
+class Packer:
+    """The master and the annealing over one count structure."""
+
+    def __init__(self, counts: Counts, seed: int) -> None:
+        self.counts = counts
+        self.seed = seed
+        n_cls, n_nodes = len(counts.classes), len(counts.instance.nodes)
+        self.eligible: BoolArray = np.zeros((n_cls, n_nodes), dtype=np.bool_)
+        self.eligible[counts.pair_class, counts.pair_node] = True
+        self.pair_of = np.full((n_cls, n_nodes), -1, dtype=np.int64)
+        self.pair_of[counts.pair_class, counts.pair_node] = np.arange(len(counts.pair_class))
+        self.ptr = np.searchsorted(counts.pair_class, np.arange(n_cls + 1)).astype(np.int64)
+        self.targets = counts.pair_node.astype(np.int64)
+        keys = sorted({k.key for k in counts.classes if k.key is not None})
+        self.key = np.array([-1 if k.key is None else keys.index(k.key)
+                             for k in counts.classes], dtype=np.int64)
+        self.n_keys = len(keys)
+        need = counts.need
+        mean = np.array([need[need[:, r] > 0, r].mean() if (need[:, r] > 0).any() else 1.0
+                         for r in range(need.shape[1])], dtype=np.float64)
+        self.weight: FloatArray = np.append(1000.0 / mean, 1000.0)
+        self.master = _Master(counts)
+        self.cost = -np.array(self.master.weights, dtype=np.int64)
+        self.size = (need / np.maximum(counts.capacity.max(axis=0), 1)).max(axis=1)
+        self.moves = 0
+
+    def improve(self, x: IntArray, deadline: Deadline) -> IntArray:
+        """Better counts than ``x`` while ``deadline`` leaves time, else ``x`` itself.
+
+        Proposals alternate between the best objective the master allows and,
+        once such a proposal failed at ``missed``, the next value up: a smaller
+        improvement that packs more easily.
+        """
+        if deadline.time_limit is None:
+            deadline = Deadline(NO_LIMIT_S, deadline.stop, deadline.found)
+        best, best_value = x, value(self.counts, x)
+        started = time.perf_counter()
+        missed: int | None = None
+        attempt = 0
+        while (left := deadline.remaining()) is not None and left > 0.01:
+            floor = missed + 1 if missed is not None and attempt % 2 else None
+            proposal = self.master.propose(best_value, deadline, floor)
+            if proposal is None and floor is not None:
+                proposal = self.master.propose(best_value, deadline, None)
+            if proposal is None:
+                return best
+            target, level = proposal
+            attempt += 1
+            spend = SPEND + 0.1 * (time.perf_counter() - started)
+            found, packed = self._pack(best, target, Deadline(min(spend, left), deadline.stop),
+                                       attempt)
+            self.master.exclude(target)
+            if not packed:
+                missed = level if missed is None else min(missed, level)
+            if (found_value := value(self.counts, found)) < best_value:
+                best, best_value = found, found_value
+                if deadline.listening:
+                    deadline.report(decode(self.counts, best), best_value)
+        return best
+
+    def _pack(self, x: IntArray, target: IntArray, deadline: Deadline, seed: int
+              ) -> tuple[IntArray, bool]:
+        """Counts placing ``target`` (and True), or the search's state mended by dropping pods."""
+        from optsched.problems.pods.counts import pack_kernel
+
+        pods = self._start(x, target)
+        counts = self.counts
+        step = 0
+        while True:  # one call at least: the first may have waited for the kernel's import
+            temperature = HOT * (COLD / HOT) ** ((step % CYCLE) / (CYCLE - 1))
+            bad, tried = pack_kernel.anneal(
+                pods.node, pods.klass, pods.load, counts.capacity, counts.need,
+                self.weight, self.key, pods.kload, self.eligible, self.ptr, self.targets,
+                CHUNK, temperature, (self.seed * 1_000_003 + seed * 7919 + step) % 2**31)
+            self.moves += tried
+            step += 1
+            if bad == 0:
+                return self._counts(pods), True
+            if deadline.expired():
+                break
+        return (self._counts(pods) if self._mend(pods, target) else x), False
+
+    def _mend(self, pods: _Pods, target: IntArray) -> bool:
+        """Make the search's state valid, placing what it can.
+
+        On each overflowing node its cheapest pods that relieve it are left pending;
+        then pending pods (the costliest first) go where they fit.
+
+        Returns False when a node stays overflowing (its pods may not be left pending:
+        running pods while evictions are off).
+        """
+        counts = self.counts
+        cap = counts.capacity
+        placed = np.bincount(pods.klass[pods.node >= 0], minlength=len(target))
+        for n in np.flatnonzero((pods.load > cap).any(axis=1) | (pods.kload > 1).any(axis=1)):
+            here = np.flatnonzero(pods.node == n)
+            for i in here[np.lexsort((-self.size[pods.klass[here]],
+                                      self.cost[pods.klass[here]]))].tolist():
+                over = pods.load[n] > cap[n]
+                if not over.any() and not (pods.kload[n] > 1).any():
+                    break
+                c = int(pods.klass[i])
+                k = int(self.key[c])
+                relieves = (counts.need[c][over] > 0).any() or (k >= 0 and pods.kload[n, k] > 1)
+                if placed[c] <= counts.min_placed[c] or not relieves:
+                    continue
+                pods.load[n] -= counts.need[c]
+                if k >= 0:
+                    pods.kload[n, k] -= 1
+                pods.node[i] = -1
+                placed[c] -= 1
+            if (pods.load[n] > cap[n]).any() or (pods.kload[n] > 1).any():
+                return False
+        short = target - np.bincount(pods.klass[pods.node >= 0], minlength=len(target))
+        short = np.maximum(short, 0) + np.array([k.size for k in counts.classes]) - target
+        for c in np.lexsort((self.size, -self.cost)).tolist():
+            nodes = self.targets[self.ptr[c]:self.ptr[c + 1]]
+            k = int(self.key[c])
+            for _ in range(int(short[c])):
+                room = counts.capacity[nodes] - pods.load[nodes] - counts.need[c]
+                ok = (room >= 0).all(axis=1)
+                if k >= 0:
+                    ok &= pods.kload[nodes, k] == 0
+                if not ok.any():
+                    break
+                spot = int(nodes[np.flatnonzero(ok)[0]])
+                pods.load[spot] += counts.need[c]
+                if k >= 0:
+                    pods.kload[spot, k] += 1
+                free = np.flatnonzero((pods.klass == c) & (pods.node < 0))
+                if len(free):
+                    pods.node[free[0]] = spot
+                else:
+                    pods.klass = np.append(pods.klass, c)
+                    pods.node = np.append(pods.node, spot)
+        return True
+
+    def _start(self, x: IntArray, target: IntArray) -> _Pods:
+        """The incumbent's nodes for the target's pods: extra pods where most room is left."""
+        counts = self.counts
+        n_nodes = len(counts.instance.nodes)
+        load = np.zeros((n_nodes, counts.need.shape[1]), dtype=np.int64)
+        np.add.at(load, counts.pair_node, counts.need[counts.pair_class] * x[:, None])
+        scale = np.maximum(counts.capacity, 1).astype(np.float64)
+        classes, nodes = [], []
+        for c in range(len(counts.classes)):
+            pairs = np.arange(self.ptr[c], self.ptr[c + 1])
+            have = np.repeat(counts.pair_node[pairs], x[pairs])
+            want = int(target[c])
+            if want <= len(have):  # keep the home node's first, then the least loaded
+                home = counts.classes[c].home
+                fill = (load[have] / scale[have]).max(axis=1)
+                order = np.lexsort((fill, have != home)) if home is not None else np.argsort(
+                    fill, kind="stable")
+                keep, drop = have[order[:want]], have[order[want:]]
+                np.subtract.at(load, drop, counts.need[c])
+            else:
+                spots = self.targets[pairs]
+                extra = []
+                for _ in range(want - len(have)):
+                    room = ((counts.capacity[spots] - load[spots]) / scale[spots]).min(axis=1)
+                    extra.append(int(spots[int(np.argmax(room))]))
+                    load[extra[-1]] += counts.need[c]
+                keep = np.concatenate([have, np.array(extra, dtype=np.int64)])
+            classes.append(np.full(len(keep), c, dtype=np.int64))
+            nodes.append(np.asarray(keep, dtype=np.int64))
+        klass = np.concatenate(classes) if classes else np.zeros(0, dtype=np.int64)
+        node = np.concatenate(nodes) if nodes else np.zeros(0, dtype=np.int64)
+        kload = np.zeros((n_nodes, self.n_keys), dtype=np.int64)
+        keyed = self.key[klass] >= 0
+        np.add.at(kload, (node[keyed], self.key[klass[keyed]]), 1)
+        return _Pods(klass, node, load, kload)
+
+    def _counts(self, pods: _Pods) -> IntArray:
+        """Per-pair counts of a packing, running pods sent home where their node has room."""
+        counts = self.counts
+        node, load, kload = pods.node, pods.load, pods.kload
+        for i in range(len(node)):
+            c = int(pods.klass[i])
+            home = counts.classes[c].home
+            if home is None or node[i] in (home, -1):
+                continue
+            need = counts.need[c]
+            k = int(self.key[c])
+            if np.all(load[home] + need <= counts.capacity[home]) and (
+                    k < 0 or kload[home, k] == 0):
+                load[node[i]] -= need
+                load[home] += need
+                if k >= 0:
+                    kload[node[i], k] -= 1
+                    kload[home, k] += 1
+                node[i] = home
+        x = np.zeros(len(counts.pair_class), dtype=np.int64)
+        on = node >= 0
+        np.add.at(x, self.pair_of[pods.klass[on], node[on]], 1)
+        return x
+
+
+class _Master:
+    """CP-SAT over the classes' placed counts: the nodes' summed capacities, the objective."""
+
+    def __init__(self, counts: Counts) -> None:
+        self.model = m = cp_model.CpModel()
+        n_cls = len(counts.classes)
+        most = np.bincount(counts.pair_class, weights=counts.pair_ub, minlength=n_cls)
+        self.placed = [m.new_int_var(min(counts.min_placed[c], int(most[c])),
+                                     min(counts.classes[c].size, int(most[c])), f"p{c}")
+                       for c in range(n_cls)]
+        used = np.unique(counts.pair_node)
+        # What a pod takes of the summed capacity of the resources asked beyond it (of
+        # every resource, weighted by demand over capacity, when none is).
+        totals = counts.capacity[used].sum(axis=0).astype(np.float64)
+        demand = np.array(counts.demand, dtype=np.float64)
+        binding = totals < demand
+        for r in np.flatnonzero(binding).tolist():
+            column = [int(v) for v in counts.need[:, r]]
+            m.add(sum(v * p for v, p in zip(column, self.placed, strict=True)) <= int(totals[r]))
+        scale = np.where(binding, 1.0, 0.0) if binding.any() else demand / np.maximum(totals, 1)
+        share = (counts.need / np.maximum(totals, 1)) @ scale
+        keyed: dict[str, list[int]] = {}
+        for c, klass in enumerate(counts.classes):
+            if klass.key is not None:
+                keyed.setdefault(klass.key, []).append(c)
+        for members in keyed.values():
+            spots = np.unique(counts.pair_node[np.isin(counts.pair_class, members)])
+            m.add(sum(self.placed[c] for c in members) <= len(spots))
+        # The objective if every placed running pod stays (stay <= placed: a lower bound).
+        self.constant, coef, stay = objective(counts)
+        self.weights = weights = [int(v) + min(int(s), 0) for v, s in zip(coef, stay, strict=True)]
+        span = [(w * p.proto.domain[0], w * p.proto.domain[1])
+                for w, p in zip(weights, self.placed, strict=True)]
+        self.low = sum(min(a, b) for a, b in span)
+        self.objective = m.new_int_var(self.low, sum(max(a, b) for a, b in span), "objective")
+        m.add(self.objective == sum(w * p for w, p in zip(weights, self.placed, strict=True)))
+        self.room = sum(round(1e6 * s) * p
+                        for s, p in zip(share.tolist(), self.placed, strict=True))
+
+    def propose(self, incumbent: int, deadline: Deadline, floor: int | None
+                ) -> tuple[IntArray, int] | None:
+        """The placed vector to try next and its objective.
+
+        The best objective below ``incumbent`` (and at least ``floor``), and among those
+        the vector that leaves the most room; None when there is none.
+        """
+        high = incumbent - 1 - self.constant
+        low = self.low if floor is None else max(self.low, floor - self.constant)
+        if high < low:
+            return None
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        out = None
+        for stage in range(2):
+            left = deadline.remaining()
+            solver.parameters.max_time_in_seconds = MASTER_S if left is None else min(
+                left, MASTER_S)
+            self.objective.proto.domain[0] = low
+            self.objective.proto.domain[1] = high
+            self.model.minimize(self.objective if stage == 0 else self.room)
+            status = solver.solve(self.model)
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                break
+            if stage == 0:
+                high = int(solver.objective_value)
+            else:
+                out = (np.array([solver.value(p) for p in self.placed], dtype=np.int64),
+                       high + self.constant)
+        return out
+
+    def exclude(self, target: IntArray) -> None:
+        """No later proposal places at least ``target[c]`` pods of every class."""
+        lits = []
+        for c, p in enumerate(self.placed):
+            if int(target[c]) > p.proto.domain[0]:
+                b = self.model.new_bool_var("")
+                self.model.add(p <= int(target[c]) - 1).only_enforce_if(b)
+                lits.append(b)
+        self.model.add_bool_or(lits)
+
+
+def load() -> None:
+    """Load the kernel (numba) with a run on a tiny state."""
+    from optsched.problems.pods.counts import pack_kernel
+
+    zero, square = np.zeros(1, dtype=np.int64), np.ones((1, 1), dtype=np.int64)
+    pack_kernel.anneal(zero, zero, square, square, square, np.ones(2), zero - 1,
+                       np.zeros((1, 0), dtype=np.int64), np.ones((1, 1), dtype=np.bool_),
+                       np.array([0, 1], dtype=np.int64), zero, 10, 1.0, 0)
+
+
+def usable(counts: Counts, deadline: Deadline) -> bool:
+    """True when the search suits ``counts`` and its kernel is loaded (now, if time allows)."""
+    if len(counts.classes) * len(counts.instance.nodes) > MAX_CELLS or not len(counts.pair_class):
+        return False
+    return LOADING.ready("pods-pack", load, deadline)

@@ -1,0 +1,146 @@
+"""Drop-and-pack (``counts/pack.py``): the master's proposals, the annealing, the limits."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from hypothesis import given, settings
+
+from optsched import SolveParams, StopRequest, solve
+from optsched.deadline import Deadline
+from optsched.problems.pods import samples as ex
+from optsched.problems.pods.counts import pack
+from optsched.problems.pods.counts.objective import value
+from optsched.problems.pods.counts.structure import Counts, build_counts
+from optsched.problems.pods.counts.symmetry import decode, hint_counts
+from optsched.problems.pods.evaluate import evaluate
+from optsched.problems.pods.greedy import first_fit
+from optsched.problems.pods.instance import PodsInstance
+
+from .oracle import brute_force, instances
+
+
+def _first_fit(instance: PodsInstance) -> tuple[Counts, np.ndarray]:
+    counts = build_counts(instance)
+    x = hint_counts(counts, first_fit(instance), "none")
+    assert x is not None
+    return counts, x
+
+
+def perfect_fit() -> PodsInstance:
+    """Two 10-cpu nodes and pods of 4, 4, 3, 3, 3, 3 cpu (one priority): 20 cpu for 20.
+
+    First fit in arrival order puts 4 + 4 on n1 (8 cpu) and 3 + 3 + 3 on n2 (9), so the
+    last 3 stays pending: objective 1. Only 4 + 3 + 3 on each node places all six:
+    objective 0.
+    """
+    sizes = ("4", "4", "3", "3", "3", "3")
+    return ex.instance([ex.node("n1", "10"), ex.node("n2", "10")],
+                       [ex.pod(f"p{i}", s) for i, s in enumerate(sizes)], name="perfect-fit")
+
+
+def test_packs_a_perfect_fit_that_first_fit_misses() -> None:
+    """:func:`perfect_fit`: from first fit's objective 1 the master proposes every pod
+    placed (20 cpu fit the summed 20), and annealing finds 4 + 3 + 3 twice: 0."""
+    instance = perfect_fit()
+    counts, x = _first_fit(instance)
+    assert value(counts, x) == 1
+    found = pack.Packer(counts, seed=0).improve(x, Deadline(5.0))
+    assert value(counts, found) == 0
+    checked = evaluate(instance, decode(counts, found))
+    assert not checked.violations and checked.objective == 0
+
+
+def test_mends_fragmented() -> None:
+    """``fragmented`` (see its docstring): first fit 2, optimum 1 (the four priority-10
+    pods fill both nodes, ``low`` pending); the master's best proposal is that one."""
+    counts, x = _first_fit(ex.fragmented())
+    assert value(counts, x) == 2
+    assert value(counts, pack.Packer(counts, seed=0).improve(x, Deadline(5.0))) == 1
+
+
+def test_the_master_leaves_the_cheapest_pods_pending() -> None:
+    """One 10-cpu node; ``high`` (6 cpu, priority 10), ``a`` (5 cpu) and ``b`` (4 cpu,
+    priority 1). Weights: the low level 1, the high level 1 * (2 + 1) = 3. All three
+    need 15 cpu. high + b = 10 fits (objective 1, ``a`` pending); high + a = 11 does
+    not; a + b = 9 leaves ``high`` pending (3). So the best proposal below first fit's
+    is high and b placed, objective 1."""
+    instance = ex.instance([ex.node("n1", "10")],
+                           [ex.pod("a", "5", 1), ex.pod("high", "6", 10), ex.pod("b", "4", 1)])
+    counts = build_counts(instance)
+    proposal = pack._Master(counts).propose(4, Deadline(5.0), None)
+    assert proposal is not None
+    target, level = proposal
+    assert level == 1
+    assert {k.pods[0]: int(n) for k, n in zip(counts.classes, target, strict=True)} == {
+        "a": 0, "high": 1, "b": 1}
+
+
+def test_an_excluded_proposal_is_not_made_again() -> None:
+    """:func:`perfect_fit` with its only objective-0 proposal (all six placed) excluded:
+    the next leaves one pod pending (objective 1), and the one that frees the most cpu,
+    a 4-cpu pod; with first fit's 1 as the incumbent there is none left."""
+    counts = build_counts(perfect_fit())
+    master = pack._Master(counts)
+    first = master.propose(2, Deadline(5.0), None)
+    assert first is not None and first[1] == 0
+    master.exclude(first[0])
+    second = master.propose(2, Deadline(5.0), None)
+    assert second is not None and second[1] == 1
+    left = {k.need[0]: int(n) for k, n in zip(counts.classes, second[0], strict=True)}
+    assert left == {4000: 1, 3000: 4}
+    assert master.propose(1, Deadline(5.0), None) is None
+
+
+def test_anti_affinity_holds() -> None:
+    """Three 1-cpu pods of one anti-affinity key on two 4-cpu nodes: at most one per
+    node, so one stays pending (objective 1) although the cpu would take all three."""
+    pods = [ex.pod(f"w{i}", "1", anti_affinity="web") for i in range(3)]
+    instance = ex.instance([ex.node("n1"), ex.node("n2")], pods)
+    counts = build_counts(instance)
+    x = np.zeros(len(counts.pair_class), dtype=np.int64)
+    assert pack.usable(counts, Deadline(None))
+    found = pack.Packer(counts, seed=0).improve(x, Deadline(5.0))
+    checked = evaluate(instance, decode(counts, found))
+    assert not checked.violations and checked.objective == 1
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(instances())
+def test_never_worse_and_never_invalid(instance: PodsInstance) -> None:
+    """Running, protected and pending pods, taints, selectors, anti-affinity: from first
+    fit, what the search returns passes the checker, is no worse than first fit, and no
+    better than the brute-force optimum."""
+    counts, x = _first_fit(instance)
+    found = (pack.Packer(counts, seed=0).improve(x, Deadline(0.5))
+             if pack.usable(counts, Deadline(None)) else x)  # unusable: no pairs
+    checked = evaluate(instance, decode(counts, found))
+    assert not checked.violations
+    optimum, _ = brute_force(instance)
+    assert optimum <= value(counts, found) == checked.objective <= value(counts, x)
+
+
+def test_no_time_or_a_stop_returns_the_start_at_once() -> None:
+    """With no time left, or its stop set, the search gives back its start."""
+    counts, x = _first_fit(perfect_fit())
+    stop = StopRequest()
+    stop.set()
+    for deadline in (Deadline(0.0), Deadline(10.0, stop)):
+        started = time.perf_counter()
+        assert pack.Packer(counts, seed=0).improve(x, deadline) is x
+        assert time.perf_counter() - started < 0.5
+
+
+def test_cpsat_proves_the_packed_hint() -> None:
+    """cpsat with first fit's hint on :func:`perfect_fit`: drop-and-pack improves it to
+    0 before CP-SAT starts (``pack_objective``), which is the optimum; with ``pack=0``
+    the statistic is absent."""
+    instance = perfect_fit()
+    params = SolveParams(time_limit=5, workers=1, seed=0, hint=first_fit(instance))
+    result = solve(instance, "cpsat", params)
+    assert result.verified and result.objective == 0
+    assert result.stats["pack_objective"] == 0
+    off = solve(instance, "cpsat", SolveParams(time_limit=5, workers=1, seed=0,
+                                                hint=first_fit(instance), model={"pack": 0}))
+    assert off.objective == 0 and "pack_objective" not in off.stats
