@@ -80,18 +80,20 @@ class Packer:
     def improve(self, x: IntArray, deadline: Deadline) -> IntArray:
         """Better counts than ``x`` while ``deadline`` leaves time, else ``x`` itself.
 
-        Proposals alternate between the best objective the master allows and,
-        once such a proposal failed at ``missed``, the next value up: a smaller
-        improvement that packs more easily.
+        Proposals alternate between the best objective the master allows and, once
+        a proposal failed, a value halfway between the highest value that failed and
+        the incumbent's: a smaller improvement that packs more easily.
         """
         if deadline.time_limit is None:
             deadline = Deadline(NO_LIMIT_S, deadline.stop, deadline.found)
         best, best_value = x, value(self.counts, x)
         started = time.perf_counter()
-        missed: int | None = None
+        failed: int | None = None  # the highest objective of a proposal not packed
         attempt = 0
         while (left := deadline.remaining()) is not None and left > 0.01:
-            floor = missed + 1 if missed is not None and attempt % 2 else None
+            floor = None
+            if failed is not None and attempt % 2:
+                floor = failed + max(1, (best_value - failed) // 2)
             proposal = self.master.propose(best_value, deadline, floor)
             if proposal is None and floor is not None:
                 proposal = self.master.propose(best_value, deadline, None)
@@ -104,9 +106,11 @@ class Packer:
                                        attempt)
             self.master.exclude(target)
             if not packed:
-                missed = level if missed is None else min(missed, level)
+                failed = level if failed is None else max(failed, level)
             if (found_value := value(self.counts, found)) < best_value:
                 best, best_value = found, found_value
+                if failed is not None and failed >= best_value:
+                    failed = None  # beaten since: that failure says nothing more
                 if deadline.listening:
                     deadline.report(decode(self.counts, best), best_value)
         return best
