@@ -17,6 +17,7 @@ from optsched.problems.pods.counts.symmetry import decode, hint_counts
 from optsched.problems.pods.evaluate import evaluate
 from optsched.problems.pods.greedy import first_fit
 from optsched.problems.pods.instance import PodsInstance
+from optsched.problems.pods.solution import PodsSolution, make
 
 from .oracle import brute_force, instances
 
@@ -100,7 +101,7 @@ def test_anti_affinity_holds() -> None:
     instance = ex.instance([ex.node("n1"), ex.node("n2")], pods)
     counts = build_counts(instance)
     x = np.zeros(len(counts.pair_class), dtype=np.int64)
-    assert pack.usable(counts, Deadline(None))
+    assert pack.usable(counts)
     found = pack.Packer(counts, seed=0).improve(x, Deadline(5.0))
     checked = evaluate(instance, decode(counts, found))
     assert not checked.violations and checked.objective == 1
@@ -114,7 +115,7 @@ def test_never_worse_and_never_invalid(instance: PodsInstance) -> None:
     better than the brute-force optimum."""
     counts, x = _first_fit(instance)
     found = (pack.Packer(counts, seed=0).improve(x, Deadline(0.5))
-             if pack.usable(counts, Deadline(None)) else x)  # unusable: no pairs
+             if pack.usable(counts) else x)  # unusable: no pairs
     checked = evaluate(instance, decode(counts, found))
     assert not checked.violations
     optimum, _ = brute_force(instance)
@@ -144,3 +145,21 @@ def test_cpsat_proves_the_packed_hint() -> None:
     off = solve(instance, "cpsat", SolveParams(time_limit=5, workers=1, seed=0,
                                                 hint=first_fit(instance), model={"pack": 0}))
     assert off.objective == 0 and "pack_objective" not in off.stats
+
+
+def test_nothing_to_propose_means_no_annealing() -> None:
+    """:func:`perfect_fit` from its optimum (4 + 3 + 3 on each node, objective 0): the
+    master has no placed vector below 0, so the search neither loads its kernel nor
+    anneals, and gives back its start."""
+    instance = perfect_fit()
+    counts = build_counts(instance)
+    x = hint_counts(counts, ex_solution(instance), "none")
+    assert x is not None and value(counts, x) == 0
+    packer = pack.Packer(counts, seed=0)
+    assert packer.improve(x, Deadline(5.0)) is x and packer.moves == 0
+
+
+def ex_solution(instance: PodsInstance) -> PodsSolution:
+    """4 + 3 + 3 on each node of :func:`perfect_fit`."""
+    return make(instance, {"p0": "n1", "p2": "n1", "p3": "n1",
+                           "p1": "n2", "p4": "n2", "p5": "n2"})

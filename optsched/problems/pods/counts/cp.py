@@ -208,10 +208,10 @@ def _packed(counts: Counts, hint: PodsSolution, deadline: Deadline, share: float
             stats: dict[str, Any]) -> PodsSolution:
     """The hint improved by drop-and-pack (:mod:`.pack`) within ``share`` of the time left."""
     start = hint_counts(counts, hint, "none")
-    if start is None or not pack.usable(counts, deadline):
+    if start is None or not pack.usable(counts):
         return hint
     began = time.perf_counter()
-    found = pack.Packer(counts, seed).improve(start, deadline.part(share))
+    found = pack.Packer(counts, seed).improve(start, deadline, share)
     stats["pack_s"] = round(time.perf_counter() - began, 4)
     if value(counts, found) >= value(counts, start):
         return hint

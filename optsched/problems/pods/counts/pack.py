@@ -77,32 +77,30 @@ class Packer:
         self.size = (need / np.maximum(counts.capacity.max(axis=0), 1)).max(axis=1)
         self.moves = 0
 
-    def improve(self, x: IntArray, deadline: Deadline) -> IntArray:
-        """Better counts than ``x`` while ``deadline`` leaves time, else ``x`` itself.
+    def improve(self, x: IntArray, deadline: Deadline, share: float = 1.0) -> IntArray:
+        """Better counts than ``x`` found within ``share`` of the time ``deadline`` leaves.
 
-        Proposals alternate between the best objective the master allows and, once
-        a proposal failed, a value halfway between the highest value that failed and
-        the incumbent's: a smaller improvement that packs more easily.
+        The kernel is loaded first, and only when the master has a proposal (the
+        share is taken of what is left then); without a time limit the search takes
+        :data:`NO_LIMIT_S`. Proposals alternate between the best objective the master
+        allows and, once a proposal failed, a value halfway between the highest value
+        that failed and the incumbent's: a smaller improvement that packs more easily.
+        Returns ``x`` itself when nothing better was found.
         """
-        if deadline.time_limit is None:
-            deadline = Deadline(NO_LIMIT_S, deadline.stop, deadline.found)
         best, best_value = x, value(self.counts, x)
+        proposal = self.master.propose(best_value, deadline, None)
+        if proposal is None or not LOADING.ready("pods-pack", load, deadline):
+            return best
+        search = (Deadline(NO_LIMIT_S * share, deadline.stop, deadline.found)
+                  if deadline.time_limit is None else deadline.part(share))
         started = time.perf_counter()
         failed: int | None = None  # the highest objective of a proposal not packed
         attempt = 0
-        while (left := deadline.remaining()) is not None and left > 0.01:
-            floor = None
-            if failed is not None and attempt % 2:
-                floor = failed + max(1, (best_value - failed) // 2)
-            proposal = self.master.propose(best_value, deadline, floor)
-            if proposal is None and floor is not None:
-                proposal = self.master.propose(best_value, deadline, None)
-            if proposal is None:
-                return best
+        while proposal is not None and (left := search.remaining() or 0.0) > 0.01:
             target, level = proposal
             attempt += 1
             spend = SPEND + 0.1 * (time.perf_counter() - started)
-            found, packed = self._pack(best, target, Deadline(min(spend, left), deadline.stop),
+            found, packed = self._pack(best, target, Deadline(min(spend, left), search.stop),
                                        attempt)
             self.master.exclude(target)
             if not packed:
@@ -111,8 +109,14 @@ class Packer:
                 best, best_value = found, found_value
                 if failed is not None and failed >= best_value:
                     failed = None  # beaten since: that failure says nothing more
-                if deadline.listening:
-                    deadline.report(decode(self.counts, best), best_value)
+                if search.listening:
+                    search.report(decode(self.counts, best), best_value)
+            floor = None
+            if failed is not None and attempt % 2:
+                floor = failed + max(1, (best_value - failed) // 2)
+            proposal = self.master.propose(best_value, search, floor)
+            if proposal is None and floor is not None:
+                proposal = self.master.propose(best_value, search, None)
         return best
 
     def _pack(self, x: IntArray, target: IntArray, deadline: Deadline, seed: int
@@ -344,8 +348,7 @@ def load() -> None:
                        np.array([0, 1], dtype=np.int64), zero, 10, 1.0, 0)
 
 
-def usable(counts: Counts, deadline: Deadline) -> bool:
-    """True when the search suits ``counts`` and its kernel is loaded (now, if time allows)."""
-    if len(counts.classes) * len(counts.instance.nodes) > MAX_CELLS or not len(counts.pair_class):
-        return False
-    return LOADING.ready("pods-pack", load, deadline)
+def usable(counts: Counts) -> bool:
+    """True when the search suits ``counts``: some pairs, an eligibility table of bounded size."""
+    return len(counts.pair_class) > 0 and (
+        len(counts.classes) * len(counts.instance.nodes) <= MAX_CELLS)
