@@ -88,7 +88,8 @@ class Packer:
         Returns ``x`` itself when nothing better was found.
         """
         best, best_value = x, value(self.counts, x)
-        proposal = self.master.propose(best_value, deadline, None)
+        key = self.master.value(x)
+        proposal = self.master.propose(key, deadline, None)
         if proposal is None or not LOADING.ready("pods-pack", load, deadline):
             return best
         search = (Deadline(NO_LIMIT_S * share, deadline.stop, deadline.found)
@@ -106,17 +107,17 @@ class Packer:
             if not packed:
                 failed = level if failed is None else max(failed, level)
             if (found_value := value(self.counts, found)) < best_value:
-                best, best_value = found, found_value
-                if failed is not None and failed >= best_value:
+                best, best_value, key = found, found_value, self.master.value(found)
+                if failed is not None and failed >= key:
                     failed = None  # beaten since: that failure says nothing more
                 if search.listening:
                     search.report(decode(self.counts, best), best_value)
             floor = None
             if failed is not None and attempt % 2:
-                floor = failed + max(1, (best_value - failed) // 2)
-            proposal = self.master.propose(best_value, search, floor)
+                floor = failed + max(1, (key - failed) // 2)
+            proposal = self.master.propose(key, search, floor)
             if proposal is None and floor is not None:
-                proposal = self.master.propose(best_value, search, None)
+                proposal = self.master.propose(key, search, None)
         return best
 
     def _pack(self, x: IntArray, target: IntArray, deadline: Deadline, seed: int
@@ -261,6 +262,7 @@ class _Master:
     """CP-SAT over the classes' placed counts: the nodes' summed capacities, the objective."""
 
     def __init__(self, counts: Counts) -> None:
+        self.counts = counts
         self.model = m = cp_model.CpModel()
         n_cls = len(counts.classes)
         most = np.bincount(counts.pair_class, weights=counts.pair_ub, minlength=n_cls)
@@ -285,9 +287,12 @@ class _Master:
         for members in keyed.values():
             spots = np.unique(counts.pair_node[np.isin(counts.pair_class, members)])
             m.add(sum(self.placed[c] for c in members) <= len(spots))
-        # The objective if every placed running pod stays (stay <= placed: a lower bound).
-        self.constant, coef, stay = objective(counts)
-        self.weights = weights = [int(v) + min(int(s), 0) for v, s in zip(coef, stay, strict=True)]
+        # Every digit but the moves (the last, least significant: packing does not aim at
+        # them), a function of the placed counts alone; beating it beats the objective.
+        assert counts.terms[-1].name == "moved"
+        self.terms = counts.terms[:-1]
+        self.constant, coef, _ = objective(counts, self.terms)
+        self.weights = weights = [int(v) for v in coef]
         span = [(w * p.proto.domain[0], w * p.proto.domain[1])
                 for w, p in zip(weights, self.placed, strict=True)]
         self.low = sum(min(a, b) for a, b in span)
@@ -295,6 +300,10 @@ class _Master:
         m.add(self.objective == sum(w * p for w, p in zip(weights, self.placed, strict=True)))
         self.room = sum(round(1e6 * s) * p
                         for s, p in zip(share.tolist(), self.placed, strict=True))
+
+    def value(self, x: IntArray) -> int:
+        """What the master minimises, of per-pair counts ``x`` (in its own units)."""
+        return value(self.counts, x, self.terms)
 
     def propose(self, incumbent: int, deadline: Deadline, floor: int | None
                 ) -> tuple[IntArray, int] | None:
