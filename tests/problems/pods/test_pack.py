@@ -11,6 +11,7 @@ from optsched import SolveParams, StopRequest, solve
 from optsched.deadline import Deadline
 from optsched.problems.pods import samples as ex
 from optsched.problems.pods.counts import pack
+from optsched.problems.pods.counts.master import Master
 from optsched.problems.pods.counts.objective import value
 from optsched.problems.pods.counts.structure import Counts, build_counts
 from optsched.problems.pods.counts.symmetry import decode, hint_counts
@@ -70,7 +71,7 @@ def test_the_master_leaves_the_cheapest_pods_pending() -> None:
     instance = ex.instance([ex.node("n1", "10")],
                            [ex.pod("a", "5", 1), ex.pod("high", "6", 10), ex.pod("b", "4", 1)])
     counts = build_counts(instance)
-    proposal = pack._Master(counts).propose(4, Deadline(5.0), None)
+    proposal = Master(counts).propose(4, Deadline(5.0), None)
     assert proposal is not None
     target, level = proposal
     assert level == 1
@@ -83,7 +84,7 @@ def test_an_excluded_proposal_is_not_made_again() -> None:
     the next leaves one pod pending (objective 1), and the one that frees the most cpu,
     a 4-cpu pod; with first fit's 1 as the incumbent there is none left."""
     counts = build_counts(perfect_fit())
-    master = pack._Master(counts)
+    master = Master(counts)
     first = master.propose(2, Deadline(5.0), None)
     assert first is not None and first[1] == 0
     master.exclude(first[0])
@@ -117,7 +118,7 @@ def test_never_worse_and_never_invalid(instance: PodsInstance) -> None:
     found = (pack.Packer(counts, seed=0).improve(x, Deadline(0.5))
              if pack.usable(counts) else x)  # unusable: no pairs
     checked = evaluate(instance, decode(counts, found))
-    assert not checked.violations
+    assert not checked.violations and checked.objective is not None
     optimum, _ = brute_force(instance)
     assert optimum <= value(counts, found) == checked.objective <= value(counts, x)
 

@@ -1,14 +1,14 @@
 """Drop-and-pack: choose which pods stay pending, then pack the others by annealing.
 
 The method and its measurements: ``docs/methods/pods-count-model.md`` ("Drop and
-pack"). A small CP-SAT model over the classes' placed counts (the *master*) proposes
-the best placed vector that the nodes' summed capacities allow and that beats the
-incumbent, leaving pending, among those of equal objective, the pods that free the most
-capacity. Simulated annealing (:mod:`.pack_kernel`) then looks for nodes for exactly
-those pods, starting from the incumbent's. A packing found is a new incumbent; a
-proposal that could not be packed in its time is excluded (the master must then place
-fewer pods of some class) and the next is tried. The master's first answer is a lower
-bound only of the pending digits; the result's bound is the exact solver's.
+pack"). A small CP-SAT model over the classes' placed counts (the *master*,
+:mod:`.master`) proposes the best placed vector that the nodes' summed capacities allow
+and that beats the incumbent, leaving pending, among those of equal objective, the pods
+that free the most capacity. Simulated annealing (:mod:`.pack_kernel`) then looks for
+nodes for exactly those pods, starting from the incumbent's. A packing found is a new
+incumbent; a proposal that could not be packed in its time is excluded (the master must
+then place fewer pods of some class) and the next is tried. Nothing here is a bound: the
+result's bound is the exact solver's.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from optsched.compiled import LOADING, BoolArray, FloatArray, IntArray
 from optsched.deadline import Deadline
-from optsched.problems.pods.counts.objective import objective, value
+from optsched.problems.pods.counts.master import Master
+from optsched.problems.pods.counts.objective import value
 from optsched.problems.pods.counts.structure import Counts
 from optsched.problems.pods.counts.symmetry import decode
 
@@ -32,8 +32,6 @@ HOT, COLD, CYCLE = 50.0, 2.0, 20
 then again from HOT."""
 MAX_CELLS = 5_000_000
 """Most classes x nodes (the eligibility table) for which the search runs."""
-MASTER_S = 0.5
-"""Most seconds one master proposal may take."""
 SPEND = 0.1
 """Seconds the annealing has for the first proposal (a tenth of the time spent is added
 for each later one)."""
@@ -72,7 +70,7 @@ class Packer:
         mean = np.array([need[need[:, r] > 0, r].mean() if (need[:, r] > 0).any() else 1.0
                          for r in range(need.shape[1])], dtype=np.float64)
         self.weight: FloatArray = np.append(1000.0 / mean, 1000.0)
-        self.master = _Master(counts)
+        self.master = Master(counts)
         self.cost = -np.array(self.master.weights, dtype=np.int64)
         self.size = (need / np.maximum(counts.capacity.max(axis=0), 1)).max(axis=1)
         self.moves = 0
@@ -256,95 +254,6 @@ class Packer:
         on = node >= 0
         np.add.at(x, self.pair_of[pods.klass[on], node[on]], 1)
         return x
-
-
-class _Master:
-    """CP-SAT over the classes' placed counts: the nodes' summed capacities, the objective."""
-
-    def __init__(self, counts: Counts) -> None:
-        self.counts = counts
-        self.model = m = cp_model.CpModel()
-        n_cls = len(counts.classes)
-        most = np.bincount(counts.pair_class, weights=counts.pair_ub, minlength=n_cls)
-        self.placed = [m.new_int_var(min(counts.min_placed[c], int(most[c])),
-                                     min(counts.classes[c].size, int(most[c])), f"p{c}")
-                       for c in range(n_cls)]
-        used = np.unique(counts.pair_node)
-        # What a pod takes of the summed capacity of the resources asked beyond it (of
-        # every resource, weighted by demand over capacity, when none is).
-        totals = counts.capacity[used].sum(axis=0).astype(np.float64)
-        demand = np.array(counts.demand, dtype=np.float64)
-        binding = totals < demand
-        for r in np.flatnonzero(binding).tolist():
-            column = [int(v) for v in counts.need[:, r]]
-            m.add(sum(v * p for v, p in zip(column, self.placed, strict=True)) <= int(totals[r]))
-        scale = np.where(binding, 1.0, 0.0) if binding.any() else demand / np.maximum(totals, 1)
-        share = (counts.need / np.maximum(totals, 1)) @ scale
-        keyed: dict[str, list[int]] = {}
-        for c, klass in enumerate(counts.classes):
-            if klass.key is not None:
-                keyed.setdefault(klass.key, []).append(c)
-        for members in keyed.values():
-            spots = np.unique(counts.pair_node[np.isin(counts.pair_class, members)])
-            m.add(sum(self.placed[c] for c in members) <= len(spots))
-        # Every digit but the moves (the last, least significant: packing does not aim at
-        # them), a function of the placed counts alone; beating it beats the objective.
-        assert counts.terms[-1].name == "moved"
-        self.terms = counts.terms[:-1]
-        self.constant, coef, _ = objective(counts, self.terms)
-        self.weights = weights = [int(v) for v in coef]
-        span = [(w * p.proto.domain[0], w * p.proto.domain[1])
-                for w, p in zip(weights, self.placed, strict=True)]
-        self.low = sum(min(a, b) for a, b in span)
-        self.objective = m.new_int_var(self.low, sum(max(a, b) for a, b in span), "objective")
-        m.add(self.objective == sum(w * p for w, p in zip(weights, self.placed, strict=True)))
-        self.room = sum(round(1e6 * s) * p
-                        for s, p in zip(share.tolist(), self.placed, strict=True))
-
-    def value(self, x: IntArray) -> int:
-        """What the master minimises, of per-pair counts ``x`` (in its own units)."""
-        return value(self.counts, x, self.terms)
-
-    def propose(self, incumbent: int, deadline: Deadline, floor: int | None
-                ) -> tuple[IntArray, int] | None:
-        """The placed vector to try next and its objective.
-
-        The best objective below ``incumbent`` (and at least ``floor``), and among those
-        the vector that leaves the most room; None when there is none.
-        """
-        high = incumbent - 1 - self.constant
-        low = self.low if floor is None else max(self.low, floor - self.constant)
-        if high < low:
-            return None
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 1
-        out = None
-        for stage in range(2):
-            left = deadline.remaining()
-            solver.parameters.max_time_in_seconds = MASTER_S if left is None else min(
-                left, MASTER_S)
-            self.objective.proto.domain[0] = low
-            self.objective.proto.domain[1] = high
-            self.model.minimize(self.objective if stage == 0 else self.room)
-            status = solver.solve(self.model)
-            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                break
-            if stage == 0:
-                high = int(solver.objective_value)
-            else:
-                out = (np.array([solver.value(p) for p in self.placed], dtype=np.int64),
-                       high + self.constant)
-        return out
-
-    def exclude(self, target: IntArray) -> None:
-        """No later proposal places at least ``target[c]`` pods of every class."""
-        lits = []
-        for c, p in enumerate(self.placed):
-            if int(target[c]) > p.proto.domain[0]:
-                b = self.model.new_bool_var("")
-                self.model.add(p <= int(target[c]) - 1).only_enforce_if(b)
-                lits.append(b)
-        self.model.add_bool_or(lits)
 
 
 def load() -> None:
