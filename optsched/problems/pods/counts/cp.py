@@ -213,7 +213,7 @@ def _packed(counts: Counts, hint: PodsSolution, deadline: Deadline, share: float
     began = time.perf_counter()
     found = pack.Packer(counts, seed).improve(start, deadline, share)
     stats["pack_s"] = round(time.perf_counter() - began, 4)
-    if value(counts, found) >= value(counts, start):
+    if found is start:  # improve() returns its start unless it found strictly better
         return hint
     stats["pack_objective"] = value(counts, found)
     return decode(counts, found)

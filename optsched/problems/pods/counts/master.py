@@ -30,16 +30,15 @@ class Master:
         self.placed = [m.new_int_var(min(counts.min_placed[c], int(most[c])),
                                      min(counts.classes[c].size, int(most[c])), f"p{c}")
                        for c in range(n_cls)]
-        used = np.unique(counts.pair_node)
+        binding = np.zeros(counts.need.shape[1], dtype=np.bool_)
+        for r, total in counts.aggregate:  # the resources asked beyond the nodes' sum
+            column = [int(v) for v in counts.need[:, r]]
+            m.add(sum(v * p for v, p in zip(column, self.placed, strict=True)) <= total)
+            binding[r] = True
         # What a pod takes of the summed capacity of the resources asked beyond it (of
         # every resource, weighted by demand over capacity, when none is).
-        totals = counts.capacity[used].sum(axis=0).astype(np.float64)
+        totals = counts.capacity[np.unique(counts.pair_node)].sum(axis=0).astype(np.float64)
         demand = np.array(counts.demand, dtype=np.float64)
-        binding = totals < demand
-        for r in np.flatnonzero(binding).tolist():
-            column = [int(v) for v in counts.need[:, r]]
-            total = sum(int(v) for v in counts.capacity[used, r])  # exact, past int64 too
-            m.add(sum(v * p for v, p in zip(column, self.placed, strict=True)) <= total)
         scale = np.where(binding, 1.0, 0.0) if binding.any() else demand / np.maximum(totals, 1)
         share = (counts.need / np.maximum(totals, 1)) @ scale
         keyed: dict[str, list[int]] = {}

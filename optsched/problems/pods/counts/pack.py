@@ -56,12 +56,11 @@ class Packer:
         self.counts = counts
         self.seed = seed
         n_cls, n_nodes = len(counts.classes), len(counts.instance.nodes)
-        self.eligible: BoolArray = np.zeros((n_cls, n_nodes), dtype=np.bool_)
-        self.eligible[counts.pair_class, counts.pair_node] = True
         self.pair_of = np.full((n_cls, n_nodes), -1, dtype=np.int64)
         self.pair_of[counts.pair_class, counts.pair_node] = np.arange(len(counts.pair_class))
+        self.eligible: BoolArray = self.pair_of >= 0
+        # class c may go to the nodes counts.pair_node[ptr[c]:ptr[c + 1]]
         self.ptr = np.searchsorted(counts.pair_class, np.arange(n_cls + 1)).astype(np.int64)
-        self.targets = counts.pair_node.astype(np.int64)
         keys = sorted({k.key for k in counts.classes if k.key is not None})
         self.key = np.array([-1 if k.key is None else keys.index(k.key)
                              for k in counts.classes], dtype=np.int64)
@@ -130,7 +129,7 @@ class Packer:
             temperature = HOT * (COLD / HOT) ** ((step % CYCLE) / (CYCLE - 1))
             bad, tried = pack_kernel.anneal(
                 pods.node, pods.klass, pods.load, counts.capacity, counts.need,
-                self.weight, self.key, pods.kload, self.eligible, self.ptr, self.targets,
+                self.weight, self.key, pods.kload, self.eligible, self.ptr, counts.pair_node,
                 CHUNK, temperature, (self.seed * 1_000_003 + seed * 7919 + step) % 2**31)
             self.moves += tried
             step += 1
@@ -171,10 +170,9 @@ class Packer:
                 placed[c] -= 1
             if (pods.load[n] > cap[n]).any() or (pods.kload[n] > 1).any():
                 return False
-        short = target - np.bincount(pods.klass[pods.node >= 0], minlength=len(target))
-        short = np.maximum(short, 0) + np.array([k.size for k in counts.classes]) - target
+        short = np.array([k.size for k in counts.classes]) - placed  # pending now, per class
         for c in np.lexsort((self.size, -self.cost)).tolist():
-            nodes = self.targets[self.ptr[c]:self.ptr[c + 1]]
+            nodes = counts.pair_node[self.ptr[c]:self.ptr[c + 1]]
             k = int(self.key[c])
             for _ in range(int(short[c])):
                 room = counts.capacity[nodes] - pods.load[nodes] - counts.need[c]
@@ -215,7 +213,7 @@ class Packer:
                 keep, drop = have[order[:want]], have[order[want:]]
                 np.subtract.at(load, drop, counts.need[c])
             else:
-                spots = self.targets[pairs]
+                spots = counts.pair_node[pairs]
                 extra = []
                 for _ in range(want - len(have)):
                     room = ((counts.capacity[spots] - load[spots]) / scale[spots]).min(axis=1)
