@@ -40,6 +40,11 @@ class CpFormulation:
     """Seconds of the time left kept back from CP-SAT for what follows it: decoding the
     solution and the independent check. Subtracted from the time left when the solver
     starts (see :func:`configure`), after the build and the model's validation."""
+    known: Solution | None = None
+    """A solution the build itself found (e.g. a hint it improved), with its objective
+    ``known_objective``: the result when CP-SAT finds none in its time (CP-SAT does not
+    return its hint), so that the build's work is not lost to the caller's fallback."""
+    known_objective: int | float | None = None
 
 
 MIN_SOLVE_S = 0.01
@@ -132,12 +137,14 @@ def run(form: CpFormulation, name: str, params: SolveParams, deadline: Deadline)
     if status.has_solution:
         solution = form.decode(solver)
         objective = _scaled(_number(solver.objective_value, form.offset), form.scale)
-    if status.has_solution:
         # Without a solution (UNKNOWN) CP-SAT reports 0.0 whatever the objective, e.g. when
         # it was stopped or ran out of time before its search began: not a bound.
         bound = _scaled(_number(solver.best_objective_bound, form.offset), form.scale)
     stats = {**form.stats, "conflicts": solver.num_conflicts, "branches": solver.num_branches,
              "solver_wall_s": solver.wall_time}
+    if status is Status.NO_SOLUTION and form.known is not None:
+        status, solution, objective = Status.FEASIBLE, form.known, form.known_objective
+        stats["known"] = "CP-SAT found no solution; the build's own is returned"
     return Result(status=status, solver=name, solution=solution, objective=objective,
                   bound=bound, build_s=form.build_s, solve_s=solve_s, stats=stats)
 

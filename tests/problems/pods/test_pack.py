@@ -164,3 +164,22 @@ def ex_solution(instance: PodsInstance) -> PodsSolution:
     """4 + 3 + 3 on each node of :func:`perfect_fit`."""
     return make(instance, {"p0": "n1", "p2": "n1", "p3": "n1",
                            "p1": "n2", "p4": "n2", "p5": "n2"})
+
+
+def test_the_packed_hint_survives_when_cp_sat_finds_nothing() -> None:
+    """:func:`perfect_fit` from first fit (objective 1): the build packs it to 0; CP-SAT
+    then gets no time (its stop is set) and finds nothing, and the result is still the
+    packed solution (0), not nothing (which would leave only first fit's 1)."""
+    from optsched.backends import cpsat
+    from optsched.problems.pods.counts import cp
+
+    instance = perfect_fit()
+    params = SolveParams(workers=1, seed=0, hint=first_fit(instance))
+    form = cp.build(instance, params, Deadline(5.0))
+    assert form.stats["pack_objective"] == 0
+    stop = StopRequest()
+    stop.set()
+    result = cpsat.run(form, "cpsat", params, Deadline(5.0, stop))
+    assert isinstance(result.solution, PodsSolution) and result.objective == 0
+    assert evaluate(instance, result.solution).objective == 0
+    assert "known" in result.stats

@@ -162,9 +162,12 @@ def build_on(counts: Counts, params: SolveParams, deadline: Deadline,
                              "orbits": len(counts.orbits), **m.stats}
     best: IntArray | None = None  # the best solution known: an upper bound of each block
     hint = params.hint
+    packed: PodsSolution | None = None  # the hint improved by drop-and-pack
     share = float(CP_OPTIONS.resolve(params.model)["pack"])
     if isinstance(hint, PodsSolution) and share > 0 and counts.top <= OBJECTIVE_LIMIT:
-        hint = _packed(counts, hint, deadline, share, params.seed, stats)
+        packed = _packed(counts, hint, deadline, share, params.seed, stats)
+        if packed is not None:
+            hint = packed
     if isinstance(hint, PodsSolution):
         best = hint_counts(counts, hint, symmetry)
         stats["hint"] = "rejected" if best is None else "used"
@@ -201,20 +204,21 @@ def build_on(counts: Counts, params: SolveParams, deadline: Deadline,
 
     return CpFormulation(model=m.model, decode=read, build_s=time.perf_counter() - started,
                          stats=stats, parameters=_parameters(params), offset=offset,
-                         reserve_s=reserve)
+                         reserve_s=reserve, known=packed,
+                         known_objective=stats.get("pack_objective"))
 
 
 def _packed(counts: Counts, hint: PodsSolution, deadline: Deadline, share: float, seed: int,
-            stats: dict[str, Any]) -> PodsSolution:
-    """The hint improved by drop-and-pack (:mod:`.pack`) within ``share`` of the time left."""
+            stats: dict[str, Any]) -> PodsSolution | None:
+    """The hint improved by drop-and-pack (:mod:`.pack`) in ``share`` of the time (or None)."""
     start = hint_counts(counts, hint, "none")
     if start is None or not pack.usable(counts):
-        return hint
+        return None
     began = time.perf_counter()
     found = pack.Packer(counts, seed).improve(start, deadline, share)
     stats["pack_s"] = round(time.perf_counter() - began, 4)
     if found is start:  # improve() returns its start unless it found strictly better
-        return hint
+        return None
     stats["pack_objective"] = value(counts, found)
     return decode(counts, found)
 
