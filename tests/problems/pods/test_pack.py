@@ -183,3 +183,18 @@ def test_the_packed_hint_survives_when_cp_sat_finds_nothing() -> None:
     assert isinstance(result.solution, PodsSolution) and result.objective == 0
     assert evaluate(instance, result.solution).objective == 0
     assert "known" in result.stats
+
+
+def test_a_bad_share_is_refused_by_name() -> None:
+    """``-m pack`` and ``pods-lns -o pack`` are shares in [0, 1]; the MILP form has none."""
+    import pytest
+
+    from optsched import InputError
+
+    instance = perfect_fit()
+    for solver, params, field in (("cpsat", SolveParams(model={"pack": 2}), "model.pack"),
+                                  ("pods-lns", SolveParams(options={"pack": -0.1}),
+                                   "options.pack"),
+                                  ("highs", SolveParams(model={"pack": 0.5}), "model.pack")):
+        with pytest.raises(InputError, match=field):
+            solve(instance, solver, params)
