@@ -27,11 +27,51 @@ def jit(fn: F) -> F:
 
     ``nogil`` lets solves in other threads of the process run while a kernel
     does; kernels only touch the arrays of their own solve. numba is imported
-    here, on the first kernel module's import, not with optsched.
+    on a kernel's first call, not when its module is imported: a process that
+    runs no kernel (a fresh ``optsched solve`` of another family, the plugin's
+    script) does not pay for it. That call compiles every kernel of the module
+    (:class:`_Lazy`).
     """
-    import numba
+    return cast(F, _Lazy(fn))
 
-    return cast(F, numba.njit(cache=True, nogil=True)(fn))
+
+_COMPILING = threading.Lock()
+
+
+class _Lazy:
+    """A kernel not compiled yet: the first call compiles its whole module, then runs it.
+
+    Compiling replaces each kernel of the defining module, in that module's
+    globals, by its numba dispatcher, so that kernels calling kernels find
+    dispatchers when numba types them; this object then forwards to its own.
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.compiled: Callable[..., Any] | None = None
+        self.__name__ = fn.__name__
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        compiled = self.compiled
+        if compiled is None:
+            compiled = self._compile()
+        return compiled(*args, **kwargs)
+
+    def _compile(self) -> Callable[..., Any]:
+        import numba
+
+        with _COMPILING:
+            names = self.fn.__globals__
+            for name, value in list(names.items()):
+                if isinstance(value, _Lazy):
+                    if value.compiled is None:
+                        value.compiled = numba.njit(cache=True, nogil=True)(value.fn)
+                    names[name] = value.compiled
+            if self.compiled is None:  # not a global of its module (a local function)
+                self.compiled = numba.njit(cache=True, nogil=True)(self.fn)
+        return self.compiled
 
 
 LOAD_MIN_S = 0.5

@@ -38,3 +38,29 @@ print("ok")
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_finding_the_families_loads_no_kernel() -> None:
+    """numba is imported on a kernel's first call, not with the families (``compiled.jit``).
+
+    A fresh process that solves pods (the scheduler plugin's script, a command line)
+    runs no numba kernel for a greedy answer and must not pay numba's import (about
+    0.15 s) for memalloc's or smtt's kernels, which the registry imports with their
+    families. Then a kernel's first call compiles (or loads) it and gives its answer:
+    memalloc's best fit places 3 buffers live at once end to end (0, 4, 6).
+    """
+    code = """
+import sys
+from optsched.registry import families
+assert set(families()) >= {"memalloc", "pods", "smtt"}, families()
+assert "numba" not in sys.modules, "numba imported with the families"
+from optsched.problems.memalloc.instance import Buffer, MemallocInstance
+from optsched.problems.memalloc.greedy.allocators import in_order
+import numpy as np
+inst = MemallocInstance(buffers=(Buffer("a", 0, 2, 4), Buffer("b", 0, 2, 2), Buffer("c", 0, 2, 1)))
+print(in_order(inst, np.arange(3)).tolist(), "numba" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[0,", "4,", "6]", "True"]

@@ -93,4 +93,4 @@ def test_compiled_kernels_release_the_interpreter_lock() -> None:
         return 2 * x
 
     compiled: Any = jit(twice)
-    assert compiled(4) == 8 and compiled.targetoptions["nogil"] is True
+    assert compiled(4) == 8 and compiled.compiled.targetoptions["nogil"] is True
