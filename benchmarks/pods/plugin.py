@@ -7,12 +7,15 @@ plugin does), and checks every answer independently of optsched: placements and
 evictions name real pods from their real nodes, protected pods stay, no node's cpu or
 memory is exceeded, and the plan's score (pods placed per priority, highest first, then
 fewer evictions, then fewer moves) is compared with the cluster as it is. A state whose
-optimum is strictly better than the cluster as it is (proven by CP-SAT with 60 s in this
-process) must get a strictly better answer.
+optimum is strictly better than the cluster as it is (found by ``auto`` with 60 s in this
+process: CP-SAT, which proves it, on the default 2 to 12 nodes) must get a strictly better
+answer.
 
 Run::
 
     python benchmarks/pods/plugin.py --states 40 --timeout-ms 2000
+    python benchmarks/pods/plugin.py --states 6 --nodes 300 600 --node-scale 4 \
+        --timeout-ms 5000 --reference-s 20
 """
 
 from __future__ import annotations
@@ -33,12 +36,17 @@ GIB = 1 << 30
 PRIORITIES = (0, 10, 100, 1000)
 
 
-def state(seed: int, timeout_ms: int) -> dict[str, Any]:
-    """A cluster state: 2 to 12 nodes, about 70 % full, pending pods, maybe a preemptor."""
+def state(seed: int, timeout_ms: int, sizes: tuple[int, int] = (2, 12),
+          scale: int = 1) -> dict[str, Any]:
+    """A cluster state: ``sizes`` nodes, about 70 % full, pending pods, maybe a preemptor.
+
+    ``scale`` multiplies the nodes' capacities (and so the pods per node).
+    """
     rng = random.Random(seed)
     nodes: list[dict[str, Any]] = [
-        {"name": f"n{i}", "cap_cpu_m": rng.choice((2000, 4000, 8000)),
-         "cap_mem_bytes": rng.choice((4, 8, 16)) * GIB} for i in range(rng.randint(2, 12))]
+        {"name": f"n{i}", "cap_cpu_m": scale * rng.choice((2000, 4000, 8000)),
+         "cap_mem_bytes": scale * rng.choice((4, 8, 16)) * GIB}
+        for i in range(rng.randint(*sizes))]
     pods: list[dict[str, Any]] = []
     for node in nodes:
         cpu, mem = node["cap_cpu_m"], node["cap_mem_bytes"]
@@ -117,15 +125,15 @@ def score(request: Mapping[str, Any], where: Mapping[str, str | None]) -> tuple[
     return (*placed, -evicted, -moved)
 
 
-def best(request: Mapping[str, Any]) -> tuple[tuple[Any, ...], bool]:
-    """The optimum's score by CP-SAT with 60 s (in this process), and whether proven."""
+def best(request: Mapping[str, Any], seconds: float = 60.0) -> tuple[tuple[Any, ...], bool]:
+    """The optimum's score by ``auto`` with 60 s (in this process), and whether proven."""
     from optsched.problems.pods import plugin
     from optsched.problems.pods.solution import PodsSolution
 
     req = plugin.read(request)
     from optsched import SolveParams, solve
 
-    result = solve(req.instance, "cpsat", SolveParams(time_limit=60, workers=2))
+    result = solve(req.instance, "auto", SolveParams(time_limit=seconds, workers=2))
     assert isinstance(result.solution, PodsSolution)
     where = {u: result.solution.assignment.get(u) for u in req.pods}
     return score(request, where), result.status.value == "optimal"
@@ -137,10 +145,17 @@ def main() -> None:
     parser.add_argument("--states", type=int, default=40)
     parser.add_argument("--timeout-ms", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nodes", type=int, nargs=2, default=(2, 12), metavar=("MIN", "MAX"),
+                        help="nodes per state, drawn between MIN and MAX")
+    parser.add_argument("--node-scale", type=int, default=1,
+                        help="multiplies the nodes' cpu and memory (more pods per node)")
+    parser.add_argument("--reference-s", type=float, default=60.0,
+                        help="seconds of the in-process solve the answers are compared with")
     args = parser.parse_args()
     rows = []
     for k in range(args.states):
-        request = state(args.seed * 100_000 + k, args.timeout_ms)
+        request = state(args.seed * 100_000 + k, args.timeout_ms, tuple(args.nodes),
+                        args.node_scale)
         started = time.monotonic()
         done = subprocess.run([sys.executable, str(SCRIPT)], input=json.dumps(request),
                               capture_output=True, text=True, timeout=120, check=False)
@@ -152,7 +167,7 @@ def main() -> None:
         except AssertionError as breach:
             print(f"state {k}: {breach}", file=sys.stderr)
             mine, valid = now, False
-        optimum, proven = best(request)
+        optimum, proven = best(request, args.reference_s)
         rows.append({"status": out["status"], "wall": wall, "exit": done.returncode,
                      "valid": valid, "better": mine > now, "should": optimum > now,
                      "optimal": mine == optimum, "proven": proven,

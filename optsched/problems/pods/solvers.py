@@ -135,7 +135,8 @@ def best_greedy(instance: PodsInstance, deadline: Deadline | None = None
     """The best placement of the greedy rules: (solution, objective, rule name).
 
     The rules of :data:`FIRST` run unless ``deadline`` leaves less time than
-    they are expected to take (:data:`SECONDS_PER_POD_NODE`); the others only
+    they are expected to take (:data:`SECONDS_PER_POD_NODE`, :func:`scale.seconds`:
+    scale-fit walks the nodes for the pending pods alone); the others only
     while it has time left. When no rule fits in the time, the cluster as it
     is (if it is valid), else first fit.
     """
@@ -145,8 +146,7 @@ def best_greedy(instance: PodsInstance, deadline: Deadline | None = None
     size = instance.pod_count * len(instance.nodes)
     for name in order:
         left = None if deadline is None else deadline.remaining()
-        need = (scale.SECONDS_PER_POD_NODE if name == "scale-fit"
-                else SECONDS_PER_POD_NODE) * size
+        need = scale.seconds(instance) if name == "scale-fit" else SECONDS_PER_POD_NODE * size
         if left is not None and (need > left or (name not in FIRST and left <= 0)):
             continue
         scored.append(_scored(instance, name, GREEDY[name][0](instance)))

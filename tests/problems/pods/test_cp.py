@@ -239,6 +239,24 @@ def test_unfinished_stage_falls_back_to_the_hint() -> None:
     assert "StageUnfinishedError" in result.stats["error"]
 
 
+def test_a_build_past_its_deadline_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing a model of millions of pairs takes seconds: the build looks at the deadline
+    (here after every variable) and raises OutOfTimeError once it has passed; the backend
+    then answers "no solution" and ``solve()`` the hint, within the limit."""
+    from optsched.deadline import OutOfTimeError
+
+    monkeypatch.setattr(cp, "CHECK_EVERY", 1)
+    with pytest.raises(OutOfTimeError):
+        cp.build(ex.fragmented(), SolveParams(), Deadline(0.0))
+    assert cp.build(ex.fragmented(), SolveParams(), Deadline(5.0)).model is not None
+    def expired(self: object) -> None:
+        raise OutOfTimeError
+
+    monkeypatch.setattr(Deadline, "check", expired)
+    result = solve(ex.fragmented(), "cpsat", SolveParams(time_limit=5, workers=1))
+    assert result.stats["fallback"] == "best-greedy" and result.verified
+
+
 def test_decode_keeps_staying_pods_and_names_moves() -> None:
     """``running`` at its optimum: one running pod evicted, the other stays, ``big`` placed."""
     result = solve(ex.running(), "cpsat", FAST)

@@ -57,6 +57,26 @@ def test_neighbourhoods_grow_until_they_mend_first_fit() -> None:
     assert result.status is Status.OPTIMAL and result.stats["lns_neighbourhoods"] >= 2
 
 
+def test_the_search_starts_from_the_hint_when_the_whole_model_is_not_built(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole model that cannot be written in the first phase's share of the time (here:
+    every look at the deadline says it has passed) is skipped, not waited for: the search
+    over nodes starts from the hint and, with neighbourhoods of every node, still reaches
+    ``fragmented``'s optimum 1 (its docstring), proven by a whole neighbourhood."""
+    from optsched.deadline import Deadline, OutOfTimeError
+
+    def expired(self: object) -> None:
+        raise OutOfTimeError
+
+    monkeypatch.setattr(Deadline, "check", expired)
+    instance = ex.fragmented()
+    result = solve(instance, "pods-lns", SolveParams(
+        time_limit=10, workers=1, seed=0, hint=first_fit(instance),
+        options={"nodes": 100}))
+    assert "not built" in result.stats["build"] and result.stats["lns_start"] == 2
+    assert result.verified and result.objective == 1 and result.status is Status.OPTIMAL
+
+
 def test_a_proven_first_phase_ends_the_solve() -> None:
     """``running`` is proven optimal (12, see its docstring) by the first phase: no search."""
     result = solve(ex.running(), "pods-lns", SolveParams(time_limit=10, workers=1, seed=0))

@@ -54,3 +54,33 @@ def test_auto_takes_the_greedy_rules_beyond_the_exact_size(
     result = solve(inst, "auto", SolveParams(time_limit=5))
     assert result.solver == "best-greedy" and result.verified
     assert placed_by_priority(inst, result.solution) == [2, 0]  # type: ignore[arg-type]
+
+
+def test_its_time_is_counted_for_the_pending_pods() -> None:
+    """scale-fit walks the nodes for pending pods only: 2 nodes, 3 running pods and 1
+    pending give 4e-8 * 1 * 2 + 2e-5 * 4 = 8.008e-5 s (not 4e-8 * 4 * 2 + ...)."""
+    from optsched.problems.pods.scale import seconds
+
+    inst = instance([node("a", cpu="4"), node("b", cpu="4")],
+                    [pod("r1", "1", node="a"), pod("r2", "1", node="a"),
+                     pod("r3", "1", node="b"), pod("new", "1")])
+    assert seconds(inst) == pytest.approx(4e-8 * 2 + 2e-5 * 4)
+
+
+def test_a_full_cluster_with_few_pending_pods_gets_scale_fit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the other rules priced out of a 1 s deadline (1 s per pod and node) and
+    scale-fit at 0.1 s per pending pod and node, 2 running pods and 1 pending on 2 nodes
+    take 0.2 s: scale-fit runs and places ``new`` on b (a is full), where counting every
+    pod (0.6 s) and every rule skipped left the cluster as it is, ``new`` pending."""
+    from optsched.deadline import Deadline
+    from optsched.problems.pods import scale, solvers
+
+    monkeypatch.setattr(solvers, "SECONDS_PER_POD_NODE", 1.0)
+    monkeypatch.setattr(scale, "SECONDS_PER_POD_NODE", 0.1)
+    monkeypatch.setattr(scale, "SECONDS_PER_POD", 0.0)
+    inst = instance([node("a", cpu="2"), node("b", cpu="4")],
+                    [pod("r1", "2", node="a"), pod("r2", "1", node="b"), pod("new", "2")])
+    solution, _, rule = solvers.best_greedy(inst, Deadline(0.5))
+    assert rule == "scale-fit"
+    assert dict(solution.assignment) == {"r1": "a", "r2": "b", "new": "b"}

@@ -60,19 +60,32 @@ class StageUnfinishedError(RuntimeError):
     """A staged block was not proven optimal in its share of the time limit."""
 
 
-class _Model:
-    """The count model, written straight into the proto (fast for many pairs)."""
+CHECK_EVERY = 1 << 16
+"""Variables or constraint terms written between two looks at the deadline."""
 
-    def __init__(self, counts: Counts, symmetry: str) -> None:
+
+class _Model:
+    """The count model, written straight into the proto (fast for many pairs).
+
+    Building looks at ``deadline`` every :data:`CHECK_EVERY` variables or terms and
+    raises :class:`~optsched.deadline.OutOfTimeError` once it has passed: a model of
+    millions of pairs takes seconds to write.
+    """
+
+    def __init__(self, counts: Counts, symmetry: str, deadline: Deadline) -> None:
         self.counts = counts
+        self.deadline = deadline
+        self.written = 0
         self.model = cp_model.CpModel()
         self.proto = self.model.proto
         n_pairs, n_classes = len(counts.pair_class), len(counts.classes)
         ub = counts.pair_ub.copy()
         if symmetry == "fix":
             ub[fixed_to_zero(counts)] = 0
-        for top in ub.tolist():
+        for i, top in enumerate(ub.tolist()):
             self.proto.variables.add().domain.extend([0, top])
+            if i % CHECK_EVERY == 0:
+                deadline.check()
         most = np.bincount(counts.pair_class, weights=ub, minlength=n_classes)
         self.placed = list(range(n_pairs, n_pairs + n_classes))
         for c, klass in enumerate(counts.classes):
@@ -98,6 +111,10 @@ class _Model:
 
     def linear(self, variables: Sequence[int], coeffs: Sequence[int], lb: int, ub: int) -> None:
         """Add ``lb <= sum coeffs * variables <= ub``."""
+        self.written += len(variables)
+        if self.written >= CHECK_EVERY:
+            self.written = 0
+            self.deadline.check()
         linear = self.proto.constraints.add().linear
         linear.vars.extend(variables)
         linear.coeffs.extend(coeffs)
@@ -157,7 +174,7 @@ def build_on(counts: Counts, params: SolveParams, deadline: Deadline,
     """
     instance = counts.instance
     mode, symmetry = options(params)
-    m = _Model(counts, symmetry)
+    m = _Model(counts, symmetry, deadline)
     stats: dict[str, Any] = {"classes": len(counts.classes), "pairs": len(counts.pair_class),
                              "orbits": len(counts.orbits), **m.stats}
     best: IntArray | None = None  # the best solution known: an upper bound of each block

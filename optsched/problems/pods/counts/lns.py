@@ -20,7 +20,7 @@ from ortools.sat.python import cp_model
 
 from optsched.backends import cpsat
 from optsched.compiled import IntArray
-from optsched.deadline import Deadline
+from optsched.deadline import Deadline, OutOfTimeError
 from optsched.params import SolveParams
 from optsched.problems.pods.counts import cp
 from optsched.problems.pods.counts.objective import objective, value
@@ -39,10 +39,21 @@ def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Resu
     plain = replace(params, options={}, model={"pack": float(options["pack"])})
     first = deadline.part(float(options["start"]))
     counts = build_counts(instance)
-    form = cp.build_on(counts, plain, first, first.start)
-    result = cpsat.run(form, "pods-lns", plain, first)
+    form: cpsat.CpFormulation | None
+    try:
+        form = cp.build_on(counts, plain, first, first.start)
+    except OutOfTimeError:  # the whole model takes more than its share: search from the hint
+        form = None
+    if form is None:
+        result = Result(status=Status.NO_SOLUTION, solver="pods-lns",
+                        stats={"build": "the whole model was not built in its share of "
+                                        "the time"})
+    else:
+        result = cpsat.run(form, "pods-lns", plain, first)
     start = result.solution if result.status.has_solution else params.hint
-    if (result.status in (Status.OPTIMAL, Status.INFEASIBLE) or form.stats.get("stages")
+    staged = form.stats.get("stages") if form is not None else (
+        counts.top > cp.OBJECTIVE_LIMIT)
+    if (result.status in (Status.OPTIMAL, Status.INFEASIBLE) or staged
             or not isinstance(start, PodsSolution)):
         return result  # proven, or nothing to start from, or weights past 64 bits (staged)
     x = hint_counts(counts, start, "none")

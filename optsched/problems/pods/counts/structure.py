@@ -54,6 +54,35 @@ class PodClass:
         return len(self.pods)
 
 
+class PairIndex:
+    """The pair of a (class, node), found by bisection in the sorted pairs.
+
+    A dict of millions of pairs takes seconds to build; this takes one array.
+    """
+
+    def __init__(self, pair_class: IntArray, pair_node: IntArray, n_nodes: int) -> None:
+        self.keys = pair_class * max(n_nodes, 1) + pair_node  # ascending: by class, node
+        self.n_nodes = max(n_nodes, 1)
+
+    def get(self, key: tuple[int, int]) -> int | None:
+        """The pair of ``(class, node)``, or None when the model has none."""
+        c, n = key
+        if not 0 <= n < self.n_nodes:
+            return None
+        want = c * self.n_nodes + n
+        p = int(np.searchsorted(self.keys, want))
+        return p if p < len(self.keys) and int(self.keys[p]) == want else None
+
+    def __contains__(self, key: tuple[int, int]) -> bool:
+        return self.get(key) is not None
+
+    def __getitem__(self, key: tuple[int, int]) -> int:
+        p = self.get(key)
+        if p is None:
+            raise KeyError(key)
+        return p
+
+
 @dataclass(frozen=True, eq=False)
 class Counts:
     """Classes, the (class, node) pairs that may hold pods, capacities and the objective.
@@ -86,10 +115,9 @@ class Counts:
     terms: tuple[Term, ...]
 
     @cached_property
-    def index(self) -> dict[tuple[int, int], int]:
+    def index(self) -> PairIndex:
         """(class, node) -> pair."""
-        return {(int(c), int(n)): p for p, (c, n) in enumerate(zip(
-            self.pair_class.tolist(), self.pair_node.tolist(), strict=True))}
+        return PairIndex(self.pair_class, self.pair_node, len(self.instance.nodes))
 
     @cached_property
     def stay_pair(self) -> dict[int, int]:
