@@ -43,6 +43,25 @@ def test_matches_the_oracle(instance: PodsInstance) -> None:
     assert result.bound is None or result.bound <= optimum
 
 
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(instances())
+def test_a_staged_objective_is_searched_digit_by_digit(instance: PodsInstance) -> None:
+    """The same with every objective counted as too wide for one weighted sum (staged:
+    ``cp.OBJECTIVE_LIMIT`` at 0), as thousands of pods with several priorities are. Each
+    neighbourhood then weighs the digits by what they can change in it
+    (``objective.radix``); a neighbourhood of every node is still the whole model, so
+    the search finds the brute-force optimum and proves it."""
+    from optsched.problems.pods.counts import cp
+
+    optimum, _ = brute_force(instance)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cp, "OBJECTIVE_LIMIT", 0)
+        result = solve(instance, "pods-lns", SolveParams(time_limit=5, workers=1, seed=0,
+                                                         options=SEARCH_ONLY))
+    assert result.verified and result.objective == optimum
+    assert result.status is Status.OPTIMAL
+
+
 def test_neighbourhoods_grow_until_they_mend_first_fit() -> None:
     """``fragmented`` (see its docstring): first fit leaves two-b pending (objective 2),
     the optimum is 1. One node at a time cannot mend it: freeing n1 (one, two, low; 4
@@ -61,14 +80,17 @@ def test_the_search_starts_from_the_hint_when_the_whole_model_is_not_built(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A whole model that cannot be written in the first phase's share of the time (here:
     every look at the deadline says it has passed) is skipped, not waited for: the search
-    over nodes starts from the hint and, with neighbourhoods of every node, still reaches
-    ``fragmented``'s optimum 1 (its docstring), proven by a whole neighbourhood."""
+    over nodes starts from the hint. On ``fragmented`` (its docstring) first fit leaves 2
+    pending; a neighbourhood of every node is the whole model, whose optimum (1) it
+    proves."""
     from optsched.deadline import Deadline, OutOfTimeError
+    from optsched.problems.pods.counts import cp
 
     def expired(self: object) -> None:
         raise OutOfTimeError
 
     monkeypatch.setattr(Deadline, "check", expired)
+    monkeypatch.setattr(cp, "CHECK_EVERY", 1)  # a model this small is otherwise always built
     instance = ex.fragmented()
     result = solve(instance, "pods-lns", SolveParams(
         time_limit=10, workers=1, seed=0, hint=first_fit(instance),
@@ -125,3 +147,35 @@ def test_side_by_side_neighbourhoods_reach_the_hand_optimum(
     result = solve(factory(), "pods-lns", SolveParams(
         time_limit=20, workers=2, seed=0, options={"start": 0.0, "nodes": 1}))
     assert result.verified and result.objective == optimum
+
+
+def test_a_neighbourhood_leaves_out_the_classes_the_other_nodes_hold() -> None:
+    """n1 and n2 (4 cpu each); a (2 cpu) runs on n1, p (3 cpu, priority 10) is pending.
+    Freeing n2 alone: a's one pod sits on n1, which keeps its counts, so a has no room on
+    n2 and no variable there (with thousands of running classes, most of a
+    neighbourhood's pairs); p has one, at most 1. The neighbourhood's optimum places p
+    on n2: nothing pending, nothing moved."""
+    import numpy as np
+
+    from optsched.deadline import Deadline
+    from optsched.problems.pods.counts.lns import _Search
+    from optsched.problems.pods.counts.structure import build_counts
+    from optsched.problems.pods.counts.symmetry import decode, hint_counts
+    from optsched.problems.pods.evaluate import evaluate
+    from optsched.problems.pods.solution import as_it_is
+
+    instance = ex.instance([ex.node("n1"), ex.node("n2")],
+                           [ex.pod("a", "2", 0, node="n1"), ex.pod("p", "3", 10)])
+    counts = build_counts(instance)
+    x = hint_counts(counts, as_it_is(instance), "none")
+    assert x is not None
+    search = _Search(counts, x, SolveParams(workers=1, seed=0), 1, 1.0)
+    n2 = [n.name for n in instance.nodes].index("n2")
+    _, pairs, variables, exact = search._model(np.flatnonzero(counts.pair_node == n2))
+    assert len(variables) == 1 and exact
+    assert counts.classes[int(counts.pair_class[pairs[0]])].pods == ("p",)
+    search.nodes = 1  # n1 alone cannot place p; a draw of n2, or of both nodes, does
+    assert any(search.step(None, Deadline(5)) for _ in range(30))
+    result = evaluate(instance, decode(counts, search.x))
+    assert result.objective == 0 and not result.violations
+    assert np.all(search.x[counts.pair_node != n2] == x[counts.pair_node != n2])

@@ -84,7 +84,7 @@ class _Model:
             ub[fixed_to_zero(counts)] = 0
         for i, top in enumerate(ub.tolist()):
             self.proto.variables.add().domain.extend([0, top])
-            if i % CHECK_EVERY == 0:
+            if i and i % CHECK_EVERY == 0:  # a model smaller than that is always built
                 deadline.check()
         most = np.bincount(counts.pair_class, weights=ub, minlength=n_classes)
         self.placed = list(range(n_pairs, n_pairs + n_classes))

@@ -10,6 +10,7 @@ current counts as its hint; a better or equal value is kept.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,13 +24,23 @@ from optsched.compiled import IntArray
 from optsched.deadline import Deadline, OutOfTimeError
 from optsched.params import SolveParams
 from optsched.problems.pods.counts import cp
-from optsched.problems.pods.counts.objective import objective, value
+from optsched.problems.pods.counts.objective import objective, radix, value
 from optsched.problems.pods.counts.structure import Counts, build_counts
 from optsched.problems.pods.counts.symmetry import decode, hint_counts
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.solution import PodsSolution
 from optsched.problems.pods.solvers import LNS_OPTIONS
 from optsched.result import Result, Status
+
+LINEARIZATION = 2
+"""CP-SAT's ``linearization_level`` in a neighbourhood (its default is 1). On the plugin
+benchmark's large states (five priorities: a wide objective) one worker with level 2
+proves a two-node neighbourhood in about 0.15 s where level 1 has not in 2 s, and the
+search places more pods in the same time; on the Alibaba snapshots it is level
+(``docs/methods/pods-count-model.md``)."""
+NEIGHBOURHOOD_LIMIT = 2**53
+"""Largest weighted objective of one neighbourhood when the whole one is too wide (staged):
+as :data:`.cp.OBJECTIVE_LIMIT`, but of the digits' changes within the neighbourhood."""
 
 
 def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Result:
@@ -39,33 +50,34 @@ def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Resu
     plain = replace(params, options={}, model={"pack": float(options["pack"])})
     first = deadline.part(float(options["start"]))
     counts = build_counts(instance)
-    form: cpsat.CpFormulation | None
-    try:
-        form = cp.build_on(counts, plain, first, first.start)
-    except OutOfTimeError:  # the whole model takes more than its share: search from the hint
-        form = None
+    form: cpsat.CpFormulation | None = None
+    if counts.top > cp.OBJECTIVE_LIMIT:  # CP-SAT would solve it staged: seldom in time
+        why = "the objective is too wide for one weighted sum: no whole model"
+    else:
+        try:
+            form = cp.build_on(counts, plain, first, first.start)
+        except OutOfTimeError:  # the whole model takes more than its share
+            why = "the whole model was not built in its share of the time"
     if form is None:
-        result = Result(status=Status.NO_SOLUTION, solver="pods-lns",
-                        stats={"build": "the whole model was not built in its share of "
-                                        "the time"})
+        result = Result(status=Status.NO_SOLUTION, solver="pods-lns", stats={"build": why})
     else:
         result = cpsat.run(form, "pods-lns", plain, first)
     start = result.solution if result.status.has_solution else params.hint
-    staged = form.stats.get("stages") if form is not None else (
-        counts.top > cp.OBJECTIVE_LIMIT)
-    if (result.status in (Status.OPTIMAL, Status.INFEASIBLE) or staged
-            or not isinstance(start, PodsSolution)):
-        return result  # proven, or nothing to start from, or weights past 64 bits (staged)
+    if result.status in (Status.OPTIMAL, Status.INFEASIBLE):
+        return result
+    if not isinstance(start, PodsSolution):
+        return result  # nothing to start from
     x = hint_counts(counts, start, "none")
     if x is None:  # a valid solution always has counts; keep CP-SAT's answer
         return result
     started = time.perf_counter()
     search = _Search(counts, x, params, int(options["nodes"]), float(options["slice"]))
     reserve = cp.reserve_s(instance)
-    while (left := deadline.remaining()) is None or left > reserve + cpsat.MIN_SOLVE_S:
+    while not search.whole and (
+            (left := deadline.remaining()) is None or left > reserve + cpsat.MIN_SOLVE_S):
         if search.step(None if left is None else left - reserve, deadline) and deadline.listening:
-            deadline.report(decode(counts, search.x), value(counts, search.x))
-        if search.whole or (left is None and search.stalled()):
+            deadline.report(decode(counts, search.x), search.value)
+        if left is None and search.stalled():
             break
     best = value(counts, search.x)
     bound = best if search.whole else result.bound
@@ -84,9 +96,25 @@ class _Search:
         self.nodes, self.slice_s = nodes, slice_s
         self.rng = random.Random(params.seed)
         self.used = sorted(set(counts.pair_node.tolist()))
+        by_node = np.argsort(counts.pair_node, kind="stable")  # a node's pairs: a slice
+        cuts = np.searchsorted(counts.pair_node[by_node], np.arange(len(counts.capacity) + 1))
+        self.node_pairs = [by_node[a:b] for a, b in itertools.pairwise(cuts)]
+        self.totals = np.bincount(counts.pair_class, weights=x,
+                                  minlength=len(counts.classes)).astype(np.int64)
+        self.value = value(counts, x)  # kept up to date by each change's worth
         _, self.on_placed, self.on_stay = objective(counts)
+        # An objective too wide for one weighted sum (staged): each neighbourhood weighs
+        # the digits by what they can change there (objective.radix).
+        self.wide = counts.top > cp.OBJECTIVE_LIMIT
+        self.digits = (np.array([t.placed for t in counts.terms], dtype=np.int64),
+                       np.array([t.stay for t in counts.terms], dtype=np.int64))
+        self.stay_of = np.full(len(counts.pair_class), -1, dtype=np.int64)  # pair -> class
+        for c, pair in counts.stay_pair.items():  # whose running pods it keeps in place
+            self.stay_of[pair] = c
         self.tried = self.better = self.since_better = 0
-        self.whole = False  # a neighbourhood of every node was proven: the optimum
+        # a neighbourhood of every node was proven: the optimum (with no pair at all, the
+        # start is the only solution)
+        self.whole = not self.used
         self.sizes = np.array([k.size for k in counts.classes], dtype=np.int64)
         self.least = np.array(counts.min_placed, dtype=np.int64)
         self.conflicts: dict[int, list[tuple[int, ...]]] = {}  # a conflict's pairs share a node
@@ -104,21 +132,23 @@ class _Search:
         k = min(self.nodes, len(self.used))
         lanes = max(1, min(self.params.threads, len(self.used) // k))
         drawn = self.rng.sample(self.used, k * lanes)
-        frees = [np.isin(self.counts.pair_node, np.array(drawn[i * k:(i + 1) * k]))
+        frees = [np.concatenate([self.node_pairs[n] for n in drawn[i * k:(i + 1) * k]])
                  for i in range(lanes)]
-        limit = max(self.slice_s if left is None else min(self.slice_s, left),
-                    cpsat.MIN_SOLVE_S)
+        ends = None if left is None else time.monotonic() + left
         workers = self.params.threads if lanes == 1 else 1
 
-        def solve(i: int) -> tuple[int, list[int]]:
-            model, variables = self._model(frees[i])
+        def solve(i: int) -> tuple[bool, IntArray, list[int]]:
+            model, pairs, variables, exact = self._model(frees[i])
             solver = cp_model.CpSolver()
             solver.parameters.num_workers = workers
+            solver.parameters.linearization_level = LINEARIZATION
             solver.parameters.random_seed = self.params.seed + self.tried + i
-            solver.parameters.max_time_in_seconds = limit
+            limit = self.slice_s if ends is None else min(self.slice_s, ends - time.monotonic())
+            solver.parameters.max_time_in_seconds = max(limit, cpsat.MIN_SOLVE_S)
             status = cpsat.solve_model(solver, model, deadline)
             found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-            return status, [solver.value(v) for v in variables] if found else []
+            proven = status == cp_model.OPTIMAL and exact
+            return proven, pairs, [solver.value(v) for v in variables] if found else []
 
         if lanes == 1:
             answers = [solve(0)]
@@ -126,68 +156,98 @@ class _Search:
             with ThreadPoolExecutor(lanes) as pool:
                 answers = list(pool.map(solve, range(lanes)))
         self.tried += lanes
-        proven = all(status == cp_model.OPTIMAL for status, _ in answers)
+        proven = all(done for done, _, _ in answers)
         self.nodes = self.nodes + 1 if proven else max(2, self.nodes - 1)
         self.whole = proven and k == len(self.used)
-        start = before = value(self.counts, self.x)
-        for free, (_, values) in zip(frees, answers, strict=True):
-            if not values:
-                continue
-            trial = self.x.copy()
-            trial[free] = values
-            after = value(self.counts, trial)
-            if after <= before and self._within_sizes(trial):
-                self.x, before = trial, after
-        improved = before < start
+        start = self.value
+        for _, pairs, values in answers:  # the freed pairs left out hold 0 and keep it
+            if values:
+                self._apply(pairs, np.array(values, dtype=np.int64))
+        improved = self.value < start
         self.better += improved
         self.since_better = 0 if improved else self.since_better + lanes
         return improved
 
-    def _within_sizes(self, x: IntArray) -> bool:
-        """Each class's total within its bounds (side-by-side answers share the classes)."""
-        placed = np.bincount(self.counts.pair_class, weights=x,
-                             minlength=len(self.counts.classes))
-        return bool(np.all(placed <= self.sizes) and np.all(placed >= self.least))
+    def _apply(self, pairs: IntArray, new: IntArray) -> None:
+        """Take the ``new`` counts of ``pairs`` unless they worsen the value or break a bound.
+
+        A class's total must stay within its bounds (side-by-side answers share the
+        classes). The change of value is summed, in exact integers, over the pairs that change.
+        """
+        change = new - self.x[pairs]
+        changed = np.flatnonzero(change)
+        cls = self.counts.pair_class[pairs[changed]]
+        totals = self.totals.copy()
+        np.add.at(totals, cls, change[changed])
+        if np.any(totals[cls] > self.sizes[cls]) or np.any(totals[cls] < self.least[cls]):
+            return
+        staying = (self.stay_of[pairs[changed]] >= 0).tolist()
+        worth = sum(d * (self.on_placed[c] + (self.on_stay[c] if s else 0))
+                    for d, c, s in zip(change[changed].tolist(), cls.tolist(), staying,
+                                       strict=True))
+        if worth <= 0:
+            self.x[pairs], self.totals, self.value = new, totals, self.value + worth
 
     def stalled(self) -> bool:
         """Without a time limit: stop once each node was freed about three times in vain."""
         return self.since_better * self.nodes >= 3 * len(self.used)
 
-    def _model(self, free: np.ndarray) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
-        """The count model on the freed pairs, the others' counts fixed, hinted by the current."""
+    def _model(self, freed: IntArray) -> tuple[cp_model.CpModel, IntArray,
+                                                list[cp_model.IntVar], bool]:
+        """The count model on the ``freed`` pairs, the others fixed, hinted by the current.
+
+        Returns the model, the freed pairs it decides and their variables, and whether its
+        optimum is the neighbourhood's lexicographic one (False when the objective leaves
+        out low digits, too wide even for the neighbourhood). A class whose whole size
+        the other nodes hold has no pod on the freed nodes and can place none there: its
+        pairs stay 0 and are left out (with thousands of running classes, most of them).
+        """
         counts, m = self.counts, cp_model.CpModel()
-        pairs = np.flatnonzero(free)
-        x = [m.new_int_var(0, int(counts.pair_ub[p]), f"x{p}") for p in pairs.tolist()]
+        n_classes = len(counts.classes)
+        outside = self.totals - np.bincount(counts.pair_class[freed], weights=self.x[freed],
+                                            minlength=n_classes).astype(np.int64)
+        room = self.sizes - outside  # what a class may still hold on the freed nodes
+        pairs = freed[room[counts.pair_class[freed]] > 0]
+        cls = counts.pair_class[pairs]
+        x = [m.new_int_var(0, int(ub), f"x{p}")
+             for p, ub in zip(pairs.tolist(), counts.pair_ub[pairs].tolist(), strict=True)]
         for var, k in zip(x, self.x[pairs].tolist(), strict=True):
             m.add_hint(var, k)
-        where = {int(p): i for i, p in enumerate(pairs.tolist())}
-        n_classes = len(counts.classes)
-        outside = np.bincount(counts.pair_class[~free], weights=self.x[~free],
-                              minlength=n_classes).astype(np.int64)
-        per_class: dict[int, list[int]] = {}
-        for i, p in enumerate(pairs.tolist()):
-            per_class.setdefault(int(counts.pair_class[p]), []).append(i)
-        for c, members in per_class.items():
-            size, least = counts.classes[c].size, counts.min_placed[c]
-            m.add_linear_constraint(sum(x[i] for i in members), max(0, least - int(outside[c])),
-                                    size - int(outside[c]))
-        node_pairs: dict[int, list[int]] = {}
-        for i, p in enumerate(pairs.tolist()):
-            node_pairs.setdefault(int(counts.pair_node[p]), []).append(i)
-        for n, members in node_pairs.items():
+        for c in np.unique(cls).tolist():
+            m.add_linear_constraint(sum(x[i] for i in np.flatnonzero(cls == c).tolist()),
+                                    max(0, counts.min_placed[c] - int(outside[c])),
+                                    int(room[c]))
+        nodes = counts.pair_node[pairs]
+        for n in np.unique(nodes).tolist():
+            on = np.flatnonzero(nodes == n)
             for r in range(counts.need.shape[1]):
-                coeffs = [int(counts.need[counts.pair_class[pairs[i]], r]) for i in members]
-                if any(coeffs):
-                    m.add(sum(k * x[i] for k, i in zip(coeffs, members, strict=True))
+                coeffs = counts.need[cls[on], r]
+                if coeffs.any():
+                    m.add(sum(int(k) * x[i] for k, i in zip(coeffs.tolist(), on.tolist(),
+                                                            strict=True))
                           <= int(counts.capacity[n, r]))
-        for n in node_pairs:
+            where = dict(zip(pairs[on].tolist(), on.tolist(), strict=True))
             for conflict in self.conflicts.get(n, ()):
-                m.add(sum(x[where[p]] for p in conflict) <= 1)
-        stay = {p: c for c, p in counts.stay_pair.items()}
-        m.minimize(sum((self.on_placed[int(counts.pair_class[p])]
-                        + (self.on_stay[stay[p]] if p in stay else 0)) * x[i]
-                       for i, p in enumerate(pairs.tolist())))
-        return m, x
+                kept = [x[where[p]] for p in conflict if p in where]
+                if len(kept) > 1:
+                    m.add(sum(kept) <= 1)
+        staying = self.stay_of[pairs] >= 0
+        if not self.wide:
+            m.minimize(sum((self.on_placed[c] + (self.on_stay[c] if s else 0)) * v
+                           for c, s, v in zip(cls.tolist(), staying.tolist(), x, strict=True)))
+            return m, pairs, x, True
+        # Per digit, its coefficient on each pair and the most it can change here: a class
+        # places at most its room, or what fits on the freed nodes.
+        placed, stays = self.digits
+        coef = placed[:, cls] + stays[:, cls] * staying
+        fits = np.bincount(cls, weights=counts.pair_ub[pairs], minlength=n_classes)
+        most = np.minimum(np.maximum(room, 0), fits.astype(np.int64))
+        ranges = (np.abs(placed) @ most
+                  + np.abs(stays)[:, cls] @ (staying * counts.pair_ub[pairs])).tolist()
+        weights = radix([int(r) for r in ranges], NEIGHBOURHOOD_LIMIT)
+        m.minimize(sum(int(sum(w * int(k) for w, k in zip(weights, coef[:, i], strict=True)))
+                       * x[i] for i in range(len(pairs))))
+        return m, pairs, x, all(weights)
 
     def stats(self) -> dict[str, int]:
         """Neighbourhoods tried and improving, and the size reached."""

@@ -116,3 +116,24 @@ def blocks(terms: tuple[Term, ...], limit: int) -> list[tuple[Term, ...]]:
             out.append([term])
             span = term.top + 1
     return [tuple(b) for b in out]
+
+
+def radix(ranges: Sequence[int], limit: int) -> list[int]:
+    """Weights for digits (most significant first) that each change by at most ``ranges``.
+
+    Each weight exceeds what all lower digits can change together (a mixed radix), so
+    minimising the weighted sum minimises the digits lexicographically. While the
+    weighted ranges together pass ``limit``, the least significant digits left get
+    weight 0 (dropped); the weights of the digits kept are then exact for them.
+    """
+    kept = len(ranges)
+    while kept:
+        weights = [0] * len(ranges)
+        unit = 1
+        for d in reversed(range(kept)):
+            weights[d] = unit
+            unit *= ranges[d] + 1
+        if unit - 1 <= limit:
+            return weights
+        kept -= 1
+    return [0] * len(ranges)
