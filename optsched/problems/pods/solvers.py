@@ -115,17 +115,34 @@ to 7 %) and level on the default list (1,060 pending pods over 10 snapshots agai
 the 48 scenarios at 32 nodes within 1 s (``benchmarks/README.md``)."""
 
 
+SECONDS_PER_PAIR = 4e-7
+"""Most time the count structure took to build per pod and node: 0.18-0.38 us on the plugin
+benchmark's large states (2.5 to 5.4 million pods x nodes, 0.4-2.1 s)."""
+
+
+BUILD_SHARE = 0.5
+"""Most of the time limit the count structure may be expected to take for ``auto`` to give
+``pods-lns`` the solve; beyond, the greedy rules have the whole time."""
+
+
 def choose(instance: PodsInstance, params: SolveParams) -> tuple[str, str]:
-    """CP-SAT below 50,000 pods x nodes, pods-lns up to 20 million, else best-greedy.
+    """CP-SAT below 50,000 pods x nodes, pods-lns to 20 million if it has time, else best-greedy.
 
     The line above is what ``optsched families`` shows; the limits are
-    :data:`MIN_LNS_PAIRS` and :data:`MAX_EXACT_PAIRS`.
+    :data:`MIN_LNS_PAIRS` and :data:`MAX_EXACT_PAIRS`, and ``pods-lns`` needs the
+    count structure built (:data:`SECONDS_PER_PAIR`) within :data:`BUILD_SHARE` of
+    the time limit.
     """
     pairs = instance.pod_count * len(instance.nodes)
     where = f"{instance.pod_count} pods on {len(instance.nodes)} nodes"
+    greedy = "the greedy rules that end in time, scale-fit first"
     if pairs > MAX_EXACT_PAIRS:
-        return "best-greedy", f"{where}: the greedy rules that end in time, scale-fit first"
+        return "best-greedy", f"{where}: {greedy}"
     if pairs >= MIN_LNS_PAIRS:
+        limit = params.time_limit
+        if limit is not None and SECONDS_PER_PAIR * pairs > BUILD_SHARE * limit:
+            return "best-greedy", (f"{where}: the count model would take more than half of "
+                                   f"{limit:g} s to build; {greedy}")
         return "pods-lns", f"{where}: CP-SAT, then its search over nodes"
     return "cpsat", "the family's default"
 

@@ -56,6 +56,26 @@ def test_auto_takes_the_greedy_rules_beyond_the_exact_size(
     assert placed_by_priority(inst, result.solution) == [2, 0]  # type: ignore[arg-type]
 
 
+def test_auto_leaves_pods_lns_when_its_model_would_take_half_the_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same 6 pairs with pods-lns from 6 pairs and a build priced at 1 s per pair:
+    6 s, more than half of a 10 s limit (5 s), so best-greedy has the time (the
+    placement of the test above); at 12 s or more, or without a limit, pods-lns."""
+    from optsched import SolveParams, solve
+    from optsched.problems.pods import solvers
+
+    inst = instance([node("a", cpu="4"), node("b", cpu="2")],
+                    [pod("p1", "2", priority=10), pod("p2", "2", priority=10),
+                     pod("p3", "3", priority=1)])
+    monkeypatch.setattr(solvers, "MIN_LNS_PAIRS", 6)
+    monkeypatch.setattr(solvers, "SECONDS_PER_PAIR", 1.0)
+    result = solve(inst, "auto", SolveParams(time_limit=10))
+    assert result.solver == "best-greedy" and result.verified
+    assert placed_by_priority(inst, result.solution) == [2, 0]  # type: ignore[arg-type]
+    assert solvers.choose(inst, SolveParams(time_limit=12))[0] == "pods-lns"
+    assert solvers.choose(inst, SolveParams())[0] == "pods-lns"
+
+
 def test_its_time_is_counted_for_the_pending_pods() -> None:
     """scale-fit walks the nodes for pending pods only: 2 nodes, 3 running pods and 1
     pending give 4e-8 * 1 * 2 + 2e-5 * 4 = 8.008e-5 s (not 4e-8 * 4 * 2 + ...)."""
