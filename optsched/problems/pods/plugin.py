@@ -16,6 +16,7 @@ the field; nothing raises.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -83,15 +84,43 @@ def time_left(request: Request, started: float) -> tuple[str, float]:
 
 
 def solve_request(request: Request, started: float) -> dict[str, Any]:
-    """Solve within the request's time and write the plan in the plugin's terms."""
+    """Solve within the request's time and write the plan in the plugin's terms.
+
+    The solve runs in a thread of its own; should it still run at ``timeout_ms``
+    (a machine so busy that its own limit and watchdog come late), it is asked to
+    stop and the answer is its best verified incumbent so far, or the cluster as
+    it is, with an ``error`` line saying so.
+    """
+    from optsched.deadline import StopRequest
     from optsched.params import SolveParams
+    from optsched.result import Result
     from optsched.solve import solve
 
     solver, limit = time_left(request, started)
-    try:
-        result = solve(request.instance, solver, SolveParams(time_limit=limit, workers=1))
-    except OptschedError as exc:  # a solver bug: keep the cluster as it is
-        return respond(request, None, None, "", started, f"solver: {exc}")
+    stop, done = StopRequest(), threading.Event()
+    best: list[Result] = []  # the verified incumbents, in order
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(solve(request.instance, solver, SolveParams(time_limit=limit, workers=1),
+                             stop=stop, on_progress=best.append))
+        except OptschedError as exc:  # a solver bug: keep the cluster as it is
+            out.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="plugin-solve", daemon=True).start()
+    if not done.wait(max(0.0, started + request.timeout_s - time.monotonic())):
+        stop.set()
+        last = best[-1] if best else None
+        return respond(request, last.solution if last else None,
+                       last.objective if last else None, "feasible", started,
+                       f"solver: {solver} still ran at timeout_ms; the best plan verified "
+                       "by then")
+    result = out[0]
+    if isinstance(result, OptschedError):
+        return respond(request, None, None, "", started, f"solver: {result}")
     return respond(request, result.solution, result.objective, result.status.value, started)
 
 

@@ -117,6 +117,47 @@ def test_never_worse_than_the_cluster_as_it_is(monkeypatch: pytest.MonkeyPatch) 
     assert out["evictions"] == [] and out["placements"] == []
 
 
+@pytest.mark.parametrize("reports", [True, False])
+def test_a_solve_that_ignores_its_limit_is_not_waited_for(
+        monkeypatch: pytest.MonkeyPatch, reports: bool) -> None:
+    """A stand-in solver that runs on past its limit (until its stop request, at most
+    20 s), after reporting a verified incumbent that places both pending pods on n2 (3900m
+    free, two of 500m fit) or reporting nothing. With timeout_ms 500 the answer comes at
+    0.5 s, not 20: the incumbent's plan (two placements), or the cluster as it is (none),
+    an error line saying the solver still ran, and the solve asked to stop."""
+    module = importlib.import_module("optsched.solve")
+    asked: list[bool] = []
+
+    def late(instance: Any, *_args: Any, stop: Any = None, on_progress: Any = None,
+             **_kwargs: Any) -> Result:
+        where = {g.name: g.node for g in instance.groups}
+        where.update(u3="n2", u9="n2")
+        if reports:
+            on_progress(Result(status=Status.FEASIBLE, solver="late",
+                               solution=PodsSolution(where, (), ()), objective=0))
+        ends = time.monotonic() + 20
+        while not stop.is_set() and time.monotonic() < ends:
+            time.sleep(0.01)
+        asked.append(stop.is_set())
+        return Result(status=Status.NO_SOLUTION, solver="late")
+
+    monkeypatch.setattr(module, "solve", late)
+    request = copy.deepcopy(CONTRACT)
+    request["solver_input"]["timeout_ms"] = 500
+    started = time.monotonic()
+    out = plugin.answer(request, started)
+    assert time.monotonic() - started < 1.0
+    assert out["status"] == "FEASIBLE" and "still ran at timeout_ms" in out["error"]
+    assert {(p["uid"], p["node"]) for p in out["placements"]} == (
+        {("u3", "n2"), ("u9", "n2")} if reports else set())
+    assert out["evictions"] == []
+    check(request, out)
+    ends = time.monotonic() + 5
+    while not asked and time.monotonic() < ends:
+        time.sleep(0.01)
+    assert asked == [True]
+
+
 def run(text: str) -> subprocess.CompletedProcess[str]:
     """The script in a fresh process, as the plugin runs it."""
     return subprocess.run([sys.executable, str(SCRIPT)], input=text, capture_output=True,
