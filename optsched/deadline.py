@@ -96,11 +96,13 @@ class Deadline:
         The solve's listener of incumbents (see :meth:`report`); None: nobody listens.
         Only a deadline of the whole instance carries it: :meth:`part` passes it on, a
         deadline made for a sub-problem has none.
+    start
+        When the time started (``time.perf_counter()``); now when None.
     """
 
     def __init__(self, time_limit: float | None, stop: StopRequest | None = None,
-                 found: Found | None = None) -> None:
-        self.start = time.perf_counter()
+                 found: Found | None = None, start: float | None = None) -> None:
+        self.start = time.perf_counter() if start is None else start
         self.time_limit = time_limit
         self.stop = stop if stop is not None else StopRequest()
         self.found = found

@@ -120,6 +120,7 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, 
     InvalidSolutionError
         The solver's answer fails the independent check (a solver or model bug).
     """
+    entered = time.perf_counter()  # the limit covers the checks and the solver's imports
     request = prepare(instance, solver, params)
     family, spec, params, instance = request.family, request.spec, request.params, request.instance
     # The solve's own request: the watchdog may set it without touching the caller's.
@@ -127,7 +128,7 @@ def solve(instance: Any, solver: str = AUTO, params: SolveParams | None = None, 
     if on_progress is not None:
         incumbents = Incumbents(family, instance, spec.name, on_progress)
     deadline = Deadline(params.time_limit, (stop or StopRequest()).child(),
-                        None if incumbents is None else _tidied(family, incumbents))
+                        None if incumbents is None else _tidied(family, incumbents), entered)
     with (threads or PROCESS).lease(params.workers) as workers:
         result = _solve(family, spec, instance, replace(params, workers=workers), deadline,
                         incumbents)

@@ -47,6 +47,23 @@ def test_a_solver_that_ignores_its_limit(monkeypatch: pytest.MonkeyPatch, limit:
     assert result.stats["fallback"] == "dynasearch" and "left behind" in result.stats["watchdog"]
 
 
+def test_the_limit_counts_from_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks before a solve (here a solver's ``supports`` that takes 1 s, as a first
+    import of a family's solvers can take a fifth of one) are within the limit: with 1.5 s
+    and a stand-in for cpsat that sleeps 30 s, the call returns within 2.5 s (not 1 s +
+    1.5 s + the watchdog's grace) and its ``call_s`` counts the check."""
+    def slow_check(instance: Any) -> None:
+        time.sleep(1.0)
+
+    table = solvers("smtt")
+    monkeypatch.setitem(table, "cpsat", dataclasses.replace(
+        table["cpsat"], run=_sleeper(30), supports=slow_check))
+    started = time.perf_counter()
+    result = solve(EXAMPLE, "cpsat", SolveParams(time_limit=1.5, workers=1))
+    assert time.perf_counter() - started < 2.5
+    assert result.verified and result.stats["call_s"] >= 1.0
+
+
 def test_a_hint_that_ignores_its_share(monkeypatch: pytest.MonkeyPatch) -> None:
     """The hint solver sleeps 30 s: the solve goes on without it and cpsat proves 8."""
     table = solvers("smtt")

@@ -93,9 +93,11 @@ def solve_request(request: Request, started: float) -> dict[str, Any]:
     """
     from optsched.deadline import StopRequest
     from optsched.params import SolveParams
+    from optsched.registry import family_of
     from optsched.result import Result
     from optsched.solve import solve
 
+    family_of(request.instance)  # finding the families (0.15 s) before the limit is set
     solver, limit = time_left(request, started)
     stop, done = StopRequest(), threading.Event()
     best: list[Result] = []  # the verified incumbents, in order

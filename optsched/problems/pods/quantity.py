@@ -81,6 +81,12 @@ def amount(resource: str, value: object, field: str) -> int:
     Kubernetes rounds a request up to the resource's precision; so does this.
     Extended resources and ``pods`` must be whole numbers.
     """
+    if type(value) is int and 0 <= value <= MAX_AMOUNT and resource != CPU:
+        return value  # the common case of a large cluster, without fractions
+    if (type(value) is str and resource == CPU and value.endswith("m")
+            and value[:-1].isascii() and value[:-1].isdigit()
+            and int(value[:-1]) <= MAX_AMOUNT):
+        return int(value[:-1])  # millicores, as the scheduler plugin's requests are
     quantity = parse(value, field)
     scaled = quantity * 1000 if resource == CPU else quantity
     if resource != CPU and resource != "memory" and scaled.denominator != 1 \

@@ -64,6 +64,24 @@ def test_amounts_in_base_units() -> None:
     assert amount("nvidia.com/gpu", "2", "f") == 2
 
 
+def test_the_plain_forms_read_without_fractions_read_the_same() -> None:
+    """Whole millicores ("1500m") and integer amounts of other resources skip the general
+    parser; the answers and the errors are the same: 1500, 0, 4096, 2 GPUs; "-5m", "١m"
+    (not ASCII), a bool and 2^62 + 1 are refused as before."""
+    assert amount("cpu", "1500m", "f") == 1500 and amount("cpu", "0m", "f") == 0
+    assert amount("memory", 4096, "f") == 4096 and amount("nvidia.com/gpu", 2, "f") == 2
+    with pytest.raises(InstanceError, match=r"^f: must not be negative"):
+        amount("cpu", "-5m", "f")
+    with pytest.raises(InstanceError, match=r"^f: .* is not a Kubernetes quantity"):
+        amount("cpu", "\u0661m", "f")
+    with pytest.raises(InstanceError, match=r"^f: must be a quantity string"):
+        amount("memory", True, "f")
+    with pytest.raises(InstanceError, match=r"^f: .* is too large"):
+        amount("memory", 2**62 + 1, "f")
+    with pytest.raises(InstanceError, match=r"^f: .* is too large"):
+        amount("cpu", f"{2**62 + 1}m", "f")
+
+
 def test_requests_round_up() -> None:
     """0.1m of cpu rounds up to 1 millicore; 0.5 bytes of memory up to 1 byte."""
     assert amount("cpu", "0.1m", "f") == 1
