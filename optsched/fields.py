@@ -27,6 +27,8 @@ def or_default(value: T | None, default: T) -> T:
 
 def is_int(value: object) -> bool:
     """True for an integer (Python or NumPy) that is not a boolean."""
+    if type(value) is int:  # the common case, without the abstract class's check
+        return True
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
