@@ -6,17 +6,23 @@ import pytest
 
 from optsched.problems.pods.evaluate import evaluate, placed_by_priority
 from optsched.problems.pods.generate import scenario
+from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.samples import instance, node, pod
 from optsched.problems.pods.scale import scale_fit
 
 
-def test_best_fit_by_priority_then_size() -> None:
+def three_pods() -> PodsInstance:
     """Nodes a (4 cpu) and b (2 cpu), same memory; p1 and p2 (2 cpu, priority 10), p3 (3
-    cpu, priority 1). p1 leaves a with 2 cpu or b with 0: b (the best fit); p2 then a;
-    p3 fits neither (a has 2 left): placed [2, 0] by priority (10, 1)."""
-    inst = instance([node("a", cpu="4"), node("b", cpu="2")],
+    cpu, priority 1): 6 pairs."""
+    return instance([node("a", cpu="4"), node("b", cpu="2")],
                     [pod("p1", "2", priority=10), pod("p2", "2", priority=10),
                      pod("p3", "3", priority=1)])
+
+
+def test_best_fit_by_priority_then_size() -> None:
+    """On :func:`three_pods`: p1 leaves a with 2 cpu or b with 0: b (the best fit); p2 then
+    a; p3 fits neither (a has 2 left): placed [2, 0] by priority (10, 1)."""
+    inst = three_pods()
     solution = scale_fit(inst)
     assert dict(solution.assignment) == {"p1": "b", "p2": "a", "p3": None}
     assert placed_by_priority(inst, solution) == [2, 0]
@@ -44,9 +50,7 @@ def test_auto_takes_the_greedy_rules_beyond_the_exact_size(
     from optsched import SolveParams, solve
     from optsched.problems.pods import solvers
 
-    inst = instance([node("a", cpu="4"), node("b", cpu="2")],
-                    [pod("p1", "2", priority=10), pod("p2", "2", priority=10),
-                     pod("p3", "3", priority=1)])
+    inst = three_pods()
     assert solve(inst, "auto", SolveParams(time_limit=5)).solver == "cpsat"
     monkeypatch.setattr(solvers, "MIN_LNS_PAIRS", 6)
     assert solve(inst, "auto", SolveParams(time_limit=5)).solver == "pods-lns"
@@ -64,9 +68,7 @@ def test_auto_leaves_pods_lns_when_its_model_would_take_half_the_time(
     from optsched import SolveParams, solve
     from optsched.problems.pods import solvers
 
-    inst = instance([node("a", cpu="4"), node("b", cpu="2")],
-                    [pod("p1", "2", priority=10), pod("p2", "2", priority=10),
-                     pod("p3", "3", priority=1)])
+    inst = three_pods()
     monkeypatch.setattr(solvers, "MIN_LNS_PAIRS", 6)
     monkeypatch.setattr(solvers, "SECONDS_PER_PAIR", 1.0)
     result = solve(inst, "auto", SolveParams(time_limit=10))

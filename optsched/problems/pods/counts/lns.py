@@ -72,6 +72,7 @@ def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Resu
         return result
     started = time.perf_counter()
     search = _Search(counts, x, params, int(options["nodes"]), float(options["slice"]))
+    start_value = search.value
     reserve = cp.reserve_s(instance)
     while not search.whole and (
             (left := deadline.remaining()) is None or left > reserve + cpsat.MIN_SOLVE_S):
@@ -84,7 +85,7 @@ def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Resu
     return replace(result, status=Status.OPTIMAL if bound is not None and bound >= best
                    else Status.FEASIBLE, solution=decode(counts, search.x), objective=best,
                    stats={**result.stats, "lns_s": round(time.perf_counter() - started, 3),
-                          "lns_start": value(counts, x), **search.stats()})
+                          "lns_start": start_value, **search.stats()})
 
 
 class _Search:
@@ -181,12 +182,18 @@ class _Search:
         np.add.at(totals, cls, change[changed])
         if np.any(totals[cls] > self.sizes[cls]) or np.any(totals[cls] < self.least[cls]):
             return
-        staying = (self.stay_of[pairs[changed]] >= 0).tolist()
-        worth = sum(d * (self.on_placed[c] + (self.on_stay[c] if s else 0))
-                    for d, c, s in zip(change[changed].tolist(), cls.tolist(), staying,
-                                       strict=True))
+        worth = sum(d * k for d, k in zip(change[changed].tolist(),
+                                          self._coefficients(pairs[changed]), strict=True))
         if worth <= 0:
             self.x[pairs], self.totals, self.value = new, totals, self.value + worth
+
+    def _coefficients(self, pairs: IntArray) -> list[int]:
+        """Each pair's objective coefficient, in exact integers.
+
+        Its class's, plus its stay's when the pair keeps the class's running pods in place.
+        """
+        return [self.on_placed[c] + (self.on_stay[c] if s >= 0 else 0) for c, s in zip(
+            self.counts.pair_class[pairs].tolist(), self.stay_of[pairs].tolist(), strict=True)]
 
     def stalled(self) -> bool:
         """Without a time limit: stop once each node was freed about three times in vain."""
@@ -231,11 +238,10 @@ class _Search:
                 kept = [x[where[p]] for p in conflict if p in where]
                 if len(kept) > 1:
                     m.add(sum(kept) <= 1)
-        staying = self.stay_of[pairs] >= 0
         if not self.wide:
-            m.minimize(sum((self.on_placed[c] + (self.on_stay[c] if s else 0)) * v
-                           for c, s, v in zip(cls.tolist(), staying.tolist(), x, strict=True)))
+            m.minimize(sum(k * v for k, v in zip(self._coefficients(pairs), x, strict=True)))
             return m, pairs, x, True
+        staying = self.stay_of[pairs] >= 0
         # Per digit, its coefficient on each pair and the most it can change here: a class
         # places at most its room, or what fits on the freed nodes.
         placed, stays = self.digits
