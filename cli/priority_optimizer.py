@@ -3,7 +3,7 @@
 
 Run by the plugin as ``$SOLVER_PYTHON_BIN $SOLVER_PATH`` (this project's interpreter, this
 file): reads the plugin's JSON on stdin, answers on stdout within ``timeout_ms`` of its
-start, exits 0 always (``optsched/problems/pods/plugin.py``; ``docs/pods-plugin.md``).
+start, exits 0 always (``optsched/problems/pods/plugin/``; ``docs/pods-plugin.md``).
 """
 
 import time

@@ -81,12 +81,19 @@ def _pod(rng: random.Random, i: int, cpu: int, mem: int, node: str | None) -> di
     return pod
 
 
-def final(request: Mapping[str, Any], out: Mapping[str, Any]) -> dict[str, str | None]:
-    """Every pod's node after the answer; raises AssertionError on a contract breach."""
+def _pods(request: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Every pod of the request by uid, the preemptor included."""
     data = request["solver_input"]
     pods = {p["uid"]: p for p in data["pods"]}
     if "preemptor" in data:
         pods[data["preemptor"]["uid"]] = data["preemptor"]
+    return pods
+
+
+def final(request: Mapping[str, Any], out: Mapping[str, Any]) -> dict[str, str | None]:
+    """Every pod's node after the answer; raises AssertionError on a contract breach."""
+    data = request["solver_input"]
+    pods = _pods(request)
     where: dict[str, str | None] = {u: p.get("node") for u, p in pods.items()}
     for move in out.get("placements", []):
         assert move["uid"] in pods, f"unknown pod {move['uid']}"
@@ -101,6 +108,8 @@ def final(request: Mapping[str, Any], out: Mapping[str, Any]) -> dict[str, str |
         assert node is None or node in names, f"{uid} on unknown node {node}"
         if pods[uid].get("protected"):
             assert node == pods[uid]["node"], f"protected {uid} moved"
+    if "preemptor" in data and where[data["preemptor"]["uid"]] is None:
+        assert out.get("error"), "the preemptor is pending and the answer does not say why"
     for name, node in names.items():
         on = [pods[u] for u, n in where.items() if n == name]
         # the plugin's omitempty leaves zero amounts out
@@ -112,10 +121,7 @@ def final(request: Mapping[str, Any], out: Mapping[str, Any]) -> dict[str, str |
 
 def score(request: Mapping[str, Any], where: Mapping[str, str | None]) -> tuple[Any, ...]:
     """Larger is better: placed pods per priority (highest first), -evictions, -moves."""
-    data = request["solver_input"]
-    pods = {p["uid"]: p for p in data["pods"]}
-    if "preemptor" in data:
-        pods[data["preemptor"]["uid"]] = data["preemptor"]
+    pods = _pods(request)
     levels = sorted({p.get("priority", 0) for p in pods.values()}, reverse=True)
     placed = tuple(sum(1 for u, p in pods.items() if p.get("priority", 0) == lvl
                        and where[u] is not None) for lvl in levels)
@@ -161,27 +167,33 @@ def main() -> None:
                               capture_output=True, text=True, timeout=120, check=False)
         wall = time.monotonic() - started
         out = json.loads(done.stdout)
-        now = score(request, final(request, {}))
+        now = score(request, {u: p.get("node") for u, p in _pods(request).items()})
         try:
             mine, valid = score(request, final(request, out)), True
         except AssertionError as breach:
             print(f"state {k}: {breach}", file=sys.stderr)
             mine, valid = now, False
         optimum, proven = best(request, args.reference_s)
+        preemptor = request["solver_input"].get("preemptor")
         rows.append({"status": out["status"], "wall": wall, "exit": done.returncode,
+                     "preemptor": preemptor is not None,
+                     "preemptor_placed": valid and preemptor is not None
+                     and final(request, out)[preemptor["uid"]] is not None,
                      "valid": valid, "better": mine > now, "should": optimum > now,
                      "optimal": mine == optimum, "proven": proven,
                      "traceback": "Traceback" in done.stderr})
     late = [r["wall"] - args.timeout_ms / 1000 for r in rows]
     print(f"{len(rows)} states, timeout_ms {args.timeout_ms}, Python {sys.version.split()[0]}")
     print("| states | valid answers | exit 0, no traceback | wall max (s) | over timeout + 0.5 s "
-          "| strictly better / optimum strictly better | answer = optimum (proven) |")
-    print("|---|---|---|---|---|---|---|")
+          "| strictly better / optimum strictly better | answer = optimum (proven) "
+          "| preemptor placed / states with one |")
+    print("|---|---|---|---|---|---|---|---|")
     print(f"| {len(rows)} | {sum(r['valid'] for r in rows)} "
           f"| {sum(r['exit'] == 0 and not r['traceback'] for r in rows)}"
           f" | {max(r['wall'] for r in rows):.2f} | {sum(x > 0.5 for x in late)} "
           f"| {sum(r['better'] and r['should'] for r in rows)} / {sum(r['should'] for r in rows)} "
-          f"| {sum(r['optimal'] for r in rows)} ({sum(r['proven'] for r in rows)}) |")
+          f"| {sum(r['optimal'] for r in rows)} ({sum(r['proven'] for r in rows)}) "
+          f"| {sum(r['preemptor_placed'] for r in rows)} / {sum(r['preemptor'] for r in rows)} |")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..problems.pods.test_plugin import CONTRACT, check
+from ..problems.pods.plugin.test_answer import CONTRACT, check
 from .test_server import Server, server  # noqa: F401 - the fixture
 
 

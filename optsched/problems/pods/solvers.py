@@ -116,8 +116,12 @@ the 48 scenarios at 32 nodes within 1 s (``benchmarks/README.md``)."""
 
 
 SECONDS_PER_PAIR = 4e-7
-"""Most time the count structure took to build per pod and node: 0.18-0.38 us on the plugin
-benchmark's large states (2.5 to 5.4 million pods x nodes, 0.4-2.1 s)."""
+"""Time expected per pod and node to build the count structure and start the search: four
+times the slowest build measured (0.08-0.10 us on the plugin benchmark's large states, 2.5
+to 5.4 million pods x nodes in 0.21-0.55 s). On those six states at limits of 1 to 2.5 s
+(idle machine), 2e-7 gave ``pods-lns`` the solve where it beat ``best-greedy`` in 29 of 30
+cases, 4e-7 in 23; but on a busy machine 2e-7 gave it a state whose structure was then not
+built in time (plugin, 2000 ms: the cluster as it is, where ``best-greedy`` places pods)."""
 
 
 BUILD_SHARE = 0.5

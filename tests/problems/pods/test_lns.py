@@ -84,19 +84,39 @@ def test_the_search_starts_from_the_hint_when_the_whole_model_is_not_built(
     pending; a neighbourhood of every node is the whole model, whose optimum (1) it
     proves."""
     from optsched.deadline import Deadline, OutOfTimeError
-    from optsched.problems.pods.counts import cp
+    from optsched.problems.pods.counts import cp, lns, structure
 
     def expired(self: object) -> None:
         raise OutOfTimeError
 
     monkeypatch.setattr(Deadline, "check", expired)
     monkeypatch.setattr(cp, "CHECK_EVERY", 1)  # a model this small is otherwise always built
+    monkeypatch.setattr(lns, "build_counts", lambda instance, _: structure.build_counts(
+        instance))  # the count structure is built (the next test: when it is not)
     instance = ex.fragmented()
     result = solve(instance, "pods-lns", SolveParams(
         time_limit=10, workers=1, seed=0, hint=first_fit(instance),
         options={"nodes": 100}))
     assert "not built" in result.stats["build"] and result.stats["lns_start"] == 2
     assert result.verified and result.objective == 1 and result.status is Status.OPTIMAL
+
+
+def test_a_count_structure_not_built_in_time_gives_the_hint(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the limit comes while the count structure is built (here: every look at the
+    deadline says it has passed), pods-lns stops there and the answer is the hint,
+    verified: first fit's 2 pending on ``fragmented`` (its docstring)."""
+    from optsched.deadline import Deadline, OutOfTimeError
+
+    def expired(self: object) -> None:
+        raise OutOfTimeError
+
+    monkeypatch.setattr(Deadline, "check", expired)
+    instance = ex.fragmented()
+    result = solve(instance, "pods-lns", SolveParams(time_limit=10, workers=1, seed=0,
+                                                     hint=first_fit(instance)))
+    assert "count structure" in result.stats["build"]
+    assert result.verified and result.objective == 2 and result.status is Status.FEASIBLE
 
 
 def test_a_proven_first_phase_ends_the_solve() -> None:

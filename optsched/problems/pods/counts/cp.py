@@ -163,7 +163,7 @@ class _Model:
 def build(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> CpFormulation:
     """Build the count model (staged blocks are solved here when the objective is too wide)."""
     started = time.perf_counter()
-    return build_on(build_counts(instance), params, deadline, started)
+    return build_on(build_counts(instance, deadline), params, deadline, started)
 
 
 def build_on(counts: Counts, params: SolveParams, deadline: Deadline,

@@ -49,7 +49,11 @@ def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Resu
     # CP-SAT's own defaults in the first phase, after drop-and-pack's share
     plain = replace(params, options={}, model={"pack": float(options["pack"])})
     first = deadline.part(float(options["start"]))
-    counts = build_counts(instance)
+    try:
+        counts = build_counts(instance, deadline)
+    except OutOfTimeError:  # solve() answers with the hint it verified
+        return Result(status=Status.NO_SOLUTION, solver="pods-lns",
+                      stats={"build": "the limit came before the count structure was built"})
     form: cpsat.CpFormulation | None = None
     if counts.top > cp.OBJECTIVE_LIMIT:  # CP-SAT would solve it staged: seldom in time
         why = "the objective is too wide for one weighted sum: no whole model"

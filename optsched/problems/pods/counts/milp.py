@@ -81,7 +81,7 @@ def build(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Mi
     """Build the MILP; raise :class:`NotSupportedError` for an objective too wide for it."""
     started = time.perf_counter()
     mode, symmetry = options(params)
-    counts = build_counts(instance)
+    counts = build_counts(instance, deadline)
     if mode == "staged" or counts.top > OBJECTIVE_LIMIT:
         why = ("the MILP models solve the weighted objective only" if mode == "staged"
                else f"the lexicographic objective reaches {counts.top}, beyond the 2^40 up to "

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optsched.compiled import IntArray
+from optsched.deadline import Deadline
 from optsched.options import Option, OptionSet
 from optsched.params import SolveParams
 from optsched.problems.pods.counts.objective import Term, make_terms
@@ -107,12 +108,25 @@ class Counts:
     pair_class: IntArray
     pair_node: IntArray
     pair_ub: IntArray
-    rows: tuple[tuple[int, int], ...]
     conflicts: tuple[tuple[int, ...], ...]
     orbits: tuple[tuple[int, ...], ...]
-    sym_key: IntArray
     min_placed: tuple[int, ...]
     terms: tuple[Term, ...]
+
+    @cached_property
+    def rows(self) -> tuple[tuple[int, int], ...]:
+        """The (node, resource) capacities that the pairs' upper bounds could exceed."""
+        most = np.zeros_like(self.capacity, dtype=np.float64)
+        for r in range(len(self.demand)):
+            most[:, r] = np.bincount(self.pair_node, minlength=len(most), weights=(
+                self.need[self.pair_class, r].astype(np.float64) * self.pair_ub))
+        binding = np.argwhere(most > self.capacity.astype(np.float64) * (1 - 1e-9))
+        return tuple((int(n), int(r)) for n, r in binding)
+
+    @cached_property
+    def sym_key(self) -> IntArray:
+        """Per pair, the weight of its pods in the ``load`` symmetry breaking."""
+        return symmetry_keys(self.need, self.capacity, self.pair_class, self.pair_node)
 
     @cached_property
     def index(self) -> PairIndex:
@@ -178,9 +192,16 @@ def _classes(instance: PodsInstance) -> tuple[list[PodClass], list[PodClass]]:
     return free, fixed_classes
 
 
-def build_counts(instance: PodsInstance) -> Counts:
-    """Classes, pairs, capacities, orbits and objective terms of ``instance``."""
+def build_counts(instance: PodsInstance, deadline: Deadline | None = None) -> Counts:
+    """Classes, pairs, capacities, orbits and objective terms of ``instance``.
+
+    Between its steps (each a fraction of a second at millions of pairs) the build
+    looks at ``deadline`` and raises :class:`~optsched.deadline.OutOfTimeError` once
+    it has passed.
+    """
+    check = deadline.check if deadline is not None else _never
     classes, fixed = _classes(instance)
+    check()
     nodes = instance.nodes
     n_nodes, n_res, n_cls = len(nodes), len(instance.resources), len(classes)
     alloc = np.array([[n.allocatable.get(r, 0) for r in instance.resources] for n in nodes],
@@ -203,6 +224,7 @@ def build_counts(instance: PodsInstance) -> Counts:
     capacity = np.minimum(left // divisor,
                           np.array([min(d, MAX_AMOUNT) for d in demand], dtype=np.int64))
     eligible = _eligible(instance, classes)
+    check()
     with np.errstate(divide="ignore"):
         fits = np.where(need[:, None, :] > 0,
                         capacity[None, :, :] // np.maximum(need[:, None, :], 1),
@@ -219,16 +241,16 @@ def build_counts(instance: PodsInstance) -> Counts:
             for n in range(n_nodes):
                 if (n, klass.key) in taken:
                     ub[c, n] = 0
+    check()
     pair_class, pair_node = np.nonzero(ub)
     pair_ub = ub[pair_class, pair_node].astype(np.int64)
+    conflicts = _conflicts(classes, pair_class, pair_node)
+    check()
     return Counts(
         instance=instance, classes=tuple(classes), fixed=tuple(fixed), need=need,
         capacity=capacity, demand=demand, pair_class=pair_class.astype(np.int64),
-        pair_node=pair_node.astype(np.int64), pair_ub=pair_ub,
-        rows=_rows(need, capacity, pair_class, pair_node, pair_ub),
-        conflicts=_conflicts(classes, pair_class, pair_node),
+        pair_node=pair_node.astype(np.int64), pair_ub=pair_ub, conflicts=conflicts,
         orbits=find_orbits(instance, classes, fixed),
-        sym_key=symmetry_keys(need, capacity, pair_class, pair_node),
         min_placed=tuple(k.size if k.home is not None and not instance.allow_evictions else 0
                          for k in classes),
         terms=make_terms(instance, classes))
@@ -251,13 +273,8 @@ def _eligible(instance: PodsInstance, classes: Sequence[PodClass]) -> NDArray[np
         len(classes), len(instance.nodes))
 
 
-def _rows(need: IntArray, capacity: IntArray, pair_class: IntArray, pair_node: IntArray,
-          pair_ub: IntArray) -> tuple[tuple[int, int], ...]:
-    """The (node, resource) capacities that the pairs' upper bounds could exceed."""
-    most = np.zeros(capacity.shape, dtype=np.float64)
-    np.add.at(most, pair_node, need[pair_class].astype(np.float64) * pair_ub[:, None])
-    binding = np.argwhere(most > capacity.astype(np.float64) * (1 - 1e-9))
-    return tuple((int(n), int(r)) for n, r in binding)
+def _never() -> None:
+    """No deadline to look at."""
 
 
 def _conflicts(classes: Sequence[PodClass], pair_class: IntArray, pair_node: IntArray

@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 
 from optsched import Result, Status
+from optsched.errors import InputError
 from optsched.problems.pods import plugin
 from optsched.problems.pods.solution import PodsSolution
 
-from ...conftest import REPO
+from ....conftest import REPO
 
 SCRIPT = REPO / "cli" / "priority_optimizer.py"
 GIB = 1 << 30
@@ -99,7 +100,63 @@ def test_a_preemptor_that_cannot_fit_is_explained() -> None:
     out = plugin.answer(request, time.monotonic())
     where = check(request, out)
     assert where["p"] is None and where["peer"] == "n1"
-    assert "preemptor p" in out["error"]
+    assert out["status"] == "OPTIMAL"
+    assert out["error"].startswith("preemptor p: not placed; no plan that places it scores")
+
+
+def test_a_preemptor_beside_protected_pods_is_explained() -> None:
+    """n1 (1000m) runs a protected pod of 600m; the preemptor asks 500m > 400m: no node
+    can ever hold it, whatever is evicted, and the answer says that."""
+    request = {"solver_input": {
+        "nodes": [{"name": "n1", "cap_cpu_m": 1000}],
+        "pods": [{"uid": "dns", "req_cpu_m": 600, "priority": 7, "node": "n1",
+                  "protected": True}],
+        "preemptor": {"uid": "p", "req_cpu_m": 500, "priority": 100},
+        "timeout_ms": 5000}}
+    out = plugin.answer(request, time.monotonic())
+    assert check(request, out)["p"] is None
+    assert out["error"] == "preemptor p: no node has room for it beside its protected pods"
+
+
+@pytest.mark.parametrize("pending", ["a", "z"])
+def test_the_preemptor_takes_the_room_of_a_pending_pod_of_its_priority(pending: str) -> None:
+    """n1 (1000m) runs r (500m); room for one more 500m pod. The pending pod (named before
+    or after the preemptor, so no tie-break by name helps) and the preemptor both ask
+    500m at priority 100: either placed scores the same (one more pod at 100, nothing
+    evicted or moved), and the answer places the preemptor."""
+    request = {"solver_input": {
+        "nodes": [{"name": "n1", "cap_cpu_m": 1000}],
+        "pods": [{"uid": pending, "req_cpu_m": 500, "priority": 100},
+                 {"uid": "r", "req_cpu_m": 500, "priority": 100, "node": "n1"}],
+        "preemptor": {"uid": "p", "req_cpu_m": 500, "priority": 100},
+        "timeout_ms": 5000}}
+    out = plugin.answer(request, time.monotonic())
+    where = check(request, out)
+    assert (where["p"], where[pending], where["r"]) == ("n1", None, "n1")
+    assert out["status"] == "OPTIMAL" and "error" not in out
+
+
+def test_the_greedy_rules_may_use_the_reserve() -> None:
+    """With 5 s left the exact solvers get 5 - RESERVE_S; with 0.5 s the greedy rules get
+    all of it (each runs only when its expected time fits, and the answer comes at
+    timeout_ms whatever the solve does)."""
+    request = plugin.read(CONTRACT)  # timeout_ms 5000
+    now = time.monotonic()
+    solver, limit = plugin.time_left(request, now)
+    assert solver == "auto" and 5 - plugin.RESERVE_S - 0.1 < limit <= 5 - plugin.RESERVE_S
+    solver, limit = plugin.time_left(request, now - 4.5)
+    assert solver == "best-greedy" and 0.4 < limit <= 0.5
+
+
+def test_whole_numbers_written_with_a_fraction_are_read() -> None:
+    """``500.0`` is the integer 500 (JSON does not tell them apart); 500.5 is refused."""
+    request = copy.deepcopy(CONTRACT)
+    request["solver_input"]["pods"][2]["req_cpu_m"] = 500.0
+    request["solver_input"]["timeout_ms"] = 5000.0
+    assert plugin.read(request).pods["u3"].cpu == 500
+    request["solver_input"]["pods"][2]["req_cpu_m"] = 500.5
+    with pytest.raises(InputError, match="500.5"):
+        plugin.read(request)
 
 
 def test_never_worse_than_the_cluster_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:

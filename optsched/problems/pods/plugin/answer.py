@@ -1,0 +1,160 @@
+"""The plugin's output: the solve within ``timeout_ms`` and the plan in the plugin's terms."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from optsched.errors import InputError, OptschedError
+from optsched.problems.pods.plugin.preemptor import swap, why_not
+from optsched.problems.pods.plugin.request import Request, read
+
+RESERVE_S = 0.15
+"""Seconds of ``timeout_ms`` kept for checking and writing the answer."""
+INVALID = "MODEL_INVALID"
+"""The status of an input the solver refuses (the plugin ignores it, as every status but
+OPTIMAL and FEASIBLE)."""
+EXACT_MIN_S = 1.0
+"""Seconds left below which the answer comes from the greedy solvers alone (loading
+OR-Tools takes about half a second of a fresh process)."""
+
+
+def answer(obj: object, started: float) -> dict[str, Any]:
+    """The plugin's output for its input ``obj``.
+
+    ``started`` is ``time.monotonic()`` at the process's start: the answer comes by
+    ``timeout_ms`` from then (:func:`time_left`).
+    """
+    try:
+        request = read(obj)
+    except InputError as exc:
+        return refusal(exc, started)
+    return solve_request(request, started)
+
+
+def refusal(exc: InputError, started: float) -> dict[str, Any]:
+    """The answer to a bad input: a status the plugin ignores and one line naming the field."""
+    return {"status": INVALID, "error": f"{exc.field}: {exc.problem}", "placements": [],
+            "evictions": [], "phases": [], "duration_ms": _ms(started)}
+
+
+def time_left(request: Request, started: float) -> tuple[str, float]:
+    """The solver and the time limit the request leaves (greedy alone when short).
+
+    The greedy rules get the time up to ``timeout_ms`` itself, without the reserve: each
+    rule runs only when its expected time fits, and returns as soon as it is done, and
+    :func:`solve_request` answers at ``timeout_ms`` whatever the solve is doing.
+    """
+    left = started + request.timeout_s - time.monotonic()
+    if left - RESERVE_S >= EXACT_MIN_S:
+        return "auto", left - RESERVE_S
+    return "best-greedy", max(0.05, left)
+
+
+def solve_request(request: Request, started: float) -> dict[str, Any]:
+    """Solve within the request's time and write the plan in the plugin's terms.
+
+    The solve runs in a thread of its own; should it still run at ``timeout_ms``
+    (a machine so busy that its own limit and watchdog come late), it is asked to
+    stop and the answer is its best verified incumbent so far, or the cluster as
+    it is, with an ``error`` line saying so.
+    """
+    from optsched.deadline import StopRequest
+    from optsched.params import SolveParams
+    from optsched.registry import family_of
+    from optsched.result import Result
+    from optsched.solve import solve
+
+    family_of(request.instance)  # finding the families (0.15 s) before the limit is set
+    solver, limit = time_left(request, started)
+    stop, done = StopRequest(), threading.Event()
+    best: list[Result] = []  # the verified incumbents, in order
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(solve(request.instance, solver, SolveParams(time_limit=limit, workers=1),
+                             stop=stop, on_progress=best.append))
+        except OptschedError as exc:  # a solver bug: keep the cluster as it is
+            out.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="plugin-solve", daemon=True).start()
+    if not done.wait(max(0.0, started + request.timeout_s - time.monotonic())):
+        stop.set()
+        last = best[-1] if best else None
+        return respond(request, last.solution if last else None,
+                       last.objective if last else None, "feasible", started,
+                       f"solver: {solver} still ran at timeout_ms; the best plan verified "
+                       "by then")
+    result = out[0]
+    if isinstance(result, OptschedError):
+        return respond(request, None, None, "", started, f"solver: {result}")
+    return respond(request, result.solution, result.objective, result.status.value, started)
+
+
+def respond(request: Request, solution: Any, objective: float | None, status: str,
+            started: float, error: str = "") -> dict[str, Any]:
+    """The plugin's answer from a solve's verified solution (None: none was found).
+
+    A solution that scores below the cluster as it is, or none, gives the
+    cluster as it is (status ``FEASIBLE``): the answer is never worse than it.
+    """
+    from optsched.problems.pods.evaluate import evaluate
+    from optsched.problems.pods.solution import PodsSolution, as_it_is
+
+    now = as_it_is(request.instance)
+    now_value = evaluate(request.instance, now).objective
+    better = now_value is None or (objective is not None and objective <= now_value)
+    if not (isinstance(solution, PodsSolution) and better):
+        solution, objective, status = now, now_value, "feasible"
+    out: dict[str, Any] = {"status": status.upper(), **_plan(request, solution.assignment),
+                           "phases": [], "duration_ms": _ms(started)}
+    if request.preemptor is not None and solution.assignment.get(request.preemptor) is None:
+        why = _preemptor(request, solution, objective, status, out)
+        if why:
+            out["error"] = why
+    if error:
+        out["error"] = error
+    return out
+
+
+def _preemptor(request: Request, solution: Any, objective: float | None, status: str,
+               out: dict[str, Any]) -> str:
+    """Place the pending preemptor where a pod of its priority stands, or say why not.
+
+    ``out`` takes the plan with the preemptor when it fits there and the checker
+    finds it scores the same; else the answer is the ``error`` line.
+    """
+    from optsched.problems.pods.evaluate import evaluate
+    from optsched.problems.pods.solution import make
+
+    assert request.preemptor is not None
+    swapped = swap(request.pods, request.nodes, request.preemptor, solution.assignment)
+    if swapped is not None:
+        plan = make(request.instance, swapped)
+        checked = evaluate(request.instance, plan)
+        if checked.feasible and checked.objective == objective:
+            out.update(_plan(request, plan.assignment))
+            return ""
+    return why_not(request.pods, request.nodes, request.preemptor, status == "optimal")
+
+
+def _plan(request: Request, assignment: Mapping[str, str | None]) -> dict[str, Any]:
+    placements, evictions = [], []
+    for uid, pod in request.pods.items():
+        node = assignment.get(uid)
+        if node is None and pod.node:
+            evictions.append({"uid": uid, "namespace": pod.namespace, "name": pod.name,
+                              "node": pod.node})
+        elif node is not None and node != pod.node:
+            placements.append({"uid": uid, "namespace": pod.namespace, "name": pod.name,
+                               "old_node": pod.node, "node": node})
+    return {"placements": placements, "evictions": evictions}
+
+
+def _ms(started: float) -> int:
+    return round(1000 * (time.monotonic() - started))

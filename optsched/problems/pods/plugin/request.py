@@ -1,0 +1,158 @@
+"""The plugin's input, checked: its pods, nodes and limit, and the pods instance they make."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from optsched.errors import InputError
+from optsched.fields import excerpt, is_int, type_name
+
+DEFAULT_TIMEOUT_MS = 16_000
+"""The plugin's default ``timeout_ms``."""
+MAX_REQUEST = 1 << 62
+"""Largest amount read (requests and capacities beyond it are refused)."""
+
+
+@dataclass(frozen=True)
+class Pod:
+    """A pod of the input, as the output names it."""
+
+    uid: str
+    namespace: str
+    name: str
+    node: str
+    priority: int
+    cpu: int
+    memory: int
+    protected: bool
+
+
+@dataclass(frozen=True)
+class Request:
+    """The plugin's input, checked: the pods instance and what the answer needs."""
+
+    instance: Any
+    pods: Mapping[str, Pod]
+    nodes: Mapping[str, tuple[int, int]]
+    """Each node's cpu (millicores) and memory (bytes)."""
+    preemptor: str | None
+    timeout_s: float
+
+def read(obj: object) -> Request:
+    """Check the plugin's input and build the pods instance; a bad field raises naming it."""
+    from optsched.problems.pods.instance import from_dict
+
+    if not isinstance(obj, Mapping) or not isinstance(obj.get("solver_input"), Mapping):
+        raise InputError("solver_input", "must be a JSON object (the plugin's input)")
+    data = obj["solver_input"]
+    nodes = _list(data, "nodes", "solver_input")
+    names: dict[str, tuple[int, int]] = {}
+    out_nodes: list[dict[str, Any]] = []
+    for i, node in enumerate(nodes):
+        where = f"solver_input.nodes[{i}]"
+        name = _text(node, "name", where, required=True)
+        if name in names:
+            raise InputError(f"{where}.name", f"{excerpt(name)} is listed twice")
+        cpu, mem = _amount(node, "cap_cpu_m", where), _amount(node, "cap_mem_bytes", where)
+        names[name] = (cpu, mem)
+        out_nodes.append({"name": name, "allocatable": {"cpu": f"{cpu}m", "memory": mem,
+                                                        "pods": 0}})
+    raw = [(f"solver_input.pods[{i}]", p) for i, p in enumerate(_list(data, "pods",
+                                                                        "solver_input"))]
+    preemptor = data.get("preemptor")
+    if preemptor is not None:
+        raw.append(("solver_input.preemptor", preemptor))
+    pods: dict[str, Pod] = {}
+    groups = []
+    for where, pod in raw:
+        uid = _text(pod, "uid", where, required=True)
+        if uid in pods:
+            raise InputError(f"{where}.uid", f"{excerpt(uid)} is used by another pod")
+        node = _text(pod, "node", where)
+        if node and node not in names:
+            raise InputError(f"{where}.node", f"{excerpt(node)} is not a listed node")
+        if where.endswith("preemptor") and node:
+            raise InputError(f"{where}.node", "the preemptor is pending: it has no node")
+        protected = pod.get("protected", False)
+        if not isinstance(protected, bool):
+            raise InputError(f"{where}.protected", f"must be true or false, got "
+                                                   f"{type_name(protected)}")
+        priority = _integer(pod, "priority")
+        if priority is None or abs(priority) >= 2**31:
+            raise InputError(f"{where}.priority", f"must be a 32-bit integer, got "
+                                                  f"{excerpt(pod['priority'])}")
+        cpu, mem = _amount(pod, "req_cpu_m", where), _amount(pod, "req_mem_bytes", where)
+        pods[uid] = Pod(uid, _text(pod, "namespace", where), _text(pod, "name", where), node,
+                        priority, cpu, mem, protected)
+        group: dict[str, Any] = {"name": uid, "priority": priority,
+                                 "requests": {"cpu": f"{cpu}m", "memory": mem}}
+        if node:
+            group["node"] = node
+            group["protected"] = protected
+        elif protected:
+            raise InputError(f"{where}.protected", "only a running pod (with a node) can be "
+                                                   "protected")
+        groups.append(group)
+    for node in out_nodes:
+        node["allocatable"]["pods"] = len(groups) + 1  # the plugin sends no pod limit
+    timeout = _integer(data, "timeout_ms", DEFAULT_TIMEOUT_MS)
+    if timeout is None or not 0 < timeout <= 86_400_000:
+        raise InputError("solver_input.timeout_ms", f"must be a positive integer of "
+                                                    f"milliseconds, got "
+                                                    f"{excerpt(data['timeout_ms'])}")
+    try:
+        instance = from_dict({"name": "plugin", "nodes": out_nodes, "pods": groups})
+    except InputError as exc:  # e.g. running pods that overfill a node
+        raise InputError("solver_input", f"{exc.field}: {exc.problem}") from None
+    return Request(instance, pods, names, None if preemptor is None else _text(
+        preemptor, "uid", "solver_input.preemptor"), timeout / 1000)
+
+
+def _list(data: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = data.get(key, [])
+    if value is None:
+        value = []
+    if not isinstance(value, list):
+        raise InputError(f"{where}.{key}", f"must be a list, got {type_name(value)}")
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise InputError(f"{where}.{key}[{i}]", f"must be an object, got "
+                                                    f"{type_name(item)}")
+    return value
+
+
+def _text(obj: Mapping[str, Any], key: str, where: str, required: bool = False) -> str:
+    value = obj.get(key, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InputError(f"{where}.{key}", f"must be a string, got {type_name(value)}")
+    if required and not value:
+        raise InputError(f"{where}.{key}", "is missing")
+    return value
+
+
+def _amount(obj: Mapping[str, Any], key: str, where: str) -> int:
+    value = _integer(obj, key)
+    if value is None or not 0 <= value < MAX_REQUEST:
+        raise InputError(f"{where}.{key}", f"must be a non-negative integer, got "
+                                           f"{excerpt(obj[key])}")
+    return value
+
+
+def _integer(obj: Mapping[str, Any], key: str, missing: int = 0) -> int | None:
+    """The integer at ``key`` (``missing`` when absent or null), None when it is not one.
+
+    A whole number written with a fraction (``500.0``) is read as that integer:
+    JSON does not tell the two apart, and generators in other languages write both.
+    """
+    value = obj.get(key)
+    if value is None:
+        return missing
+    if is_int(value):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
