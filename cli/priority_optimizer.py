@@ -22,15 +22,20 @@ sys.dont_write_bytecode = False
 def main() -> int:
     """Answer one request; a broken input or a crash is a status, never a traceback."""
     try:
-        text = sys.stdin.read()
-        try:
-            request = json.loads(text)
-        except ValueError as exc:
-            print(json.dumps({"status": "MODEL_INVALID", "error": f"input: not JSON ({exc})",
-                              "placements": [], "evictions": []}))
-            return 0
-        from optsched.problems.pods.plugin import answer
+        from optsched.errors import InputError
+        from optsched.problems.pods.plugin import answer, refusal
+        from optsched.reading import read_text
 
+        try:  # at most 128 MiB; json.loads without hooks: 3 times faster than parse_json
+            request = json.loads(read_text("-"))
+        except InputError as exc:  # stdin is named "-" by the reader
+            print(json.dumps(refusal(InputError("input", exc.problem), STARTED)))
+            return 0
+        except (ValueError, RecursionError) as exc:  # the checks of the fields follow
+            problem = "nests too deeply" if isinstance(exc, RecursionError) else str(exc)
+            print(json.dumps(refusal(InputError("input", f"is not valid JSON: {problem}"),
+                                     STARTED)))
+            return 0
         print(json.dumps(answer(request, STARTED)))
     except Exception as exc:  # the plugin reads a status, not a traceback
         print(json.dumps({"status": "PYTHON_EXCEPTION", "error": f"{type(exc).__name__}: "

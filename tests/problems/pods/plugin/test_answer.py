@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import importlib
 import importlib.util
+import io
 import json
 import subprocess
 import sys
@@ -246,11 +247,37 @@ def test_bad_input_is_a_status_and_one_line(change: Any, field: str) -> None:
     assert "\n" not in out["error"]
 
 
-def test_not_json_is_a_status() -> None:
-    done = run("{not json")
+@pytest.mark.parametrize(("text", "problem"), [
+    ("{not json", "input: is not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, "input: is not valid JSON: nests too deeply"),
+    ('{"solver_input": {"timeout_ms": NaN}}', "solver_input.timeout_ms: must be"),
+])
+def test_input_that_is_not_json_is_a_status(text: str, problem: str) -> None:
+    """Broken JSON, JSON nested past Python's recursion limit, a constant JSON does not
+    have (Python reads it; the field's check refuses it)."""
+    done = run(text)
     assert done.returncode == 0 and "Traceback" not in done.stderr
     out = json.loads(done.stdout)
-    assert out["status"] == "MODEL_INVALID" and out["error"].startswith("input: not JSON")
+    assert out["status"] == "MODEL_INVALID" and out["error"].startswith(problem), out
+
+
+def test_input_past_the_size_limit_is_a_status(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The script reads at most ``reading.MAX_BYTES`` (128 MiB; 100 bytes here): more is
+    refused, not read into memory."""
+    from optsched import reading
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", sys.dont_write_bytecode)  # the script's
+    spec = importlib.util.spec_from_file_location("priority_optimizer", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(reading, "MAX_BYTES", 100)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b" " * 101)))
+    assert script.main() == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "MODEL_INVALID"
+    assert out["error"] == "input: holds more than 100 bytes"
 
 
 def test_the_script_answers_the_example() -> None:
