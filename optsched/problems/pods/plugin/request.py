@@ -12,12 +12,16 @@ from optsched.fields import excerpt, is_int, type_name
 DEFAULT_TIMEOUT_MS = 16_000
 """The plugin's default ``timeout_ms``."""
 MAX_REQUEST = 1 << 62
-"""Largest amount read (requests and capacities beyond it are refused)."""
+"""Requests and capacities must be below it (2^62)."""
 
 
 @dataclass(frozen=True)
 class Pod:
-    """A pod of the input, as the output names it."""
+    """A pod of the input.
+
+    The names the output gives it, where it runs (empty: pending), what it asks
+    (millicores, bytes), its priority and whether it must stay.
+    """
 
     uid: str
     namespace: str
