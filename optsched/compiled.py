@@ -75,8 +75,12 @@ class _Lazy:
 
 
 LOAD_MIN_S = 0.5
-"""Least time left for which a solver starts loading its kernels: from numba's disk cache
-that takes a fraction of a second; with less time left it takes a pure-Python path."""
+"""Least time left for which a solver starts loading its kernels; with less time left it
+takes a pure-Python path. From numba's disk cache, with numba's import, loading takes
+0.3-0.9 s on the 2-core machine (a trivial kernel 0.55 s, pods' packing kernel 0.9 s):
+it may run past the caller's share, which the caller's limit and watchdog bound. Loading
+from 0.5 s left still proved more at 1 s in fresh processes than not loading
+(``benchmarks/README.md``, pods, "Fresh processes since numba is loaded lazily")."""
 
 
 class _Loading:
