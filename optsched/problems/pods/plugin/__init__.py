@@ -16,6 +16,7 @@ the field; nothing raises.
 
 from optsched.problems.pods.plugin.answer import (
     EXACT_MIN_S,
+    GREEDY_MIN_S,
     INVALID,
     RESERVE_S,
     answer,
@@ -26,5 +27,5 @@ from optsched.problems.pods.plugin.answer import (
 )
 from optsched.problems.pods.plugin.request import DEFAULT_TIMEOUT_MS, Pod, Request, read
 
-__all__ = ["DEFAULT_TIMEOUT_MS", "EXACT_MIN_S", "INVALID", "RESERVE_S", "Pod", "Request",
-           "answer", "read", "refusal", "respond", "solve_request", "time_left"]
+__all__ = ["DEFAULT_TIMEOUT_MS", "EXACT_MIN_S", "GREEDY_MIN_S", "INVALID", "RESERVE_S", "Pod",
+           "Request", "answer", "read", "refusal", "respond", "solve_request", "time_left"]

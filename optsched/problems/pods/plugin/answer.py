@@ -19,6 +19,11 @@ OPTIMAL and FEASIBLE)."""
 EXACT_MIN_S = 1.0
 """Seconds left below which the answer comes from the greedy solvers alone (loading
 OR-Tools takes about half a second of a fresh process)."""
+GREEDY_MIN_S = 0.1
+"""Least time the greedy solvers get, even past ``timeout_ms``: a ``timeout_ms`` shorter
+than the process's start-up (about 0.3 s) is answered up to this much late, with a plan,
+rather than on time with the cluster as it is (the plugin waits a grace period, 1 s by
+default, past ``timeout_ms``)."""
 
 
 def answer(obj: object, started: float) -> dict[str, Any]:
@@ -50,14 +55,15 @@ def time_left(request: Request, started: float) -> tuple[str, float]:
     left = started + request.timeout_s - time.monotonic()
     if left - RESERVE_S >= EXACT_MIN_S:
         return "auto", left - RESERVE_S
-    return "best-greedy", max(0.05, left)
+    return "best-greedy", max(GREEDY_MIN_S, left)
 
 
 def solve_request(request: Request, started: float) -> dict[str, Any]:
     """Solve within the request's time and write the plan in the plugin's terms.
 
     The solve runs in a thread of its own; should it still run at ``timeout_ms``
-    (a machine so busy that its own limit and watchdog come late), it is asked to
+    (a machine so busy that its own limit and watchdog come late; or
+    :data:`GREEDY_MIN_S` after it started, when that is later), it is asked to
     stop and the answer is its best verified incumbent so far, or the cluster as
     it is, with an ``error`` line saying so.
     """
@@ -69,6 +75,7 @@ def solve_request(request: Request, started: float) -> dict[str, Any]:
 
     family_of(request.instance)  # finding the families (0.15 s) before the limit is set
     solver, limit = time_left(request, started)
+    ends = max(started + request.timeout_s, time.monotonic() + limit)  # see GREEDY_MIN_S
     stop, done = StopRequest(), threading.Event()
     best: list[Result] = []  # the verified incumbents, in order
     out: list[Any] = []
@@ -83,7 +90,7 @@ def solve_request(request: Request, started: float) -> dict[str, Any]:
             done.set()
 
     threading.Thread(target=run, name="plugin-solve", daemon=True).start()
-    if not done.wait(max(0.0, started + request.timeout_s - time.monotonic())):
+    if not done.wait(max(0.0, ends - time.monotonic())):
         stop.set()
         last = best[-1] if best else None
         return respond(request, last.solution if last else None,

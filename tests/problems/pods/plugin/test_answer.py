@@ -147,6 +147,21 @@ def test_the_greedy_rules_may_use_the_reserve() -> None:
     assert solver == "auto" and 5 - plugin.RESERVE_S - 0.1 < limit <= 5 - plugin.RESERVE_S
     solver, limit = plugin.time_left(request, now - 4.5)
     assert solver == "best-greedy" and 0.4 < limit <= 0.5
+    solver, limit = plugin.time_left(request, now - 6)  # past timeout_ms
+    assert solver == "best-greedy" and limit == plugin.GREEDY_MIN_S
+
+
+def test_a_timeout_shorter_than_the_start_up_still_gets_a_plan() -> None:
+    """timeout_ms 1, and the process started 0.3 s ago: the greedy rules still get
+    GREEDY_MIN_S and place both pending pods of the example (no ``still ran`` error),
+    answering less than a second late."""
+    request = copy.deepcopy(CONTRACT)
+    request["solver_input"]["timeout_ms"] = 1
+    started = time.monotonic() - 0.3
+    out = plugin.answer(request, started)
+    where = check(request, out)
+    assert where["u3"] is not None and where["u9"] is not None and "error" not in out
+    assert time.monotonic() - started < 0.3 + plugin.GREEDY_MIN_S + 0.5
 
 
 def test_whole_numbers_written_with_a_fraction_are_read() -> None:
