@@ -13,6 +13,7 @@ from optsched.problems.pods import greedy, scale
 from optsched.problems.pods.evaluate import evaluate
 from optsched.problems.pods.greedy import first_fit
 from optsched.problems.pods.instance import PodsInstance
+from optsched.problems.pods.movefit import move_to_fit
 from optsched.problems.pods.scheduler.simulation import ORDERS, VERSIONS, schedule
 from optsched.problems.pods.solution import PodsSolution, as_it_is
 from optsched.result import Result
@@ -50,6 +51,8 @@ GREEDY: dict[str, tuple[Placement, str]] = {
                          "that places more of the level"),
     "repack": (greedy.repack, "best-fit decreasing over pending and movable running pods, "
                               "running pods kept in place when they still fit"),
+    "move-to-fit": (move_to_fit, "best fit level by level, then each pod left pending placed "
+                                 "by moving at most 3 other pods off a node"),
     "scale-fit": (scale.scale_fit, "best fit by priority, smaller pods first, over NumPy arrays: "
                                    "seconds for 150,000 pods on 5,000 nodes"),
     "default": (default, "kube-scheduler's default profile simulated, no preemption"),
