@@ -167,18 +167,20 @@ def main() -> None:
                               capture_output=True, text=True, timeout=120, check=False)
         wall = time.monotonic() - started
         out = json.loads(done.stdout)
-        now = score(request, {u: p.get("node") for u, p in _pods(request).items()})
+        as_is = {u: p.get("node") for u, p in _pods(request).items()}
+        now = score(request, as_is)
         try:
-            mine, valid = score(request, final(request, out)), True
+            where, valid = final(request, out), True
         except AssertionError as breach:
             print(f"state {k}: {breach}", file=sys.stderr)
-            mine, valid = now, False
+            where, valid = as_is, False
+        mine = score(request, where)
         optimum, proven = best(request, args.reference_s)
         preemptor = request["solver_input"].get("preemptor")
         rows.append({"status": out["status"], "wall": wall, "exit": done.returncode,
                      "preemptor": preemptor is not None,
                      "preemptor_placed": valid and preemptor is not None
-                     and final(request, out)[preemptor["uid"]] is not None,
+                     and where[preemptor["uid"]] is not None,
                      "valid": valid, "better": mine > now, "should": optimum > now,
                      "optimal": mine == optimum, "proven": proven,
                      "traceback": "Traceback" in done.stderr})

@@ -55,15 +55,19 @@ def room(cluster: Cluster, j: int, inverse: list[float]) -> float:
     return sum(f * w for f, w in zip(cluster.free[j], inverse, strict=True))
 
 
+def larger_first(cluster: Cluster, total: list[int]) -> list[tuple[PodGroup, str]]:
+    """The pending pods by priority, then larger first (:func:`size`), then instance order."""
+    order = {g.name: i for i, g in enumerate(cluster.instance.groups)}
+    return sorted(cluster.pending(), key=lambda gp: (-gp[0].priority,
+                                                     -size(cluster, gp[0], total),
+                                                     order[gp[0].name]))
+
+
 def _decreasing(instance: PodsInstance, choose: Callable[[list[float]], float]) -> PodsSolution:
     """Pending pods by priority, then larger first, each to the node ``choose`` picks."""
     cluster = Cluster(instance)
     total = capacity(instance)
-    order = {g.name: i for i, g in enumerate(instance.groups)}
-    pods = sorted(cluster.pending(), key=lambda gp: (-gp[0].priority,
-                                                     -size(cluster, gp[0], total),
-                                                     order[gp[0].name]))
-    _place(cluster, pods, choose, total)
+    _place(cluster, larger_first(cluster, total), choose, total)
     return make(instance, cluster.assignment)
 
 

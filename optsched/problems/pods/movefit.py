@@ -15,7 +15,7 @@ fast on large clusters, where it repairs what it can within the cap.
 
 from __future__ import annotations
 
-from optsched.problems.pods.greedy import best_fit_levels, capacity, room, size
+from optsched.problems.pods.greedy import best_fit_levels, capacity, larger_first, room
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import PodGroup
 from optsched.problems.pods.solution import PodsSolution, make
@@ -41,10 +41,7 @@ def move_to_fit(instance: PodsInstance) -> PodsSolution:
             cluster.place(group_of[pod], pod, cluster.index[node])
     total = capacity(instance)
     inverse = [1 / t if t else 0.0 for t in total]
-    order = {g.name: i for i, g in enumerate(instance.groups)}
-    pending = sorted(((g, p) for g, p in cluster.pending()),
-                     key=lambda gp: (-gp[0].priority, -size(cluster, gp[0], total),
-                                     order[gp[0].name]))
+    pending = larger_first(cluster, total)
     on: dict[int, set[str]] = {}  # node -> its pods
     for pod, node in cluster.assignment.items():
         if node is not None:

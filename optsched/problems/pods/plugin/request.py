@@ -44,6 +44,7 @@ class Request:
     preemptor: str | None
     timeout_s: float
 
+
 def read(obj: object) -> Request:
     """Check the plugin's input and build the pods instance; a bad field raises naming it."""
     from optsched.problems.pods.instance import from_dict
