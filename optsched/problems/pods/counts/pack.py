@@ -4,7 +4,7 @@ The method and its measurements: ``docs/methods/pods-count-model.md`` ("Drop and
 pack"). A small CP-SAT model over the classes' placed counts (the *master*,
 :mod:`.master`) proposes the best placed vector that the nodes' summed capacities allow
 and that beats the incumbent, leaving pending, among those of equal objective, the pods
-that free the most capacity. Simulated annealing (:mod:`.pack_kernel`) then looks for
+that free the most capacity. Simulated annealing (:func:`kernel`) then looks for
 nodes for exactly those pods, starting from the incumbent's. A packing found is a new
 incumbent; a proposal that could not be packed in its time is excluded (the master must
 then place fewer pods of some class) and the next is tried. Nothing here is a bound: the
@@ -14,7 +14,9 @@ result's bound is the exact solver's.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -77,8 +79,8 @@ class Packer:
     def improve(self, x: IntArray, deadline: Deadline, share: float = 1.0) -> IntArray:
         """Better counts than ``x`` found within ``share`` of the time ``deadline`` leaves.
 
-        The kernel is loaded first, and only when the master has a proposal (the
-        share is taken of what is left then); without a time limit the search takes
+        The kernel is loaded first (:func:`ready`), and only when the master has a
+        proposal (the share is taken of what is left then); without a time limit the search takes
         :data:`NO_LIMIT_S`. Proposals alternate between the best objective the master
         allows and, once a proposal failed, a value halfway between the highest value
         that failed and the incumbent's: a smaller improvement that packs more easily.
@@ -87,7 +89,7 @@ class Packer:
         best, best_value = x, value(self.counts, x)
         key = self.master.value(x)
         proposal = self.master.propose(key, deadline, None)
-        if proposal is None or not LOADING.ready("pods-pack", load, deadline):
+        if proposal is None or not ready(deadline):
             return best
         search = (Deadline(NO_LIMIT_S * share, deadline.stop, deadline.found)
                   if deadline.time_limit is None else deadline.part(share))
@@ -120,14 +122,13 @@ class Packer:
     def _pack(self, x: IntArray, target: IntArray, deadline: Deadline, seed: int
               ) -> tuple[IntArray, bool]:
         """Counts placing ``target`` (and True), or the search's state mended by dropping pods."""
-        from optsched.problems.pods.counts import pack_kernel
-
+        anneal = kernel()
         pods = self._start(x, target)
         counts = self.counts
         step = 0
         while True:  # one call at least: the first may have waited for the kernel's import
             temperature = HOT * (COLD / HOT) ** ((step % CYCLE) / (CYCLE - 1))
-            bad, tried = pack_kernel.anneal(
+            bad, tried = anneal(
                 pods.node, pods.klass, pods.load, counts.capacity, counts.need,
                 self.weight, self.key, pods.kload, self.eligible, self.ptr, counts.pair_node,
                 CHUNK, temperature, (self.seed * 1_000_003 + seed * 7919 + step) % 2**31)
@@ -254,12 +255,49 @@ class Packer:
         return x
 
 
-def load() -> None:
-    """Load the kernel (numba) with a run on a tiny state."""
+Kernel = Callable[[IntArray, IntArray, IntArray, IntArray, IntArray, FloatArray, IntArray,
+                   IntArray, BoolArray, IntArray, IntArray, int, float, int], tuple[int, int]]
+"""The annealing's signature (:func:`.pack_kernel.anneal` documents it)."""
+
+
+def kernel() -> Kernel:
+    """The annealing: the C extension ``_anneal`` when the install built it, else numba's.
+
+    Both run the same search (:mod:`.pack_kernel`). The C one exists for fresh
+    processes: it imports in about a millisecond, where numba and its cached kernel
+    take about 0.9 s, most of a 1 s limit. Without a C compiler at install the
+    extension is not built (``setup.py``) and numba's kernel is used.
+    """
+    native = _native()
+    if native is not None:
+        return native
     from optsched.problems.pods.counts import pack_kernel
 
+    return pack_kernel.anneal
+
+
+@cache
+def _native() -> Kernel | None:
+    """The C extension's annealing, or None when it was not built."""
+    try:
+        from optsched.problems.pods.counts._anneal import anneal
+    except ImportError:
+        return None
+    return anneal
+
+
+def ready(deadline: Deadline) -> bool:
+    """True when the annealing can run now: the C one always, numba's once loaded.
+
+    numba's is loaded in this call when enough time is left (:data:`LOADING`).
+    """
+    return _native() is not None or LOADING.ready("pods-pack", load, deadline)
+
+
+def load() -> None:
+    """Load the kernel (numba's is compiled or read from its cache) with a run on a tiny state."""
     zero, square = np.zeros(1, dtype=np.int64), np.ones((1, 1), dtype=np.int64)
-    pack_kernel.anneal(zero, zero, square, square, square, np.ones(2), zero - 1,
+    kernel()(zero, zero, square, square, square, np.ones(2), zero - 1,
                        np.zeros((1, 0), dtype=np.int64), np.ones((1, 1), dtype=np.bool_),
                        np.array([0, 1], dtype=np.int64), zero, 10, 1.0, 0)
 

@@ -16,9 +16,12 @@ RESERVE_S = 0.15
 INVALID = "MODEL_INVALID"
 """The status of an input the solver refuses (the plugin ignores it, as every status but
 OPTIMAL and FEASIBLE)."""
-EXACT_MIN_S = 1.0
-"""Seconds left below which the answer comes from the greedy solvers alone (loading
-OR-Tools takes about half a second of a fresh process)."""
+EXACT_MIN_S = 0.5
+"""Seconds left below which the answer comes from the greedy solvers alone (importing
+OR-Tools takes 0.2-0.3 s of a fresh process). It was 1.0 while drop-and-pack's kernel
+needed numba (0.9 s to load); with its C kernel, ``timeout_ms`` 1000 (0.55 s left after
+start-up) gets CP-SAT: 40 of 40 generated states answered with the optimum instead of
+20, none later (``benchmarks/README.md``, the plugin)."""
 GREEDY_MIN_S = 0.1
 """Least time the greedy solvers get, even past ``timeout_ms``: a ``timeout_ms`` shorter
 than the process's start-up (about 0.3 s) is answered up to this much late, with a plan,
