@@ -2,7 +2,7 @@
 
 Generates the 48 scenarios (pods per node 4 and 8, 1, 2 and 4 priorities, load 0.90 to
 1.05, two seeded instances each; ``optsched generate pods --nodes 32 --count 2 --seed 32
---failing``) into ``--out`` and solves each with ``optsched solve FILE -s cpsat -t 1
+--failing``; ``--seed`` another seed) into ``--out`` and solves each with ``optsched solve FILE -s cpsat -t 1
 -w 2`` in its own process, as a user at a shell would: the 1 s limit then includes
 loading whatever compiled code the solve needs. Prints the scenarios proven optimal, in
 all and at load 1.00 and 1.05, and the slowest call.
@@ -23,7 +23,7 @@ from pathlib import Path
 LOADS = ("0.90", "0.95", "1.00", "1.05")
 
 
-def generate(out: Path) -> list[Path]:
+def generate(out: Path, seed: int) -> list[Path]:
     """The grid's 32-node files, generated once into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     for per_node in (4, 8):
@@ -31,10 +31,10 @@ def generate(out: Path) -> list[Path]:
             for load in LOADS:
                 subprocess.run(
                     [sys.executable, "-m", "optsched.cli", "generate", "pods", "--nodes", "32",
-                     "--count", "2", "--seed", "32", "--failing", "--pods-per-node",
+                     "--count", "2", "--seed", str(seed), "--failing", "--pods-per-node",
                      str(per_node), "--priorities", str(priorities), "--load", load,
                      "--out", str(out)], check=True, capture_output=True)
-    return sorted(out.glob("pods-n32-*.json"))
+    return sorted(out.glob(f"pods-n32-*-s{seed}-*.json"))
 
 
 def main() -> None:
@@ -42,8 +42,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the scenarios")
     parser.add_argument("--time-limit", default="1")
+    parser.add_argument("--seed", type=int, default=32, help="the generator's seed")
     args = parser.parse_args()
-    files = generate(args.out)
+    files = generate(args.out, args.seed)
     proven = high = high_proven = 0
     slowest = 0.0
     for path in files:
