@@ -12,9 +12,10 @@
  * The arguments are pack_kernel.anneal's. Every array is C-contiguous: int64 except
  * weight (float64, one per resource and one for anti-affinity) and eligible (bool);
  * cap is one row of at least one resource per node; node, load and kload are updated
- * in place. Every length and index is checked before
- * the search starts (ValueError), so no input reads or writes outside its buffers.
- * The interpreter lock is released while the search runs.
+ * in place. Every type, length and index is checked before the search starts
+ * (TypeError, ValueError), so no input makes it read or write outside its buffers.
+ * The interpreter lock is released while the search runs. Its random numbers are not
+ * numba's: a seed gives another run than the numba kernel's, of the same search.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -80,8 +80,8 @@ class Packer:
         """Better counts than ``x`` found within ``share`` of the time ``deadline`` leaves.
 
         The kernel is loaded first (:func:`ready`), and only when the master has a
-        proposal (the share is taken of what is left then); without a time limit the search takes
-        :data:`NO_LIMIT_S`. Proposals alternate between the best objective the master
+        proposal (the share is taken of what is left then); without a time limit the
+        search takes :data:`NO_LIMIT_S`. Proposals alternate between the best objective the master
         allows and, once a proposal failed, a value halfway between the highest value
         that failed and the incumbent's: a smaller improvement that packs more easily.
         Returns ``x`` itself when nothing better was found.
@@ -298,8 +298,8 @@ def load() -> None:
     """Load the kernel (numba's is compiled or read from its cache) with a run on a tiny state."""
     zero, square = np.zeros(1, dtype=np.int64), np.ones((1, 1), dtype=np.int64)
     kernel()(zero, zero, square, square, square, np.ones(2), zero - 1,
-                       np.zeros((1, 0), dtype=np.int64), np.ones((1, 1), dtype=np.bool_),
-                       np.array([0, 1], dtype=np.int64), zero, 10, 1.0, 0)
+             np.zeros((1, 0), dtype=np.int64), np.ones((1, 1), dtype=np.bool_),
+             np.array([0, 1], dtype=np.int64), zero, 10, 1.0, 0)
 
 
 def usable(counts: Counts) -> bool:
