@@ -2,10 +2,10 @@
 
 Generates the 48 scenarios (pods per node 4 and 8, 1, 2 and 4 priorities, load 0.90 to
 1.05, two seeded instances each; ``optsched generate pods --nodes 32 --count 2 --seed 32
---failing``; ``--seed`` another seed) into ``--out`` and solves each with ``optsched solve FILE -s cpsat -t 1
--w 2`` in its own process, as a user at a shell would: the 1 s limit then includes
-loading whatever compiled code the solve needs. Prints the scenarios proven optimal, in
-all and at load 1.00 and 1.05, and the slowest call.
+--failing``, or another ``--seed``) into ``--out`` and solves each with ``optsched solve
+FILE -s cpsat -t 1 -w 2`` in its own process, as a user at a shell would: the 1 s limit
+then includes loading whatever compiled code the solve needs. Prints the scenarios
+proven optimal, in all and at load 1.00 and 1.05, and the slowest call.
 
 Run::
 
