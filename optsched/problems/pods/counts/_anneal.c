@@ -14,7 +14,8 @@
  * cap is one row of at least one resource per node; node, load and kload are updated
  * in place. Every type, length and index is checked before the search starts
  * (TypeError, ValueError), so no input makes it read or write outside its buffers.
- * The interpreter lock is released while the search runs. Its random numbers are not
+ * The interpreter lock is released while the search runs. An editable install builds
+ * it in place: after editing this file, run the install again. Its random numbers are not
  * numba's: a seed gives another run than the numba kernel's, of the same search.
  */
 #define PY_SSIZE_T_CLEAN
