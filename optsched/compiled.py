@@ -80,7 +80,8 @@ takes a pure-Python path. From numba's disk cache, with numba's import, loading 
 0.3-0.9 s on the 2-core machine (a trivial kernel 0.55 s, pods' packing kernel 0.9 s):
 it may run past the caller's share, which the caller's limit and watchdog bound. Loading
 from 0.5 s left still proved more at 1 s in fresh processes than not loading
-(``benchmarks/README.md``, pods, "Fresh processes since numba is loaded lazily")."""
+(``benchmarks/README.md``, pods, "Fresh processes": measured before pods' packing
+kernel had its C twin, which loads at once)."""
 
 
 class _Loading:

@@ -60,7 +60,6 @@ def read(obj: object) -> Request:
     data = obj["solver_input"]
     nodes = _list(data, "nodes", "solver_input")
     names: dict[str, tuple[int, int]] = {}
-    out_nodes: list[tuple[str, int, int]] = []
     for i, node in enumerate(nodes):
         where = f"solver_input.nodes[{i}]"
         name = _text(node, "name", where, required=True)
@@ -68,7 +67,6 @@ def read(obj: object) -> Request:
             raise InputError(f"{where}.name", f"{excerpt(name)} is listed twice")
         cpu, mem = _amount(node, "cap_cpu_m", where), _amount(node, "cap_mem_bytes", where)
         names[name] = (cpu, mem)
-        out_nodes.append((name, cpu, mem))
     raw = [(f"solver_input.pods[{i}]", p) for i, p in enumerate(_list(data, "pods",
                                                                         "solver_input"))]
     preemptor = data.get("preemptor")
@@ -110,7 +108,7 @@ def read(obj: object) -> Request:
         slots = len(groups) + 1  # the plugin sends no pod limit
         instance = PodsInstance(
             tuple(Node(name, {"cpu": cpu, "memory": mem, "pods": slots})
-                  for name, cpu, mem in out_nodes), tuple(groups), {}, name="plugin")
+                  for name, (cpu, mem) in names.items()), tuple(groups), {}, name="plugin")
     except InputError as exc:  # e.g. running pods that overfill a node
         raise InputError("solver_input", f"{exc.field}: {exc.problem}") from None
     return Request(instance, pods, names, None if preemptor is None else _text(
