@@ -106,7 +106,7 @@ def final(request: Mapping[str, Any], out: Mapping[str, Any]) -> dict[str, str |
     names = {n["name"]: n for n in data["nodes"]}
     for uid, node in where.items():
         assert node is None or node in names, f"{uid} on unknown node {node}"
-        if pods[uid].get("protected"):
+        if pods[uid].get("protected") and pods[uid].get("node"):  # pending: may be placed
             assert node == pods[uid]["node"], f"protected {uid} moved"
     if "preemptor" in data and where[data["preemptor"]["uid"]] is None:
         assert out.get("error"), "the preemptor is pending and the answer does not say why"

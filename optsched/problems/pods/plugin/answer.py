@@ -9,7 +9,7 @@ from typing import Any
 
 from optsched.errors import InputError, OptschedError
 from optsched.problems.pods.plugin.preemptor import swap, why_not
-from optsched.problems.pods.plugin.request import Request, read
+from optsched.problems.pods.plugin.request import LateError, Request, read
 
 RESERVE_S = 0.15
 """Seconds of ``timeout_ms`` kept for checking and writing the answer."""
@@ -22,6 +22,13 @@ OR-Tools takes 0.2-0.3 s of a fresh process). It was 1.0 while drop-and-pack's k
 needed numba (0.9 s to load); with its C kernel, ``timeout_ms`` 1000 (0.55 s left after
 start-up) gets CP-SAT: 40 of 40 generated states answered with the optimum instead of
 20, none later (``benchmarks/README.md``, the plugin)."""
+LATE = "UNKNOWN"
+"""The status of an answer without a plan because the input's read ended too late
+(:data:`READ_GRACE_S`; 289,000 pods take about 4 s to read); the plugin ignores it."""
+READ_GRACE_S = 0.4
+"""Most seconds past ``timeout_ms`` at which the input's read may end for a plan to
+follow: the greedy rules' :data:`GREEDY_MIN_S` and the answer then end about half a
+second late, within the plugin's grace period (1 s by default)."""
 GREEDY_MIN_S = 0.1
 """Least time the greedy solvers get, even past ``timeout_ms``: a ``timeout_ms`` shorter
 than the process's start-up (about 0.3 s) is answered up to this much late, with a plan,
@@ -36,9 +43,14 @@ def answer(obj: object, started: float) -> dict[str, Any]:
     ``timeout_ms`` from then (:func:`time_left`).
     """
     try:
-        request = read(obj)
+        request = read(obj, started, READ_GRACE_S)
+        if time.monotonic() - started > request.timeout_s + READ_GRACE_S:
+            raise LateError(f"timeout_ms passed once the {len(request.pods)} pods were read")
     except InputError as exc:
         return refusal(exc, started)
+    except LateError as exc:
+        return {"status": LATE, "error": f"{exc}; no plan", "placements": [], "evictions": [],
+                "phases": [], "duration_ms": _ms(started)}
     return solve_request(request, started)
 
 

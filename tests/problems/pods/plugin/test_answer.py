@@ -194,6 +194,46 @@ def test_whole_numbers_written_with_a_fraction_are_read() -> None:
         plugin.read(request)
 
 
+def test_the_lowest_32_bit_priority_is_read() -> None:
+    """Priorities are 32-bit: -2^31 is one (2^31 is refused: the bad-input test)."""
+    request = copy.deepcopy(CONTRACT)
+    request["solver_input"]["pods"][0]["priority"] = -(2**31)
+    out = plugin.answer(request, time.monotonic())
+    assert out["status"] == "OPTIMAL" and check(request, out)["u1"] == "n1"
+
+
+def test_an_int64_capacity_is_read() -> None:
+    """A node's memory of 2^63 - 1 bytes (the plugin's int64 allows it) is more than all
+    the pods ask, so it is cut to what they ask and the example is solved as before."""
+    request = copy.deepcopy(CONTRACT)
+    request["solver_input"]["nodes"][0]["cap_mem_bytes"] = 2**63 - 1
+    out = plugin.answer(request, time.monotonic())
+    assert out["status"] == "OPTIMAL" and check(request, out)["u3"] is not None
+
+
+def test_a_pending_protected_pod_is_placed() -> None:
+    """The plugin marks every kube-system pod protected, pending ones too: only a running
+    protected pod must stay, so the pending u3 (500m) is placed like any other."""
+    request = copy.deepcopy(CONTRACT)
+    request["solver_input"]["pods"][2]["protected"] = True
+    out = plugin.answer(request, time.monotonic())
+    assert out["status"] == "OPTIMAL" and check(request, out)["u3"] is not None
+
+
+def test_an_input_read_past_its_timeout_gets_no_plan() -> None:
+    """5,000 pending pods, the process started 10 s before a 1,000 ms limit: the read
+    stops at its first look at the clock (pod 4,096) and the answer is UNKNOWN (which
+    the plugin ignores) with no plan, at once."""
+    pods = [{"uid": f"p{i}", "req_cpu_m": 1} for i in range(5000)]
+    request = {"solver_input": {"nodes": [{"name": "n1", "cap_cpu_m": 10}], "pods": pods,
+                                "timeout_ms": 1000}}
+    began = time.monotonic()
+    out = plugin.answer(request, began - 10)
+    assert out["status"] == "UNKNOWN" and out["placements"] == []
+    assert out["error"].startswith("timeout_ms passed after 4096 of 5000 pods were read")
+    assert time.monotonic() - began < 1.0
+
+
 def test_never_worse_than_the_cluster_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
     """A solver that returns a worse plan (everything evicted) is overruled: the answer
     keeps the cluster as it is (u1 and u2 stay; the pending pods are left out)."""
@@ -268,6 +308,13 @@ def run(text: str) -> subprocess.CompletedProcess[str]:
     (lambda d: d["solver_input"]["nodes"].append({"name": "n1"}),
      "solver_input.nodes[2].name"),
     (lambda d: d.pop("solver_input"), "solver_input"),
+    (lambda d: d["solver_input"].update(preemptor=[]), "solver_input.preemptor"),
+    (lambda d: d["solver_input"]["pods"][0].update(req_cpu_m=None),
+     "solver_input.pods[0].req_cpu_m"),
+    (lambda d: d["solver_input"]["pods"][0].update(priority=2**31),
+     "solver_input.pods[0].priority"),
+    (lambda d: d["solver_input"]["nodes"][0].update(cap_cpu_m=1000),  # u1 runs 2000m
+     "solver_input.nodes[0].cap_cpu_m"),
 ])
 def test_bad_input_is_a_status_and_one_line(change: Any, field: str) -> None:
     """Each bad field: status MODEL_INVALID (the plugin ignores it), ``error`` naming the
