@@ -294,7 +294,8 @@ def verify(family: Family[Any, Any], instance: Any, result: Result) -> Result:
                      f"computes {objective}")
     bounds = []
     for source, value in ((result.solver, claimed), ("the family's lower bound", floor)):
-        if value is not None and value > objective + tol:
+        if value is not None and (value > objective if family.integral  # exact: a wide
+                                  else value > objective + tol):  # objective passes float
             notes.append(f"{source}: bound {value} is above the verified objective "
                          f"{objective}, not used")
         elif value is not None:
@@ -323,6 +324,8 @@ def _with(stats: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
 
 def _tidy_bound(family: Family[Any, Any], bound: int | float | None) -> int | float | None:
     """Round a solver's bound up to an integer for integral objectives."""
+    if isinstance(bound, int):  # exact already (and maybe past a float's range)
+        return bound
     if bound is None or not math.isfinite(bound):
         return None
     if family.integral:

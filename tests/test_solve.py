@@ -215,3 +215,21 @@ def test_auto_picks_the_exact_method_made_for_the_instance(
     assert result.solver == chosen and result.status is Status.OPTIMAL
     assert result.objective == (5 if chosen == "smtt-bb" else 8)
     assert result.stats["auto"].endswith(f"{chosen} proves them fastest")
+
+
+def test_an_objective_past_a_float_is_verified_exactly() -> None:
+    """1,100 pending pods of 1,100 priorities, one cpu each, on a one-cpu node: the
+    lexicographic objective weighs each level twice the one below (one pod each), so
+    leaving them all pending is 2^1100 - 1, past a float's range (about 2^1024). A bound
+    one below it is kept (the family's own is 0), with no float conversion on the way."""
+    from optsched.problems.pods import samples as ex
+    from optsched.problems.pods.solution import as_it_is
+    from optsched.registry import family_of
+    from optsched.solve import verify
+
+    pods = [ex.pod(f"p{i}", "1", i) for i in range(1100)]
+    inst = ex.instance([ex.node("n1", "1")], pods)
+    claim = Result(status=Status.FEASIBLE, solver="test", solution=as_it_is(inst),
+                   objective=None, bound=2**1100 - 2)
+    checked = verify(family_of(inst), inst, claim)
+    assert checked.objective == 2**1100 - 1 and checked.bound == 2**1100 - 2

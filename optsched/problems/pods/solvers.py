@@ -85,9 +85,9 @@ LNS_OPTIONS = OptionSet((
                              "shrunk after one that ran out of time)", low=1, high=100_000),
     Option("slice", float, 0.08, "most seconds one neighbourhood's CP-SAT may take",
            low=0.01, high=3600.0),
-    Option("pack", float, 0.0, "most of the first phase that drop-and-pack may spend "
-                               "improving the hint (cpsat's -m pack); 0 (off): on the "
-                               "Alibaba snapshots it gained nothing here", low=0.0, high=1.0),
+    Option("pack", float, 0.6, "most of the first phase that drop-and-pack may spend "
+                               "improving the hint (cpsat's -m pack); 0: off",
+           low=0.0, high=1.0),
 ))
 """The options of ``pods-lns`` (``-o``)."""
 
@@ -118,10 +118,10 @@ checks take the whole time (150,000 pods on 5,000 nodes: 750 million pairs)."""
 MIN_LNS_PAIRS = 50_000
 """Fewest pods x nodes for which ``auto`` takes ``pods-lns``. On the 15 Alibaba snapshots
 (100 nodes x 1,000 pods) at 10 s it was better than CP-SAT alone on all 15; with
-drop-and-pack in ``cpsat`` since, it is better on all 5 ``gpuspec33`` snapshots (by 0.1
-to 7 %) and level on the default list (1,060 pending pods over 10 snapshots against
-1,047). On the paper's grid (at most 32 nodes x 256 pods, 8,192) ``cpsat`` proves 44 of
-the 48 scenarios at 32 nodes within 1 s (``benchmarks/README.md``)."""
+drop-and-pack in both since, it is level on the default list (984 pending pods over 10
+snapshots each) and better on 3 of the 5 ``gpuspec33`` snapshots, level on 2. On the
+paper's grid (at most 32 nodes x 256 pods, 8,192) ``cpsat`` proves 45 of the 48
+scenarios at 32 nodes within 1 s (``benchmarks/README.md``)."""
 
 
 SECONDS_PER_PAIR = 4e-7
@@ -144,15 +144,22 @@ def choose(instance: PodsInstance, params: SolveParams) -> tuple[str, str]:
     The line above is what ``optsched families`` shows; the limits are
     :data:`MIN_LNS_PAIRS` and :data:`MAX_EXACT_PAIRS`, and ``pods-lns`` needs the
     count structure built (:data:`SECONDS_PER_PAIR`) within :data:`BUILD_SHARE` of
-    the time limit.
+    the time limit. Either needs scale-fit (:func:`scale.seconds`) to fit in the
+    hint's share of the limit (``solve.HINT_SHARE``): their hint is their fallback,
+    and without one they answer with the cluster as it is.
     """
+    from optsched.solve import HINT_SHARE
+
     pairs = instance.pod_count * len(instance.nodes)
     where = f"{instance.pod_count} pods on {len(instance.nodes)} nodes"
     greedy = "the greedy rules that end in time, scale-fit first"
     if pairs > MAX_EXACT_PAIRS:
         return "best-greedy", f"{where}: {greedy}"
+    limit = params.time_limit
+    if limit is not None and scale.seconds(instance) > HINT_SHARE * limit:
+        return "best-greedy", (f"{where}: scale-fit, an exact solver's hint, would not end "
+                               f"in its share of {limit:g} s; {greedy}")
     if pairs >= MIN_LNS_PAIRS:
-        limit = params.time_limit
         if limit is not None and SECONDS_PER_PAIR * pairs > BUILD_SHARE * limit:
             return "best-greedy", (f"{where}: the count model would take more than half of "
                                    f"{limit:g} s to build; {greedy}")

@@ -95,6 +95,39 @@ def test_an_excluded_proposal_is_not_made_again() -> None:
     assert master.propose(1, Deadline(5.0), None) is None
 
 
+def test_a_pending_pod_of_equal_weight_takes_a_placed_ones_place() -> None:
+    """Two 10-cpu nodes, pods of 6, 6, 6 and 4 cpu (one priority). The target places the
+    three 6s (the 4 pending): 18 cpu for 20, but no node takes two 6s, so it cannot be
+    packed as it is. Every pod has the same weight, so the annealing may swap a 6 with
+    the pending 4: 6 + 4 and 6 pack, one 6 pending, the same objective 1."""
+    sizes = ("6", "6", "6", "4")
+    instance = ex.instance([ex.node("n1", "10"), ex.node("n2", "10")],
+                           [ex.pod(f"p{i}", s) for i, s in enumerate(sizes)])
+    counts = build_counts(instance)
+    cpu = {k.need[0]: c for c, k in enumerate(counts.classes)}
+    target = np.zeros(len(counts.classes), dtype=np.int64)
+    target[cpu[6000]] = 3
+    x = np.zeros(len(counts.pair_class), dtype=np.int64)
+    found, packed = pack.Packer(counts, seed=0)._pack(x, target, Deadline(5.0), 1)
+    assert packed
+    placed = np.bincount(counts.pair_class, weights=found, minlength=len(counts.classes))
+    assert (placed[cpu[6000]], placed[cpu[4000]]) == (2, 1)
+    checked = evaluate(instance, decode(counts, found))
+    assert not checked.violations and checked.objective == 1
+
+
+def test_no_pod_is_left_pending_for_one_of_another_weight() -> None:
+    """The same four pods with the 4-cpu pod at priority 10: swapping a 6 for it would
+    change the objective, so the three 6s cannot be packed and the search says so."""
+    pods = [ex.pod(f"p{i}", "6") for i in range(3)] + [ex.pod("high", "4", 10)]
+    instance = ex.instance([ex.node("n1", "10"), ex.node("n2", "10")], pods)
+    counts = build_counts(instance)
+    target = np.array([3 if k.need[0] == 6000 else 0 for k in counts.classes])
+    x = np.zeros(len(counts.pair_class), dtype=np.int64)
+    _, packed = pack.Packer(counts, seed=0)._pack(x, target, Deadline(0.3), 1)
+    assert not packed
+
+
 def test_anti_affinity_holds() -> None:
     """Three 1-cpu pods of one anti-affinity key on two 4-cpu nodes: at most one per
     node, so one stays pending (objective 1) although the cpu would take all three."""

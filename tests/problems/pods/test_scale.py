@@ -78,6 +78,22 @@ def test_auto_leaves_pods_lns_when_its_model_would_take_half_the_time(
     assert solvers.choose(inst, SolveParams())[0] == "pods-lns"
 
 
+def test_auto_leaves_the_exact_solvers_when_their_hint_would_not_end(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """scale-fit priced at 0.5 s: more than the hint's share (0.1) of a 4 s limit
+    (0.4 s), so best-greedy has the whole time (an exact solver would start from the
+    cluster as it is); at 6 s (0.6 s share) cpsat, the family's default."""
+    from optsched import SolveParams, solve
+    from optsched.problems.pods import scale, solvers
+
+    inst = three_pods()
+    monkeypatch.setattr(scale, "seconds", lambda instance: 0.5)
+    result = solve(inst, "auto", SolveParams(time_limit=4))
+    assert result.solver == "best-greedy" and result.verified
+    assert placed_by_priority(inst, result.solution) == [2, 0]  # type: ignore[arg-type]
+    assert solvers.choose(inst, SolveParams(time_limit=6))[0] == "cpsat"
+
+
 def test_its_time_is_counted_for_the_pending_pods() -> None:
     """scale-fit walks the nodes for pending pods only: 2 nodes, 3 running pods and 1
     pending give 4e-8 * 1 * 2 + 2e-5 * 4 = 8.008e-5 s (not 4e-8 * 4 * 2 + ...)."""

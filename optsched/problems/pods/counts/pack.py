@@ -26,6 +26,7 @@ from optsched.problems.pods.counts.master import Master
 from optsched.problems.pods.counts.objective import value
 from optsched.problems.pods.counts.structure import Counts
 from optsched.problems.pods.counts.symmetry import decode
+from optsched.problems.pods.quantity import MAX_AMOUNT
 
 CHUNK = 20_000
 """Moves per kernel call (about a millisecond): the deadline is checked between calls."""
@@ -75,6 +76,7 @@ class Packer:
         self.cost = -np.array(self.master.weights, dtype=np.int64)
         self.size = (need / np.maximum(counts.capacity.max(axis=0), 1)).max(axis=1)
         self.moves = 0
+        self.pending_node, self.cap, self.reach = self._pending_nodes()
 
     def improve(self, x: IntArray, deadline: Deadline, share: float = 1.0) -> IntArray:
         """Better counts than ``x`` found within ``share`` of the time ``deadline`` leaves.
@@ -123,22 +125,65 @@ class Packer:
               ) -> tuple[IntArray, bool]:
         """Counts placing ``target`` (and True), or the search's state mended by dropping pods."""
         anneal = kernel()
-        pods = self._start(x, target)
         counts = self.counts
+        pods = self._with_pending(self._start(x, target), target)
         step = 0
         while True:  # one call at least: the first may have waited for the kernel's import
             temperature = HOT * (COLD / HOT) ** ((step % CYCLE) / (CYCLE - 1))
             bad, tried = anneal(
-                pods.node, pods.klass, pods.load, counts.capacity, counts.need,
-                self.weight, self.key, pods.kload, self.eligible, self.ptr, counts.pair_node,
-                CHUNK, temperature, (self.seed * 1_000_003 + seed * 7919 + step) % 2**31)
+                pods.node, pods.klass, pods.load, self.cap, counts.need, self.weight,
+                self.key, pods.kload, self.reach, self.ptr, counts.pair_node, CHUNK,
+                temperature, (self.seed * 1_000_003 + seed * 7919 + step) % 2**31)
             self.moves += tried
             step += 1
-            if bad == 0:
-                return self._counts(pods), True
-            if deadline.expired():
+            if bad == 0 or deadline.expired():
                 break
+        n_nodes = len(counts.capacity)
+        pods = _Pods(pods.klass, np.where(pods.node < n_nodes, pods.node, -1),
+                     pods.load[:n_nodes], pods.kload[:n_nodes])
+        if bad == 0:
+            return self._counts(pods), True
         return (self._counts(pods) if self._mend(pods, target) else x), False
+
+    def _pending_nodes(self) -> tuple[IntArray, IntArray, BoolArray]:
+        """A node of unbounded capacity per objective weight, for the pods left pending.
+
+        A class may be left pending in place of another of the same weight in the
+        master's objective (an exchange that keeps the objective): its pending pods sit
+        on that weight's node, which no class may move a pod to alone (it is in no
+        class's list of nodes), but which a swap reaches. Classes with an anti-affinity
+        key or a least number placed are not exchanged.
+
+        Returns each class's pending node (-1: none), the capacities and the
+        eligibility table of the nodes and then the pending nodes.
+        """
+        counts = self.counts
+        n_cls, n_nodes = self.eligible.shape
+        free = (self.key < 0) & (np.array(counts.min_placed) == 0)
+        weights, of_class = np.unique(self.cost[free], return_inverse=True)
+        pending_node = np.full(n_cls, -1, dtype=np.int64)
+        pending_node[free] = n_nodes + of_class
+        cap = np.vstack([counts.capacity, np.full((len(weights), counts.capacity.shape[1]),
+                                                  MAX_AMOUNT, dtype=np.int64)])
+        reach = np.zeros((n_cls, n_nodes + len(weights)), dtype=np.bool_)
+        reach[:, :n_nodes] = self.eligible
+        reach[np.flatnonzero(free), pending_node[free]] = True
+        return pending_node, cap, reach
+
+    def _with_pending(self, pods: _Pods, target: IntArray) -> _Pods:
+        """``pods`` and, on their weight's pending node, the pods ``target`` leaves pending."""
+        counts = self.counts
+        sizes = np.array([k.size for k in counts.classes], dtype=np.int64)
+        left = np.where(self.pending_node >= 0, sizes - target, 0)
+        klass = np.repeat(np.arange(len(sizes)), left)
+        node = self.pending_node[klass]
+        load = np.zeros((len(self.cap), counts.need.shape[1]), dtype=np.int64)
+        load[:len(pods.load)] = pods.load
+        np.add.at(load, node, counts.need[klass])
+        kload = np.zeros((len(self.cap), pods.kload.shape[1]), dtype=np.int64)
+        kload[:len(pods.kload)] = pods.kload
+        return _Pods(np.concatenate([pods.klass, klass]), np.concatenate([pods.node, node]),
+                     load, kload)
 
     def _mend(self, pods: _Pods, target: IntArray) -> bool:
         """Make the search's state valid, placing what it can.
