@@ -176,7 +176,9 @@ def best_greedy(instance: PodsInstance, deadline: Deadline | None = None
     (:data:`SECONDS_PER_POD_NODE`, times :data:`SLOWER` for some;
     :func:`scale.seconds`: scale-fit walks the nodes for the pending pods alone).
     When no rule fits in the time, the cluster as it is (if it is valid), else
-    first fit.
+    first fit. Each rule's placement that is the best so far is reported to the
+    deadline's listener (:meth:`Deadline.report`): a caller that stops waiting (the
+    plugin at ``timeout_ms``) keeps it.
     """
     scored = []
     order = ["scale-fit", *FIRST, *(name for name in GREEDY if name not in (*FIRST,
@@ -189,6 +191,10 @@ def best_greedy(instance: PodsInstance, deadline: Deadline | None = None
         if left is not None and (need > left or (name not in FIRST and left <= 0)):
             continue
         scored.append(_scored(instance, name, GREEDY[name][0](instance)))
+        value, _, solution = scored[-1]
+        if deadline is not None and deadline.listening and all(
+                value < earlier for earlier, _, _ in scored[:-1]):
+            deadline.report(solution, value)  # a caller that stops waiting keeps it
     if not scored:
         current = as_it_is(instance)
         checked = evaluate(instance, current)  # once: its objective is the score

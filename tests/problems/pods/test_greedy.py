@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from optsched import SolveParams, solve
@@ -126,6 +128,21 @@ def test_every_rule_is_feasible_and_best_greedy_beats_the_defaults() -> None:
         solution, value, name = best_greedy(inst)
         assert value == objective(inst, solution) == min(values.values()) == values[name]
         assert all(value <= values[b] for b in ("default", "default-preempt", "arrival-preempt"))
+
+
+def test_best_greedy_reports_each_improvement() -> None:
+    """With a listener on its deadline, best-greedy offers each rule's placement that
+    beats every earlier one, in order, the last being its answer: a caller that stops
+    waiting keeps the best so far."""
+    from optsched.deadline import Deadline, StopRequest
+
+    heard: list[int] = []
+    inst = fragmented()
+    deadline = Deadline(30.0, StopRequest(), lambda solution, value, bound: heard.append(
+        objective(inst, solution)))
+    _, value, _ = best_greedy(inst, deadline)
+    assert heard and heard[-1] == value
+    assert all(a > b for a, b in itertools.pairwise(heard))
 
 
 def test_scheduler_solvers_and_their_options() -> None:

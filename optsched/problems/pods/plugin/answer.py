@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from optsched.errors import InputError, OptschedError
+from optsched.errors import InputError
 from optsched.problems.pods.plugin.preemptor import swap, why_not
 from optsched.problems.pods.plugin.request import LateError, Request, read
 
@@ -80,7 +80,8 @@ def solve_request(request: Request, started: float) -> dict[str, Any]:
     (a machine so busy that its own limit and watchdog come late; or
     :data:`GREEDY_MIN_S` after it started, when that is later), it is asked to
     stop and the answer is its best verified incumbent so far, or the cluster as
-    it is, with an ``error`` line saying so.
+    it is, with an ``error`` line saying so. A solve that fails answers the cluster
+    as it is and says why.
     """
     from optsched.deadline import StopRequest
     from optsched.params import SolveParams
@@ -99,7 +100,7 @@ def solve_request(request: Request, started: float) -> dict[str, Any]:
         try:
             out.append(solve(request.instance, solver, SolveParams(time_limit=limit, workers=1),
                              stop=stop, on_progress=best.append))
-        except OptschedError as exc:  # a solver bug: keep the cluster as it is
+        except Exception as exc:  # a solver bug: keep the cluster as it is, say why
             out.append(exc)
         finally:
             done.set()
@@ -113,8 +114,9 @@ def solve_request(request: Request, started: float) -> dict[str, Any]:
                        f"solver: {solver} still ran at timeout_ms; the best plan verified "
                        "by then")
     result = out[0]
-    if isinstance(result, OptschedError):
-        return respond(request, None, None, "", started, f"solver: {result}")
+    if isinstance(result, Exception):
+        return respond(request, None, None, "", started, f"solver: {type(result).__name__}: "
+                                                         f"{result}"[:500])
     return respond(request, result.solution, result.objective, result.status.value, started)
 
 

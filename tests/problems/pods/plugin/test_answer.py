@@ -249,6 +249,21 @@ def test_never_worse_than_the_cluster_as_it_is(monkeypatch: pytest.MonkeyPatch) 
     assert out["evictions"] == [] and out["placements"] == []
 
 
+def test_a_solve_that_fails_keeps_the_cluster_and_says_why(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A solver that raises (as an OverflowError once did on a wide objective): the
+    answer is the cluster as it is, FEASIBLE, with the error on its one line."""
+    module = importlib.import_module("optsched.solve")
+
+    def crash(*_args: Any, **_kwargs: Any) -> Result:
+        raise OverflowError("int too large to convert to float")
+
+    monkeypatch.setattr(module, "solve", crash)
+    out = plugin.answer(CONTRACT, time.monotonic())
+    assert out["status"] == "FEASIBLE" and out["placements"] == [] == out["evictions"]
+    assert out["error"] == "solver: OverflowError: int too large to convert to float"
+
+
 @pytest.mark.parametrize("reports", [True, False])
 def test_a_solve_that_ignores_its_limit_is_not_waited_for(
         monkeypatch: pytest.MonkeyPatch, reports: bool) -> None:
