@@ -120,7 +120,7 @@ class _Search:
         # a neighbourhood of every node was proven: the optimum (with no pair at all, the
         # start is the only solution)
         self.whole = not self.used
-        self.sizes = np.array([k.size for k in counts.classes], dtype=np.int64)
+        self.sizes = counts.sizes
         self.least = np.array(counts.min_placed, dtype=np.int64)
         self.conflicts: dict[int, list[tuple[int, ...]]] = {}  # a conflict's pairs share a node
         for conflict in counts.conflicts:

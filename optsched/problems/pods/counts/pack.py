@@ -173,9 +173,8 @@ class Packer:
     def _with_pending(self, pods: _Pods, target: IntArray) -> _Pods:
         """``pods`` and, on their weight's pending node, the pods ``target`` leaves pending."""
         counts = self.counts
-        sizes = np.array([k.size for k in counts.classes], dtype=np.int64)
-        left = np.where(self.pending_node >= 0, sizes - target, 0)
-        klass = np.repeat(np.arange(len(sizes)), left)
+        left = np.where(self.pending_node >= 0, counts.sizes - target, 0)
+        klass = np.repeat(np.arange(len(left)), left)
         node = self.pending_node[klass]
         load = np.zeros((len(self.cap), counts.need.shape[1]), dtype=np.int64)
         load[:len(pods.load)] = pods.load
@@ -216,7 +215,7 @@ class Packer:
                 placed[c] -= 1
             if (pods.load[n] > cap[n]).any() or (pods.kload[n] > 1).any():
                 return False
-        short = np.array([k.size for k in counts.classes]) - placed  # pending now, per class
+        short = counts.sizes - placed  # pending now, per class
         for c in np.lexsort((self.size, -self.cost)).tolist():
             nodes = counts.pair_node[self.ptr[c]:self.ptr[c + 1]]
             k = int(self.key[c])

@@ -129,6 +129,11 @@ class Counts:
         return symmetry_keys(self.need, self.capacity, self.pair_class, self.pair_node)
 
     @cached_property
+    def sizes(self) -> IntArray:
+        """Per class, its number of pods."""
+        return np.array([k.size for k in self.classes], dtype=np.int64)
+
+    @cached_property
     def index(self) -> PairIndex:
         """(class, node) -> pair."""
         return PairIndex(self.pair_class, self.pair_node, len(self.instance.nodes))

@@ -49,15 +49,19 @@ def answer(obj: object, started: float) -> dict[str, Any]:
     except InputError as exc:
         return refusal(exc, started)
     except LateError as exc:
-        return {"status": LATE, "error": f"{exc}; no plan", "placements": [], "evictions": [],
-                "phases": [], "duration_ms": _ms(started)}
+        return _no_plan(LATE, f"{exc}; no plan", started)
     return solve_request(request, started)
 
 
 def refusal(exc: InputError, started: float) -> dict[str, Any]:
     """The answer to a bad input: a status the plugin ignores and one line naming the field."""
-    return {"status": INVALID, "error": f"{exc.field}: {exc.problem}", "placements": [],
-            "evictions": [], "phases": [], "duration_ms": _ms(started)}
+    return _no_plan(INVALID, f"{exc.field}: {exc.problem}", started)
+
+
+def _no_plan(status: str, error: str, started: float) -> dict[str, Any]:
+    """An answer without a plan: ``status`` (one the plugin ignores) and its ``error`` line."""
+    return {"status": status, "error": error, "placements": [], "evictions": [],
+            "phases": [], "duration_ms": _ms(started)}
 
 
 def time_left(request: Request, started: float) -> tuple[str, float]:

@@ -189,9 +189,9 @@ def _text(obj: Mapping[str, Any], key: str, where: str, required: bool = False) 
 def _amount(obj: Mapping[str, Any], key: str, where: str, below: int = MAX_REQUEST) -> int:
     value = _integer(obj, key)
     if value is None or not 0 <= value < below:
-        limit = "2^62" if below == MAX_REQUEST else f"2^{below.bit_length() - 1}"
-        raise InputError(f"{where}.{key}", f"must be a non-negative integer below {limit}, "
-                                           f"got {_shown(obj[key])}")
+        raise InputError(f"{where}.{key}", f"must be a non-negative integer below "
+                                           f"2^{below.bit_length() - 1}, got "
+                                           f"{_shown(obj[key])}")
     return value
 
 
