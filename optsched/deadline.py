@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 Found = Callable[[Any, float | None, float | None], None]
 """A listener of a solve's incumbents: ``(solution, claimed objective, claimed bound)``."""
+T = TypeVar("T")
 
 
 class StopRequest:
@@ -167,3 +168,19 @@ class Deadline:
     def on_stop(self, stop: Callable[[], None]) -> AbstractContextManager[None]:
         """Call ``stop`` if a stop is requested while the block runs (:meth:`StopRequest.hook`)."""
         return self.stop.hook(stop)
+
+
+def while_time(items: Iterable[T], deadline: Deadline | None) -> Iterator[T]:
+    """``items`` one by one while ``deadline`` has time left (all of them without one).
+
+    For the loops of greedy rules, whose partial result is a valid one: the
+    deadline is looked at before each item, so a rule stops within one item's
+    work of its limit or stop request.
+    """
+    if deadline is None:
+        yield from items
+        return
+    for item in items:
+        if deadline.expired():
+            return
+        yield item

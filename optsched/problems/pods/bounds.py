@@ -46,5 +46,4 @@ def lower_bound(instance: PodsInstance) -> int:
     """Every never-placeable pod stays pending in every solution: its weight is certain."""
     levels, _, _ = instance.weights
     weight = dict(zip(instance.priorities, levels, strict=True))
-    test = placeable_test(instance)
-    return sum(weight[g.priority] * g.replicas for g in instance.groups if not test(g))
+    return sum(weight[g.priority] * g.replicas for g in instance.never_placeable)

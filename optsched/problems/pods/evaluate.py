@@ -11,7 +11,6 @@ from collections import Counter, defaultdict
 
 from optsched.family import Evaluation
 from optsched.fields import excerpt
-from optsched.problems.pods.bounds import placeable_test
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.quantity import format_amount
 from optsched.problems.pods.solution import PodsSolution
@@ -107,8 +106,7 @@ def evaluate(instance: PodsInstance, solution: PodsSolution) -> Evaluation:
     levels, evict, move = instance.weights
     objective = (sum(w * u for w, u in zip(levels, unplaced, strict=True))
                  + evict * len(evicted) + move * len(moved))
-    test = placeable_test(instance)
-    never = [pod for g in instance.groups if not test(g) for pod in g.pod_names]
+    never = [pod for g in instance.never_placeable for pod in g.pod_names]
     metrics = {"placed_by_priority": placed, "priorities": list(instance.priorities),
                "pods_by_priority": [totals[p] for p in instance.priorities],
                "placed": sum(placed), "pending": sum(unplaced), "evicted": len(evicted),

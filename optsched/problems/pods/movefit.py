@@ -15,6 +15,7 @@ fast on large clusters, where it repairs what it can within the cap.
 
 from __future__ import annotations
 
+from optsched.deadline import Deadline, OutOfTimeError, while_time
 from optsched.problems.pods.greedy import best_fit_levels, capacity, larger_first, room
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import PodGroup
@@ -29,12 +30,18 @@ BUDGET = 5_000_000
 """Most nodes looked at, over the run, when finding where a moved pod fits."""
 
 
-def move_to_fit(instance: PodsInstance) -> PodsSolution:
-    """Best fit level by level, then pods left pending placed by moving at most 3 others."""
-    start = best_fit_levels(instance)
-    if not instance.allow_moves:
+def move_to_fit(instance: PodsInstance, deadline: Deadline | None = None) -> PodsSolution:
+    """Best fit level by level, then pods left pending placed by moving at most 3 others.
+
+    Once ``deadline`` passes, the pods not yet reached stay as they are.
+    """
+    start = best_fit_levels(instance, deadline)
+    if not instance.allow_moves or (deadline is not None and deadline.expired()):
         return start
-    cluster = Cluster(instance, running=False)
+    try:
+        cluster = Cluster(instance, running=False, deadline=deadline)
+    except OutOfTimeError:
+        return start
     group_of = {pod: g for g in instance.groups for pod in g.pod_names}
     for pod, node in start.assignment.items():
         if node is not None:
@@ -48,7 +55,7 @@ def move_to_fit(instance: PodsInstance) -> PodsSolution:
             on.setdefault(cluster.index[node], set()).add(pod)
     budget = [BUDGET]
     failed: set[str] = set()  # groups whose pod found no room: the next ones will not
-    for group, pod in pending:
+    for group, pod in while_time(pending, deadline):
         if group.name in failed or budget[0] <= 0:
             continue
         trial = _make_room(cluster, group, group_of, on, inverse, budget)

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from optsched.deadline import Deadline, while_time
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import PodGroup
-from optsched.problems.pods.solution import PodsSolution, make
+from optsched.problems.pods.solution import PodsSolution, as_it_is, make
 from optsched.problems.pods.state import node_filter_signature
 
 SECONDS_PER_POD_NODE = 4e-8
@@ -37,8 +38,12 @@ def seconds(instance: PodsInstance) -> float:
             + SECONDS_PER_POD * instance.pod_count)
 
 
-def scale_fit(instance: PodsInstance) -> PodsSolution:
-    """Best fit, smaller pods first within a priority, over arrays of free amounts."""
+def scale_fit(instance: PodsInstance, deadline: Deadline | None = None) -> PodsSolution:
+    """Best fit, smaller pods first within a priority, over arrays of free amounts.
+
+    Once ``deadline`` passes, the pods not yet reached stay pending (the cluster as it
+    is when it passes while the arrays are made).
+    """
     nodes = instance.nodes
     resources = instance.resources
     free = np.array([[n.allocatable.get(r, 0) for r in resources] for n in nodes],
@@ -49,7 +54,9 @@ def scale_fit(instance: PodsInstance) -> PodsSolution:
     keys: dict[str, set[int]] = {}
     assignment: dict[str, str | None] = {}
     pending: list[tuple[int, float, str, PodGroup, np.ndarray]] = []
-    for group in instance.groups:
+    made = 0
+    for group in while_time(instance.groups, deadline):
+        made += 1
         need = np.array([instance.requests(group).get(r, 0) for r in resources], dtype=np.int64)
         if group.node is not None:  # running pods stay
             j = index[group.node]
@@ -62,9 +69,13 @@ def scale_fit(instance: PodsInstance) -> PodsSolution:
         share = float((need * inverse).max())
         pending.extend((-group.priority, share, name, group, need)
                        for name in group.pod_names)
+    if made < len(instance.groups):
+        return as_it_is(instance)
     pending.sort(key=lambda item: item[:3])
+    for _, _, name, _, _ in pending:
+        assignment[name] = None
     masks: dict[object, np.ndarray] = {}
-    for _, _, name, group, need in pending:
+    for _, _, name, group, need in while_time(pending, deadline):
         signature = node_filter_signature(group)
         mask = masks.get(signature)
         if mask is None:
@@ -75,7 +86,6 @@ def scale_fit(instance: PodsInstance) -> PodsSolution:
             fits[list(keys[group.anti_affinity])] = False
         candidates = np.flatnonzero(fits)
         if candidates.size == 0:
-            assignment[name] = None
             continue
         left = ((free[candidates] - need) * inverse).sum(axis=1)
         j = int(candidates[int(np.argmin(left))])

@@ -11,6 +11,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
+from optsched.deadline import Deadline, OutOfTimeError
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.objects import Node, PodGroup
 from optsched.problems.pods.quantity import CPU
@@ -21,7 +22,8 @@ class Cluster:
 
     Pods are identified by name; ``assignment`` is the current node of every
     pod. Amounts are updated in place; the static filters (unschedulable,
-    selector, affinity, taints) are evaluated once per group and node.
+    selector, affinity, taints) are evaluated once per node and filter signature
+    (:func:`node_filter_signature`), shared by the groups that have it.
 
     Parameters
     ----------
@@ -30,22 +32,30 @@ class Cluster:
     running
         Place the running pods (``node`` set) where they run; with False every
         pod starts unassigned (a repacking rule places them itself).
+    deadline
+        Raise :class:`~optsched.deadline.OutOfTimeError` should it pass before the
+        view is made (150,000 pods take 0.7 s).
     """
 
-    def __init__(self, instance: PodsInstance, running: bool = True) -> None:
+    def __init__(self, instance: PodsInstance, running: bool = True,
+                 deadline: Deadline | None = None) -> None:
         self.instance = instance
         self.resources = instance.resources
         self.free = [[n.allocatable.get(r, 0) for r in self.resources] for n in instance.nodes]
         self.keys: list[Counter[str]] = [Counter() for _ in instance.nodes]
         self.index = {n.name: j for j, n in enumerate(instance.nodes)}
         self.assignment: dict[str, str | None] = {}
-        self.need = {g.name: [instance.requests(g).get(r, 0) for r in self.resources]
-                     for g in instance.groups}
-        self.needs = {name: tuple((r, a) for r, a in enumerate(need) if a)
-                      for name, need in self.need.items()}
+        self.need: dict[str, list[int]] = {}
+        self.needs: dict[str, tuple[tuple[int, int], ...]] = {}
         """Per group the ``(resource index, amount)`` pairs with an amount above 0."""
         self._allowed: dict[str, list[bool]] = {}
+        self._masks: dict[tuple[object, ...], list[bool]] = {}  # by node_filter_signature
         for group in instance.groups:
+            if deadline is not None and deadline.expired():
+                raise OutOfTimeError
+            need = [instance.requests(group).get(r, 0) for r in self.resources]
+            self.need[group.name] = need
+            self.needs[group.name] = tuple((r, a) for r, a in enumerate(need) if a)
             for pod in group.pod_names:
                 self.assignment[pod] = None
                 if running and group.node is not None:
@@ -64,7 +74,11 @@ class Cluster:
         """Per node, whether the static filters let a new pod of ``group`` start there."""
         mask = self._allowed.get(group.name)
         if mask is None:
-            mask = [group.can_start_on(n) for n in self.instance.nodes]
+            signature = node_filter_signature(group)
+            mask = self._masks.get(signature)
+            if mask is None:
+                mask = [group.can_start_on(n) for n in self.instance.nodes]
+                self._masks[signature] = mask
             self._allowed[group.name] = mask
         return mask
 
@@ -208,7 +222,11 @@ class Spec:
     """Pods of the group may be preemption victims (not protected; evictions allowed)."""
 
 
-_Static = tuple[list[bool], list[bool], list[int]]
+_Static = tuple[list[bool], list[bool], list[int], list[int], bool]
+"""Per node-filter signature: the mask, affinity matches, PreferNoSchedule taints (and
+whether any node has one) and the allowed nodes in the tree's order. Shared by the specs
+and never changed: 150,000 pods of their own groups on 5,000 nodes took 45 s to set up
+with these made per group, 1 s now."""
 
 
 class Kube:
@@ -216,11 +234,12 @@ class Kube:
 
     Pods are integers (instance order after expanding replicas); ``where[p]``
     is a node index or -1. ``version[j]`` changes whenever node ``j`` does, so
-    per-node scores can be reused while it stays the same.
+    per-node scores can be reused while it stays the same. A ``deadline`` that
+    passes before the cache is made raises :class:`~optsched.deadline.OutOfTimeError`.
     """
 
     def __init__(self, instance: PodsInstance, seed: int | None,
-                 balance_gain: bool = False) -> None:
+                 balance_gain: bool = False, deadline: Deadline | None = None) -> None:
         nodes = instance.nodes
         self.instance = instance
         self.balance_gain = balance_gain
@@ -245,7 +264,11 @@ class Kube:
         self.has_zone = [ZONE in n.labels for n in nodes]
         self.zone = [n.labels.get(ZONE, "") for n in nodes]
         statics: dict[object, _Static] = {}
-        self.specs = [self._spec(i, g, statics) for i, g in enumerate(instance.groups)]
+        self.specs = []
+        for i, group in enumerate(instance.groups):
+            if deadline is not None and deadline.expired():
+                raise OutOfTimeError  # 150,000 pods take 1 s
+            self.specs.append(self._spec(i, group, statics))
         self.host: dict[str, dict[int, int]] = {}
         """Per spreading key: its pods on each node (kube-scheduler's default spreading)."""
         self.score_cache: list[dict[int, tuple[int, int]]] = [{} for _ in self.specs]
@@ -271,11 +294,12 @@ class Kube:
         signature = node_filter_signature(group)
         static = statics.get(signature)
         if static is None:
-            static = ([group.can_start_on(n) for n in instance.nodes],
-                      [matches_affinity(group, n) for n in instance.nodes],
-                      [prefer_no_schedule(group, n) for n in instance.nodes])
+            can = [group.can_start_on(n) for n in instance.nodes]
+            tainted = [prefer_no_schedule(group, n) for n in instance.nodes]
+            static = (can, [matches_affinity(group, n) for n in instance.nodes], tainted,
+                      [j for j in self.order if can[j]], any(tainted))
             statics[signature] = static
-        mask, affinity, taints = static
+        mask, affinity, taints, allowed, any_taint = static
         requests = instance.requests(group)
         need = tuple(requests.get(r, 0) for r in instance.resources)
         cpu, memory = group.requests.get(CPU, 0), group.requests.get("memory", 0)
@@ -285,8 +309,8 @@ class Kube:
             nonzero_cpu=cpu if CPU in group.requests else DEFAULT_MILLI_CPU_REQUEST,
             nonzero_memory=memory if "memory" in group.requests else DEFAULT_MEMORY_REQUEST,
             key=group.anti_affinity, spread=group.spread_key,
-            allowed=[j for j in self.order if mask[j]], mask=mask,
-            affinity=affinity, taints=taints, any_taint=any(taints),
+            allowed=allowed, mask=mask,
+            affinity=affinity, taints=taints, any_taint=any_taint,
             preemptible=not group.protected and (group.node is None
                                                  or instance.allow_evictions))
 

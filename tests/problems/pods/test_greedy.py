@@ -7,13 +7,14 @@ import itertools
 import pytest
 
 from optsched import SolveParams, solve
+from optsched.deadline import Deadline, OutOfTimeError
 from optsched.errors import InputError
 from optsched.problems.pods import greedy
 from optsched.problems.pods.evaluate import evaluate, placed_by_priority
 from optsched.problems.pods.generate import scenario
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.samples import fragmented, instance, node, pod, running
-from optsched.problems.pods.solution import PodsSolution
+from optsched.problems.pods.solution import PodsSolution, as_it_is
 from optsched.problems.pods.solvers import GREEDY, best_greedy
 
 
@@ -107,23 +108,29 @@ def test_repack_moves_when_allowed() -> None:
     assert greedy.repack(stay).evicted == ("a",)
 
 
+def mixed(k: int) -> PodsInstance:
+    """A paper-grid scenario (5 nodes, 4 pods per node, 3 priorities, load 1.05, seed 11,
+    number ``k``) with every fourth group anti-affine and a protected running pod."""
+    base = scenario(5, 4, 3, 1.05, 11, k)
+    groups = []
+    for i, g in enumerate(base.groups):
+        item = g.to_dict()
+        item.pop("priority_class")
+        item["priority"] = g.priority
+        if i % 4 == 1:
+            item["anti_affinity"] = True
+        groups.append(item)
+    groups.append({"name": "kept", "requests": {"cpu": "100m"}, "node": "node-00",
+                   "protected": True, "priority": 0})
+    return instance([n.to_dict() for n in base.nodes], groups)
+
+
 def test_every_rule_is_feasible_and_best_greedy_beats_the_defaults() -> None:
     """Paper-grid scenarios with some running, protected and anti-affine pods: every rule
     passes the checker, and best-greedy's objective is at most each rule's.
     """
     for k in range(5):
-        base = scenario(5, 4, 3, 1.05, 11, k)
-        groups = []
-        for i, g in enumerate(base.groups):
-            item = g.to_dict()
-            item.pop("priority_class")
-            item["priority"] = g.priority
-            if i % 4 == 1:
-                item["anti_affinity"] = True
-            groups.append(item)
-        groups.append({"name": "kept", "requests": {"cpu": "100m"}, "node": "node-00",
-                       "protected": True, "priority": 0})
-        inst = instance([n.to_dict() for n in base.nodes], groups)
+        inst = mixed(k)
         values = {name: objective(inst, rule(inst)) for name, (rule, _) in GREEDY.items()}
         solution, value, name = best_greedy(inst)
         assert value == objective(inst, solution) == min(values.values()) == values[name]
@@ -165,3 +172,60 @@ def test_scheduler_solvers_and_their_options() -> None:
             solve(inst, "default", SolveParams(options=options))
     best = solve(inst, "best-greedy")
     assert best.solution is not None and best.objective == 0
+
+
+class Looks(Deadline):
+    """A deadline that passes after ``n`` looks at it, whatever the clock says."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(None)
+        self.n = n
+
+    def expired(self) -> bool:
+        self.n -= 1
+        return self.n < 0
+
+
+def test_first_fit_cut_short_by_hand() -> None:
+    """three_sizes: first fit takes s, m, l in instance order. Its view of the cluster
+    looks at the deadline once per group (3 looks), the loop once before each pod: with
+    4 looks s is placed (on n1, the first node) and the 5th look stops the loop, so m and
+    l stay pending; with 2 the view is not made and the rule raises OutOfTimeError.
+    """
+    inst = three_sizes()
+    cut = greedy.first_fit(inst, deadline=Looks(4))
+    assert dict(cut.assignment) == {"s": "n1", "m": None, "l": None}
+    assert objective(inst, cut) == 2
+    with pytest.raises(OutOfTimeError):
+        greedy.first_fit(inst, deadline=Looks(2))
+
+
+@pytest.mark.parametrize("name", sorted(GREEDY))
+def test_every_rule_stops_at_its_deadline_with_a_valid_placement(name: str) -> None:
+    """Cut after any number of looks, each rule's placement passes the checker (or the
+    rule raises OutOfTimeError before it begins, when the view is not made); with looks to
+    spare it is the placement of the rule without a deadline."""
+    rule = GREEDY[name][0]
+    for k in range(2):
+        inst = mixed(k)
+        for looks in (0, 3, len(inst.groups) + 2, len(inst.groups) + 40, 10**6):
+            try:
+                cut = rule(inst, deadline=Looks(looks))
+            except OutOfTimeError:
+                assert looks <= len(inst.groups)
+                continue
+            objective(inst, cut)
+        assert rule(inst, deadline=Looks(10**6)).assignment == rule(inst).assignment
+
+
+@pytest.mark.parametrize("name", [*sorted(GREEDY), "best-greedy"])
+def test_a_limit_that_passes_at_once_answers_the_cluster_as_it_is(name: str) -> None:
+    """A limit of 1 ns passes before any rule begins: the answer is the cluster as it is
+    (the running pods r and kept where they run, verified), and the result says the rule
+    was stopped."""
+    inst = instance([node("n1"), node("n2")],
+                    [pod("r", "2", 1, node="n1"), pod("kept", "1", 5, node="n2",
+                                                      protected=True),
+                     pod("a", "2", 1), pod("b", "3", 10)])
+    result = solve(inst, name, SolveParams(time_limit=1e-9))
+    assert result.solution == as_it_is(inst) and result.stats["stopped"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from optsched.deadline import Deadline, OutOfTimeError, StopRequest
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.samples import instance, node, pod
 from optsched.problems.pods.state import (
@@ -84,3 +87,29 @@ def test_node_tree_order_interleaves_zones() -> None:
     assert zone_key(labelled.nodes[0]) == ":\x00:a"
     plain = instance([node("x"), node("y")], [pod("p", "1")])
     assert node_tree_order(plain.nodes) == [0, 1] and zone_key(plain.nodes[0]) == ""
+
+
+def test_static_filters_are_shared_by_signature() -> None:
+    """a and b have no selector, affinity or tolerations; c selects ``disk=ssd``. The
+    views evaluate the node filters once per signature: a and b share one mask (Cluster)
+    and one list of allowed nodes (Kube); c gets its own, with n2 alone (n1 has no label).
+    """
+    inst = instance([node("n1"), node("n2", labels={"disk": "ssd"})],
+                    [pod("a", "1"), pod("b", "2"), pod("c", "1", node_selector={"disk": "ssd"})])
+    a, b, c = inst.groups
+    cluster = Cluster(inst)
+    assert cluster.allowed(a) is cluster.allowed(b)
+    assert cluster.allowed(c) == [False, True]
+    specs = Kube(inst, None).specs
+    assert specs[0].allowed is specs[1].allowed and specs[2].allowed == [1]
+
+
+def test_a_deadline_that_passes_before_the_views_are_made() -> None:
+    """Both views look at their deadline once per group while they are made."""
+    stop = StopRequest()
+    stop.set()
+    for make in (lambda: Cluster(sample(), deadline=Deadline(None, stop)),
+                 lambda: Kube(sample(), None, deadline=Deadline(None, stop))):
+        with pytest.raises(OutOfTimeError):
+            make()
+    assert Cluster(sample(), deadline=Deadline(60.0)).free[0][0] == 3000

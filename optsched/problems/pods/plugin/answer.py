@@ -68,8 +68,9 @@ def time_left(request: Request, started: float) -> tuple[str, float]:
     """The solver and the time limit the request leaves (greedy alone when short).
 
     The greedy rules get the time up to ``timeout_ms`` itself, without the reserve: each
-    rule runs only when its expected time fits, and returns as soon as it is done, and
-    :func:`solve_request` answers at ``timeout_ms`` whatever the solve is doing.
+    stops at its deadline with the pods it has placed (and keeps time for the checks of
+    its answer), and :func:`solve_request` answers at ``timeout_ms`` whatever the solve
+    is doing.
     """
     left = started + request.timeout_s - time.monotonic()
     if left - RESERVE_S >= EXACT_MIN_S:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 
+from optsched.deadline import Deadline
 from optsched.fields import excerpt
 from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.scheduler import preemption as dp
@@ -232,7 +233,7 @@ def select_host(kube: Kube, spec: Spec, feasible: list[int]) -> int:
 
 def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "priority",
              seed: int | None = None, version: str = VERSIONS[0],
-             timed: bool = False) -> PodsSolution:
+             timed: bool = False, deadline: Deadline | None = None) -> PodsSolution:
     """Simulate kube-scheduler's default profile on the pending pods of ``instance``.
 
     Parameters
@@ -256,6 +257,10 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
         already queued, so they are retried only once the queue has run dry.
         Without it (the conservative default) they are retried at once, which
         makes the simulated scheduler stronger than a real one.
+    deadline
+        Once it passes, the pods still queued stay pending (None: no limit); should
+        it pass before the simulation's cache is made,
+        :class:`~optsched.deadline.OutOfTimeError`.
 
     Returns
     -------
@@ -267,7 +272,7 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
     if version not in VERSIONS:
         raise ValueError(f"version must be one of {', '.join(VERSIONS)}, "
                          f"got {excerpt(version)}")
-    kube = Kube(instance, seed, balance_gain=version != VERSIONS[0])
+    kube = Kube(instance, seed, balance_gain=version != VERSIONS[0], deadline=deadline)
     by_priority = order == "priority"
 
     def entry(pod: int, stamp: int, back: bool = False) -> tuple[int, int, int, int]:
@@ -293,6 +298,8 @@ def schedule(instance: PodsInstance, *, preemption: bool = False, order: str = "
     doomed: dict[int, int] = {}
     deletions = 0
     while queue or later:
+        if deadline is not None and deadline.expired():
+            break
         if not queue:
             queue, later = later, []
             heapq.heapify(queue)
