@@ -87,7 +87,7 @@ def _by_level(instance: PodsInstance, choose: Callable[[list[float]], float],
     total = capacity(instance)
     order = {g.name: i for i, g in enumerate(instance.groups)}
     levels: dict[int, list[tuple[PodGroup, str]]] = {}
-    for group, pod in while_time(cluster.pending(), deadline):
+    for group, pod in cluster.pending():
         levels.setdefault(group.priority, []).append((group, pod))
     sizes = {g.name: size(cluster, g, total) for g in instance.groups}
     for pods in levels.values():
