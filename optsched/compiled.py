@@ -8,7 +8,8 @@ function of another file could run stale code after that file changes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -118,3 +119,32 @@ class _Loading:
 
 LOADING = _Loading()
 """The kernels loaded in this process (see :meth:`_Loading.ready`)."""
+
+
+@contextmanager
+def stop_cell(deadline: Deadline | None) -> Iterator[IntArray]:
+    """A one-cell array that becomes 1 once ``deadline`` passes or its stop is requested.
+
+    For kernels, which see no clock: they read the cell (a memory load) between units
+    of work and return what they have. A timer thread sets it; the kernels release
+    the interpreter lock, so the timer runs while they do.
+    """
+    cell = np.zeros(1, np.int64)
+    if deadline is None:
+        yield cell
+        return
+
+    def stop() -> None:
+        cell[0] = 1
+
+    left = deadline.remaining()
+    timer = None if left is None else threading.Timer(left, stop)
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        with deadline.on_stop(stop):
+            yield cell
+    finally:
+        if timer is not None:
+            timer.cancel()

@@ -64,7 +64,7 @@ def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> 
     if capacity is not None and capacity < bound:
         return Result(status=Status.INFEASIBLE, solver="", bound=bound,
                       stats={"why": f"the lower bound {bound} is above the capacity"})
-    offsets = ALLOCATORS["greedy-by-size"][0](instance)
+    offsets = ALLOCATORS["greedy-by-size"][0](instance, deadline=deadline)
     first_s = time.perf_counter() - started
     stats: dict[str, object] = {"first_s": round(first_s, 6),
                                 "first_peak": peak(instance, offsets)}

@@ -29,14 +29,16 @@ def best(instance: MemallocInstance, deadline: Deadline,
     """The offsets with the smallest peak (the first on ties), its name, how many were tried.
 
     ``known`` is a candidate's name and offsets already computed: it is not run again.
-    Stops between allocators when the deadline expires (at least one runs).
+    Stops between allocators when the deadline expires (at least one runs, cut short by
+    it if need be).
     """
     best_offsets: IntArray | None = None
     best_name, best_peak, tried = "", 0, 0
     for name, how in candidates(instance):
         if best_offsets is not None and deadline.expired():
             break
-        offsets = known[1] if known is not None and known[0] == name else how(instance)
+        offsets = (known[1] if known is not None and known[0] == name
+                   else how(instance, deadline=deadline))
         tried += 1
         value = al.peak(instance, offsets)
         if best_offsets is None or value < best_peak:

@@ -18,6 +18,9 @@ from optsched.problems.memalloc.instance import MemallocInstance
 from optsched.problems.memalloc.solution import make
 from optsched.result import Result, Status
 
+STOPPED = ("the limit passed while it ran: the buffers it had not reached go above the "
+           "others, one after another")
+"""The ``stopped`` stat of an allocator cut short by its deadline."""
 MAX_EXACT_BUFFERS = 4000
 """Most buffers ``auto`` gives the exact search; larger instances go to the LNS (the
 search's structure grows with the overlapping pairs, tens of millions on such traces)."""
@@ -65,7 +68,9 @@ def _allocator(name: str) -> NativeRun[MemallocInstance]:
     allocate = ALLOCATORS[name][0]
 
     def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> Result:
-        return answer(instance, allocate(instance))
+        offsets = allocate(instance, deadline=deadline)
+        stopped = {"stopped": STOPPED} if deadline.expired() else {}
+        return answer(instance, offsets, **stopped)
 
     return _greedy(run)
 

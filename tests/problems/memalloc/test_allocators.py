@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optsched.deadline import Deadline
+from optsched.deadline import Deadline, StopRequest
 from optsched.problems.memalloc import portfolio
 from optsched.problems.memalloc.evaluate import evaluate
 from optsched.problems.memalloc.generate import generate, samples, trace
@@ -63,3 +63,38 @@ def test_portfolio_is_the_best_of_its_members() -> None:
     assert peak(instance, offsets) == min(peak(instance, how(instance)) for _, how in members)
     assert name in {n for n, _ in members}
     assert np.all(offsets >= 0)
+
+
+def stopped() -> Deadline:
+    """A deadline whose stop is already requested."""
+    stop = StopRequest()
+    stop.set()
+    return Deadline(60.0, stop)
+
+
+def test_a_cut_short_allocator_stacks_what_it_did_not_reach() -> None:
+    """P (4 bytes over [0,2)) is pinned at 8; A [0,2) 3 bytes aligned to 4, B [1,3) 2 bytes.
+
+    Stopped before its first buffer, greedy by size places nothing itself: the pin holds
+    (P at 8, top 12) and the others go above it in its order, A (3) then B (2): A at 12
+    (a multiple of 4), B at 15. Greedy by breadth stacks in file order: the same here.
+    Without a deadline greedy by size puts A at 0 (below the pin) and B at 3, in the
+    gap between A and the pin.
+    """
+    instance = MemallocInstance((Buffer("P", 0, 2, 4, offset=8), Buffer("A", 0, 2, 3, 4),
+                                 Buffer("B", 1, 3, 2)))
+    for name in ("greedy-by-size", "greedy-by-breadth"):
+        cut = ALLOCATORS[name][0](instance, deadline=stopped())
+        assert cut.tolist() == [8, 12, 15], name
+        assert evaluate(instance, make(instance, cut)).violations == ()
+    assert ALLOCATORS["greedy-by-size"][0](instance).tolist() == [8, 0, 3]
+
+
+@pytest.mark.parametrize("name", sorted(ALLOCATORS))
+def test_every_allocator_stopped_at_once_is_valid(name: str) -> None:
+    """With its stop requested before it starts, every allocator's offsets still pass the
+    checker (pins, alignment, gaps), on the samples and a trace with weights."""
+    allocate = ALLOCATORS[name][0]
+    for instance in [*samples(), *trace(buffers=60, seed=4)]:
+        ev = evaluate(instance, make(instance, allocate(instance, deadline=stopped())))
+        assert ev.violations == (), (name, instance.name, ev.violations)

@@ -5,26 +5,31 @@ buffers are placed first, at their pins, and the rest avoid them; the
 allocators themselves know no pins, gaps or windows: a buffer conflicts
 with those live at a common step (gaps respected, a window taken as the
 whole buffer). Ties the sources leave to ``std::sort`` are broken by the
-buffer's position in the file.
+buffer's position in the file. Given a deadline, an allocator stops once it
+passes and the buffers it has not reached go above all others, one after
+another (:func:`stacked`): offsets that are still valid.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from optsched.compiled import IntArray
+from optsched.compiled import IntArray, stop_cell
+from optsched.deadline import Deadline
 from optsched.problems.memalloc.greedy import kernel
 from optsched.problems.memalloc.instance import MAX_VALUE, MemallocInstance
 
 BUCKETS = 256
 """Most time buckets of the index of placed buffers (``kernel.place``)."""
 
-Allocator = Callable[[MemallocInstance], IntArray]
+Allocator = Callable[..., IntArray]
+"""``(instance, deadline=None) -> offsets``."""
 
 
 def slots(instance: MemallocInstance) -> tuple[IntArray, IntArray, int]:
@@ -36,15 +41,38 @@ def slots(instance: MemallocInstance) -> tuple[IntArray, IntArray, int]:
 
 
 def in_order(instance: MemallocInstance, order: IntArray, rule: int = kernel.BEST_FIT,
-             measure: int = kernel.ALIGNED) -> IntArray:
-    """Place the buffers in ``order`` (pinned ones first) by ``rule``."""
+             measure: int = kernel.ALIGNED, deadline: Deadline | None = None) -> IntArray:
+    """Place the buffers in ``order`` (pinned ones first) by ``rule`` until ``deadline``."""
     a = instance.arrays
     t0, t1, count = slots(instance)
     pinned = a.pinned >= 0
     if pinned.any():
         order = np.concatenate([np.flatnonzero(pinned), order[~pinned[order]]])
-    return kernel.place(order.astype(np.int64), a.size, a.alignment, a.pinned, a.piece_start,
-                        t0, t1, count, rule, measure, max(1, min(BUCKETS, count)))
+    with stop_cell(deadline) as stop:
+        offsets = kernel.place(order.astype(np.int64), a.size, a.alignment, a.pinned,
+                               a.piece_start, t0, t1, count, rule, measure,
+                               max(1, min(BUCKETS, count)), stop)
+    return stacked(instance, offsets, order)
+
+
+def stacked(instance: MemallocInstance, offsets: IntArray, order: IntArray) -> IntArray:
+    """``offsets`` with every buffer still at -1 placed above all others, in ``order``.
+
+    The buffers an allocator cut short did not reach (a pinned one keeps its pin): each
+    gets its own range above the highest buffer placed (aligned), so they conflict
+    with nothing.
+    """
+    if not (offsets < 0).any():
+        return offsets
+    a = instance.arrays
+    offsets = np.where((offsets < 0) & (a.pinned >= 0), a.pinned, offsets)  # pins hold
+    missing = offsets < 0
+    top = int((offsets + a.size)[~missing].max(initial=0))
+    for b in order[missing[order]].tolist():
+        top += -top % int(a.alignment[b])
+        offsets[b] = top
+        top += int(a.size[b])
+    return offsets
 
 
 def by_keys(*keys: npt.NDArray[Any]) -> IntArray:
@@ -53,7 +81,7 @@ def by_keys(*keys: npt.NDArray[Any]) -> IntArray:
     return np.lexsort((np.arange(n), *reversed(keys))).astype(np.int64)
 
 
-def naive(instance: MemallocInstance) -> IntArray:
+def naive(instance: MemallocInstance, deadline: Deadline | None = None) -> IntArray:
     """No reuse: every buffer its own range, in file order (above any pinned buffer)."""
     a = instance.arrays
     offsets = a.pinned.copy()
@@ -65,7 +93,7 @@ def naive(instance: MemallocInstance) -> IntArray:
     return offsets
 
 
-def tflite_arena(instance: MemallocInstance) -> IntArray:
+def tflite_arena(instance: MemallocInstance, deadline: Deadline | None = None) -> IntArray:
     """TFLite's ``ArenaPlanner`` with ``SimpleMemoryArena::Allocate``.
 
     Order (``CreateTensorAllocationVector``): buffers live over the whole
@@ -77,12 +105,12 @@ def tflite_arena(instance: MemallocInstance) -> IntArray:
     whole = (a.lower == a.lower.min()) & (a.upper == a.upper.max())
     order = by_keys((~whole).astype(np.int64), np.where(whole, 0, -a.size),
                     np.where(whole, 0, a.lower))
-    return in_order(instance, order, kernel.BEST_FIT, kernel.UNALIGNED)
+    return in_order(instance, order, kernel.BEST_FIT, kernel.UNALIGNED, deadline)
 
 
-def greedy_by_size(instance: MemallocInstance) -> IntArray:
+def greedy_by_size(instance: MemallocInstance, deadline: Deadline | None = None) -> IntArray:
     """TFLite GPU's ``GreedyBySizeAssignment``: size descending, best fit (aligned gaps)."""
-    return in_order(instance, by_keys(-instance.arrays.size))
+    return in_order(instance, by_keys(-instance.arrays.size), deadline=deadline)
 
 
 def xla_ticks(instance: MemallocInstance) -> tuple[IntArray, IntArray]:
@@ -104,7 +132,8 @@ def xla_ticks(instance: MemallocInstance) -> tuple[IntArray, IntArray]:
     return tick[:n], tick[n:]
 
 
-def xla(instance: MemallocInstance, temporal: bool) -> IntArray:
+def xla(instance: MemallocInstance, temporal: bool, deadline: Deadline | None = None
+        ) -> IntArray:
     """XLA's ``GlobalDecreasingSizeBestFitHeap``, kSpatial or kTemporal.
 
     Spatial: size descending, then duration (in event ticks) descending,
@@ -115,21 +144,22 @@ def xla(instance: MemallocInstance, temporal: bool) -> IntArray:
     start, end = xla_ticks(instance)
     duration = end - start
     order = by_keys(-duration, -size) if temporal else by_keys(-size, -duration)
-    return in_order(instance, order)
+    return in_order(instance, order, deadline=deadline)
 
 
-def xla_best(instance: MemallocInstance) -> IntArray:
+def xla_best(instance: MemallocInstance, deadline: Deadline | None = None) -> IntArray:
     """XLA's buffer assignment: the smaller heap of spatial and temporal (spatial on ties)."""
-    return _smallest(instance, [xla(instance, False), xla(instance, True)])
+    return _smallest(instance, [xla(instance, False, deadline), xla(instance, True, deadline)])
 
 
-def first_fit(instance: MemallocInstance) -> IntArray:
+def first_fit(instance: MemallocInstance, deadline: Deadline | None = None) -> IntArray:
     """First fit by start time: buffers by first step (then size descending), lowest gap."""
     a = instance.arrays
-    return in_order(instance, by_keys(a.lower, -a.size), kernel.FIRST_FIT)
+    return in_order(instance, by_keys(a.lower, -a.size), kernel.FIRST_FIT, deadline=deadline)
 
 
-def greedy_by_breadth(instance: MemallocInstance) -> IntArray:
+def greedy_by_breadth(instance: MemallocInstance, deadline: Deadline | None = None
+                      ) -> IntArray:
     """TFLite GPU's ``GreedyByBreadthAssignment`` into shared objects, then ``ObjectsToOffsets``.
 
     Steps by breadth (bytes live) descending; each step's buffers largest
@@ -151,8 +181,10 @@ def greedy_by_breadth(instance: MemallocInstance) -> IntArray:
     breadth = np.zeros(count, np.int64)
     np.add.at(breadth, live_steps, a.size[live_buffers])
     order_steps = by_keys(-breadth)
-    obj, obj_size = kernel.breadth_objects(order_steps, step_ptr, live_buffers.astype(np.int64),
-                                           a.size, a.piece_start, t0, t1)
+    with stop_cell(deadline) as stop:
+        obj, obj_size = kernel.breadth_objects(order_steps, step_ptr,
+                                               live_buffers.astype(np.int64), a.size,
+                                               a.piece_start, t0, t1, stop)
     offsets = a.pinned.copy()
     top = int(max((a.pinned + a.size)[a.pinned >= 0], default=0))
     start = np.zeros(len(obj_size), np.int64)
@@ -165,10 +197,12 @@ def greedy_by_breadth(instance: MemallocInstance) -> IntArray:
         top += -top % alignment[o]
         start[o] = top
         top += int(obj_size[o])
-    idle = (obj < 0) & (a.pinned < 0)
+    live = np.zeros(a.n, np.bool_)
+    live[live_buffers] = True
+    idle = (obj < 0) & (a.pinned < 0) & ~live
     offsets[obj >= 0] = start[obj[obj >= 0]]
     offsets[idle] = 0  # live nowhere: conflicts with nothing
-    return offsets
+    return stacked(instance, offsets, np.arange(a.n, dtype=np.int64))
 
 
 MAX_BREADTH_ENTRIES = 50_000_000
@@ -222,9 +256,9 @@ ALLOCATORS: dict[str, tuple[Allocator, str]] = {
                                        "best fit"),
     "greedy-by-breadth": (greedy_by_breadth, "TFLite GPU GreedyByBreadthAssignment: shared "
                                              "objects by step breadth, laid end to end"),
-    "xla-spatial": (lambda inst: xla(inst, False), "XLA GlobalDecreasingSizeBestFitHeap, "
+    "xla-spatial": (partial(xla, temporal=False), "XLA GlobalDecreasingSizeBestFitHeap, "
                                                    "kSpatial: size, then duration, best fit"),
-    "xla-temporal": (lambda inst: xla(inst, True), "XLA GlobalDecreasingSizeBestFitHeap, "
+    "xla-temporal": (partial(xla, temporal=True), "XLA GlobalDecreasingSizeBestFitHeap, "
                                                    "kTemporal: duration, then size, best fit"),
     "xla": (xla_best, "XLA buffer assignment: the smaller of kSpatial and kTemporal"),
     "first-fit": (first_fit, "first fit by start time (linear scan)"),

@@ -46,7 +46,7 @@ def buckets(piece_t0: IntArray, piece_t1: IntArray, slots: int, count: int
 @jit
 def place(order: IntArray, size: IntArray, align: IntArray, pinned: IntArray,
           piece_start: IntArray, piece_t0: IntArray, piece_t1: IntArray, slots: int,
-          rule: int, measure: int, bucket_count: int) -> IntArray:
+          rule: int, measure: int, bucket_count: int, stop: IntArray) -> IntArray:
     """Offsets of the buffers placed one by one in ``order`` by ``rule``.
 
     For each buffer, the placed buffers it conflicts with are gathered and
@@ -55,7 +55,8 @@ def place(order: IntArray, size: IntArray, align: IntArray, pinned: IntArray,
     ``rule`` picks, or at the aligned top of its conflicts if none fits
     (TFLite's ``SimpleMemoryArena::Allocate``, TFLite GPU's
     ``GreedyBySizeAssignment``, XLA's ``FindChunkCandidate``). A pinned
-    buffer keeps its pin. Ties between equal ranges go to the lowest.
+    buffer keeps its pin. Ties between equal ranges go to the lowest. Once ``stop[0]``
+    is set the buffers not yet reached keep offset -1.
     """
     n = len(size)
     ptr, of_slot, fill = buckets(piece_t0, piece_t1, slots, bucket_count)
@@ -70,6 +71,8 @@ def place(order: IntArray, size: IntArray, align: IntArray, pinned: IntArray,
         for q in range(piece_start[b], piece_start[b + 1]):
             piece_buffer[q] = b
     for b in order:
+        if stop[0] != 0:
+            break
         count = 0
         for q in range(piece_start[b], piece_start[b + 1]):
             t0, t1 = piece_t0[q], piece_t1[q]
@@ -129,7 +132,7 @@ def _choose(lows: IntArray, highs: IntArray, size: int, align: int, rule: int,
 @jit
 def breadth_objects(order_steps: IntArray, step_ptr: IntArray, step_buffers: IntArray,
                     size: IntArray, piece_start: IntArray, piece_t0: IntArray,
-                    piece_t1: IntArray) -> tuple[IntArray, IntArray]:
+                    piece_t1: IntArray, stop: IntArray) -> tuple[IntArray, IntArray]:
     """TFLite GPU's ``GreedyByBreadthAssignment``: each buffer's shared object and their sizes.
 
     Steps are visited by decreasing breadth (``order_steps``); at each, its
@@ -137,6 +140,7 @@ def breadth_objects(order_steps: IntArray, step_ptr: IntArray, step_buffers: Int
     at least as large that is free over their lifetime, else the largest
     free one (which grows), else a new one. Each object keeps its pieces
     sorted by time in a segment of one pool (moved to the end, doubled, when full).
+    Once ``stop[0]`` is set the buffers not yet reached keep object -1.
     """
     n = len(size)
     obj = np.full(n, -1, np.int64)
@@ -149,6 +153,8 @@ def breadth_objects(order_steps: IntArray, step_ptr: IntArray, step_buffers: Int
     pool_top = 0
     objects = 0
     for t in order_steps:
+        if stop[0] != 0:
+            break
         for e in range(step_ptr[t], step_ptr[t + 1]):
             b = step_buffers[e]
             if obj[b] >= 0:
