@@ -23,6 +23,8 @@ from optsched.problems.smtt.solution import SmttSolution
 from optsched.problems.smtt.ssdp import solver as ssdp
 from optsched.result import Result, Status
 
+STOPPED = "the limit passed while it ran: the jobs it had not reached follow in its order so far"
+"""The ``stopped`` stat of a rule cut short by its deadline."""
 DYNASEARCH_KICKS = 1000
 """Default of option ``kicks``: equals ``dynasearch.KICKS``, which is imported only when
 used (it loads numba)."""
@@ -34,8 +36,9 @@ DYNASEARCH = OptionSet((Option("kicks", int, DYNASEARCH_KICKS,
 
 def _rule(rule: Rule, name: str) -> NativeRun[SmttInstance]:
     def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
-        seq = rule(instance)
-        return found(SmttSolution(tuple(seq)), cost(instance, seq), rule=name)
+        seq = rule(instance, deadline=deadline)
+        stopped = {"stopped": STOPPED} if deadline.expired() else {}
+        return found(SmttSolution(tuple(seq)), cost(instance, seq), rule=name, **stopped)
 
     return run
 
@@ -127,7 +130,8 @@ def table() -> dict[str, NativeSolver[SmttInstance]]:
     heuristic = Kind.HEURISTIC
     out = {name: NativeSolver(_rule(rule, name), heuristic, summary)
            for name, (rule, summary) in RULES.items()}
-    out["best-rule"] = NativeSolver(_rule(lambda inst: best_rule(inst)[0], "best-rule"),
+    out["best-rule"] = NativeSolver(_rule(lambda inst, deadline=None: best_rule(inst, deadline)[0],
+                                          "best-rule"),
                                     heuristic, "the best sequence of all constructive rules")
     out["ai"] = NativeSolver(_search(ls.adjacent_interchange), heuristic,
                              "best rule + adjacent interchange descent")

@@ -1,8 +1,11 @@
-"""Constructive rules for smtt, each a plain function ``rule(instance) -> sequence``.
+"""Constructive rules for smtt, each a plain function ``rule(instance, deadline) -> sequence``.
 
 Sorting rules (EDD, SPT, WSPT) and dispatching rules that pick, at the
 current time ``t``, the unscheduled job with the best priority (MDD, WMDD,
 ATC, MDDC). Ties go to the lowest job index unless a rule says otherwise.
+The rules of quadratic time stop at their deadline: the jobs they have not
+reached follow in their order so far (EDD for the dispatching rules), still a
+sequence of every job.
 """
 
 from __future__ import annotations
@@ -27,30 +30,38 @@ def cost(instance: SmttInstance, sequence: Sequence[int] | IntArray) -> int:
     return int((w[seq] * np.maximum(0, np.cumsum(p[seq]) - d[seq])).sum())
 
 
-def edd(instance: SmttInstance) -> list[int]:
+def edd(instance: SmttInstance, deadline: Deadline | None = None) -> list[int]:
     """Earliest due date first; ties by shorter processing time, then by index."""
     p, d, _ = instance.arrays
     return [int(j) for j in np.lexsort((np.arange(instance.n), p, d))]
 
 
-def spt(instance: SmttInstance) -> list[int]:
+def spt(instance: SmttInstance, deadline: Deadline | None = None) -> list[int]:
     """Shortest processing time first; ties by earlier due date, then by index."""
     p, d, _ = instance.arrays
     return [int(j) for j in np.lexsort((np.arange(instance.n), d, p))]
 
 
-def wspt(instance: SmttInstance) -> list[int]:
+def wspt(instance: SmttInstance, deadline: Deadline | None = None) -> list[int]:
     """Smith's rule: non-decreasing ``p_j / w_j`` (exact ratios), zero weights last."""
     return wspt_order(instance)
 
 
-def dispatch(instance: SmttInstance, priority: Priority) -> list[int]:
-    """Build a sequence by repeatedly scheduling the job of smallest priority."""
-    p = instance.arrays[0]
+def dispatch(instance: SmttInstance, priority: Priority, deadline: Deadline | None = None
+             ) -> list[int]:
+    """Build a sequence by repeatedly scheduling the job of smallest priority.
+
+    Once ``deadline`` passes, the jobs left follow in EDD order.
+    """
+    p, d, _ = instance.arrays
     remaining = np.arange(instance.n)
     t = 0
-    out = []
+    out: list[int] = []
     while remaining.size:
+        if deadline is not None and deadline.expired():
+            out.extend(int(j) for j in remaining[np.lexsort((remaining, p[remaining],
+                                                            d[remaining]))])
+            break
         k = int(np.argmin(priority(t, remaining)))
         job = int(remaining[k])
         out.append(job)
@@ -59,7 +70,7 @@ def dispatch(instance: SmttInstance, priority: Priority) -> list[int]:
     return out
 
 
-def mdd(instance: SmttInstance) -> list[int]:
+def mdd(instance: SmttInstance, deadline: Deadline | None = None) -> list[int]:
     """Modified due date (Baker & Bertrand 1982): smallest ``max(t + p_j, d_j)``, ties by SPT."""
     p, d, _ = instance.arrays
     scale = float(p.max() + 1)
@@ -67,10 +78,10 @@ def mdd(instance: SmttInstance) -> list[int]:
     def priority(t: int, jobs: IntArray) -> FloatArray:
         return np.maximum(t + p[jobs], d[jobs]) + p[jobs] / scale
 
-    return dispatch(instance, priority)
+    return dispatch(instance, priority, deadline)
 
 
-def wmdd(instance: SmttInstance) -> list[int]:
+def wmdd(instance: SmttInstance, deadline: Deadline | None = None) -> list[int]:
     """Weighted MDD (Kanet & Li 2004): smallest ``max(p_j, d_j - t) / w_j``; zero weights last."""
     p, d, w = instance.arrays
 
@@ -79,10 +90,11 @@ def wmdd(instance: SmttInstance) -> list[int]:
         value = np.maximum(p[jobs], d[jobs] - t) / np.where(wj > 0, wj, 1.0)
         return np.where(wj > 0, value, np.inf)
 
-    return dispatch(instance, priority)
+    return dispatch(instance, priority, deadline)
 
 
-def atc(instance: SmttInstance, k: float = 2.0) -> list[int]:
+def atc(instance: SmttInstance, k: float = 2.0, deadline: Deadline | None = None
+        ) -> list[int]:
     """Apparent tardiness cost (Vepsalainen & Morton 1987) with look-ahead ``k``.
 
     Largest ``w_j / p_j * exp(-max(0, d_j - p_j - t) / (k * pbar))`` with
@@ -98,16 +110,24 @@ def atc(instance: SmttInstance, k: float = 2.0) -> list[int]:
         slack = np.maximum(0, d[jobs] - p[jobs] - t)
         return -(log_ratio - slack / (k * pbar))  # type: ignore[no-any-return]
 
-    return dispatch(instance, priority)
+    return dispatch(instance, priority, deadline)
 
 
-def atc_best(instance: SmttInstance, ks: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0, 5.0)
-             ) -> list[int]:
-    """ATC with the best look-ahead ``k`` of a small grid (a common way to set ``k``)."""
-    return min((atc(instance, k) for k in ks), key=lambda seq: cost(instance, seq))
+def atc_best(instance: SmttInstance, deadline: Deadline | None = None,
+             ks: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0, 5.0)) -> list[int]:
+    """ATC with the best look-ahead ``k`` of a small grid (a common way to set ``k``).
+
+    Once ``deadline`` passes, the look-aheads not tried yet are left out.
+    """
+    tried = [atc(instance, ks[0], deadline)]
+    for k in ks[1:]:
+        if deadline is not None and deadline.expired():
+            break
+        tried.append(atc(instance, k, deadline))
+    return min(tried, key=lambda seq: cost(instance, seq))
 
 
-def mddc(instance: SmttInstance) -> list[int]:
+def mddc(instance: SmttInstance, deadline: Deadline | None = None) -> list[int]:
     """MDDC, the seed paper's LLM-discovered dispatching rule (unweighted).
 
     At time ``t`` over the unscheduled set ``U``, smallest
@@ -124,10 +144,10 @@ def mddc(instance: SmttInstance) -> list[int]:
                              + pj / (t + pj.mean()))
         return value
 
-    return dispatch(instance, priority)
+    return dispatch(instance, priority, deadline)
 
 
-def eddc(instance: SmttInstance) -> list[int]:
+def eddc(instance: SmttInstance, deadline: Deadline | None = None) -> list[int]:
     """EDDC, the seed paper's LLM-discovered sequence rule (unweighted).
 
     Start from SPT order (ties by due date). Left to right, each job bubbles
@@ -139,6 +159,8 @@ def eddc(instance: SmttInstance) -> list[int]:
     seq = spt(instance)
     completion = list(np.cumsum([p[j] for j in seq]))
     for i in range(1, len(seq)):
+        if deadline is not None and deadline.expired():
+            break  # the rest stays in SPT order
         k = i
         while k > 0:
             job, ahead = seq[k], seq[k - 1]
@@ -150,7 +172,7 @@ def eddc(instance: SmttInstance) -> list[int]:
     return seq
 
 
-def psk(instance: SmttInstance) -> list[int]:
+def psk(instance: SmttInstance, deadline: Deadline | None = None) -> list[int]:
     """Panwalkar, Smith & Koulamas (1993) for ``1||sum T_j``.
 
     Jobs are kept in SPT order (ties by due date). The first unscheduled job is
@@ -164,6 +186,8 @@ def psk(instance: SmttInstance) -> list[int]:
     t = 0
     out: list[int] = []
     while pending:
+        if deadline is not None and deadline.expired():
+            return out + pending  # the rest in SPT order
         active = 0
         if t + p[pending[0]] <= d[pending[0]]:
             for k in range(1, len(pending)):
@@ -178,7 +202,7 @@ def psk(instance: SmttInstance) -> list[int]:
     return out
 
 
-def wilkerson_irwin(instance: SmttInstance) -> list[int]:
+def wilkerson_irwin(instance: SmttInstance, deadline: Deadline | None = None) -> list[int]:
     """Wilkerson & Irwin's (1971) pairwise rule with backtracking, for ``1||sum T_j``.
 
     Jobs are taken in EDD order and appended; the new job moves ahead of its
@@ -189,7 +213,10 @@ def wilkerson_irwin(instance: SmttInstance) -> list[int]:
     p, d = instance.processing_times, instance.due_dates
     seq: list[int] = []
     starts: list[int] = []
-    for job in edd(instance):
+    order = edd(instance)
+    for at, job in enumerate(order):
+        if deadline is not None and deadline.expired():
+            return seq + order[at:]  # the rest in EDD order
         seq.append(job)
         starts.append(starts[-1] + p[seq[-2]] if len(seq) > 1 else 0)
         k = len(seq) - 1
@@ -207,7 +234,8 @@ def wilkerson_irwin(instance: SmttInstance) -> list[int]:
     return seq
 
 
-Rule = Callable[[SmttInstance], list[int]]
+Rule = Callable[..., list[int]]
+"""``rule(instance, deadline=None) -> sequence``."""
 
 RULES: dict[str, tuple[Rule, str]] = {
     "edd": (edd, "earliest due date"),
@@ -244,7 +272,7 @@ def best_rule(instance: SmttInstance, deadline: Deadline | None = None
         left = None if deadline is None else deadline.remaining()
         if need and left is not None and need > left:
             continue
-        seq = rule(instance)
+        seq = rule(instance, deadline=deadline)
         scored.append((cost(instance, seq), name, seq))
     value, name, seq = min(scored, key=lambda item: item[0])
     return seq, value, name
