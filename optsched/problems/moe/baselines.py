@@ -53,6 +53,9 @@ def moetuner(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> 
     the least total deviation of cluster tokens from the mean. Stage 2, per
     layer boundary in order: clusters to GPUs so that the heaviest GPU pair's
     tokens over its bandwidth is smallest, given the previous layer's map.
+    Once ``deadline`` passes, the layers not reached keep their LPT clusters
+    and the boundaries not reached map the clusters to the GPUs in order, with
+    no model built (one boundary's model is seconds of Python on 64 GPUs).
     """
     from ortools.sat.python import cp_model
 
@@ -64,6 +67,9 @@ def moetuner(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> 
         counts = replica_counts(load, c.slots, gpus)
         experts, size = pieces(load, counts)
         start = lpt_row(load, counts, gpus, per).reshape(gpus, per)
+        if deadline.expired():
+            clusters.append([gpu.tolist() for gpu in start])
+            continue
         model = cp_model.CpModel()
         y = [[model.new_bool_var("") for _ in range(gpus)] for _ in experts]
         weight = np.rint(size * QUANTUM).astype(np.int64)
@@ -95,6 +101,9 @@ def moetuner(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> 
         clusters.append(groups)
     rows = [np.array([e for group in clusters[0] for e in group], np.int64)]
     for layer in range(1, layers):
+        if deadline.expired():
+            rows.append(np.array([e for group in clusters[layer] for e in group], np.int64))
+            continue
         rows.append(_map_clusters(instance, rows[-1], clusters[layer], layer, params, deadline,
                                   _share(deadline, 1.0, layers - layer)))
     return np.array(rows, np.int64)
@@ -146,6 +155,8 @@ def _map_clusters(instance: MoeInstance, before: np.ndarray, groups: list[list[i
         model.add_exactly_one(y[j][k] for j in range(gpus))
     worst = model.new_int_var(0, 1 << 40, "worst")
     for g1 in range(gpus):
+        if deadline.expired():
+            return np.array([e for group in groups for e in group], np.int64)
         for g2 in range(gpus):
             if g1 != g2:
                 bw = c.intra_node_GBps if node[g1] == node[g2] else c.inter_node_GBps

@@ -344,3 +344,22 @@ def test_auto_takes_highs_on_small_load_instances_else_moe_lns() -> None:
     assert small.solver == "highs" and small.verified and small.status is Status.OPTIMAL
     timed = solve(SAMPLES["tight"], params=_fast())
     assert timed.solver == "moe-lns" and timed.verified
+
+
+def test_moetuner_past_its_deadline_keeps_the_lpt_clusters() -> None:
+    """With its stop requested before it starts, MoETuner builds no model: each layer keeps
+    the LPT clusters of its replica counts and each boundary maps them to the GPUs in order,
+    so every row is the LPT row (lpt_row, GPU by GPU), a valid plan."""
+    from optsched.deadline import Deadline, StopRequest
+    from optsched.problems.moe.baselines import moetuner
+    from optsched.problems.moe.layout import lpt_row
+
+    instance = _small(0)
+    stop = StopRequest()
+    stop.set()
+    rows = moetuner(instance, _fast(), Deadline(60.0, stop))
+    c = instance.cluster
+    for layer, load in enumerate(instance.load.astype(np.float64)):
+        counts = replica_counts(load, c.slots, c.gpus)
+        assert rows[layer].tolist() == lpt_row(load, counts, c.gpus, c.slots_per_gpu).tolist()
+    assert evaluate(instance, make(rows)).violations == ()
