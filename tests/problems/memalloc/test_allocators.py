@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optsched.deadline import Deadline, StopRequest
+from optsched.deadline import Deadline
 from optsched.problems.memalloc import portfolio
 from optsched.problems.memalloc.evaluate import evaluate
 from optsched.problems.memalloc.generate import generate, samples, trace
 from optsched.problems.memalloc.greedy.allocators import ALLOCATORS, peak
 from optsched.problems.memalloc.instance import Buffer, MemallocInstance
 from optsched.problems.memalloc.solution import make
+
+from ...deadlines import stopped
 
 CHAIN = MemallocInstance((Buffer("A", 0, 2, 4), Buffer("B", 1, 3, 2), Buffer("C", 2, 4, 4)))
 """A [0,2) 4 bytes, B [1,3) 2 bytes, C [2,4) 4 bytes: A and C never meet."""
@@ -63,13 +65,6 @@ def test_portfolio_is_the_best_of_its_members() -> None:
     assert peak(instance, offsets) == min(peak(instance, how(instance)) for _, how in members)
     assert name in {n for n, _ in members}
     assert np.all(offsets >= 0)
-
-
-def stopped() -> Deadline:
-    """A deadline whose stop is already requested."""
-    stop = StopRequest()
-    stop.set()
-    return Deadline(60.0, stop)
 
 
 def test_a_cut_short_allocator_stacks_what_it_did_not_reach() -> None:

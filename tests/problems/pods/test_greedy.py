@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from optsched import SolveParams, solve
-from optsched.deadline import Deadline, OutOfTimeError
+from optsched.deadline import OutOfTimeError
 from optsched.errors import InputError
 from optsched.problems.pods import greedy
 from optsched.problems.pods.evaluate import evaluate, placed_by_priority
@@ -16,6 +16,8 @@ from optsched.problems.pods.instance import PodsInstance
 from optsched.problems.pods.samples import fragmented, instance, node, pod, running
 from optsched.problems.pods.solution import PodsSolution, as_it_is
 from optsched.problems.pods.solvers import GREEDY, best_greedy
+
+from ...deadlines import Looks
 
 
 def objective(inst: PodsInstance, solution: PodsSolution) -> int:
@@ -172,18 +174,6 @@ def test_scheduler_solvers_and_their_options() -> None:
             solve(inst, "default", SolveParams(options=options))
     best = solve(inst, "best-greedy")
     assert best.solution is not None and best.objective == 0
-
-
-class Looks(Deadline):
-    """A deadline that passes after ``n`` looks at it, whatever the clock says."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__(None)
-        self.n = n
-
-    def expired(self) -> bool:
-        self.n -= 1
-        return self.n < 0
 
 
 def test_first_fit_cut_short_by_hand() -> None:

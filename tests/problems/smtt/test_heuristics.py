@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 
 from optsched import SmttInstance
-from optsched.deadline import Deadline
 from optsched.problems.smtt.heuristics import rules as h
 from optsched.problems.smtt.heuristics.rules import RULES
 
+from ...deadlines import Looks
 from .oracle import brute_force, instances
 
 A = SmttInstance((4, 2, 6, 3), (5, 6, 8, 4))
@@ -91,18 +91,6 @@ def test_spt_psk_and_wi_are_optimal_on_agreeable_instances(instance: SmttInstanc
     optimum = brute_force(agreeable)[0]
     for rule in (h.spt, h.psk, h.wilkerson_irwin, h.edd):
         assert h.cost(agreeable, rule(agreeable)) == optimum
-
-
-class Looks(Deadline):
-    """A deadline that passes after ``n`` looks at it, whatever the clock says."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__(None)
-        self.n = n
-
-    def expired(self) -> bool:
-        self.n -= 1
-        return self.n < 0
 
 
 def test_mdd_cut_short_by_hand() -> None:
