@@ -16,12 +16,14 @@ RESERVE_S = 0.15
 INVALID = "MODEL_INVALID"
 """The status of an input the solver refuses (the plugin ignores it, as every status but
 OPTIMAL and FEASIBLE)."""
-EXACT_MIN_S = 0.5
+EXACT_MIN_S = 0.3
 """Seconds left below which the answer comes from the greedy solvers alone (importing
 OR-Tools takes 0.2-0.3 s of a fresh process). It was 1.0 while drop-and-pack's kernel
 needed numba (0.9 s to load); with its C kernel, ``timeout_ms`` 1000 (0.55 s left after
 start-up) gets CP-SAT: 40 of 40 generated states answered with the optimum instead of
-20, none later (``benchmarks/README.md``, the plugin)."""
+20, none later (``benchmarks/README.md``, the plugin). It was 0.5 until CP-SAT proved
+as much with 0.3: at ``timeout_ms`` 800, 40 of 40 with the optimum instead of 20 (700:
+37), none later, also with both cores busy."""
 LATE = "UNKNOWN"
 """The status of an answer without a plan because the input's read ended too late
 (:data:`READ_GRACE_S`; 289,000 pods take about 4 s to read); the plugin ignores it."""
