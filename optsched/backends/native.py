@@ -17,6 +17,14 @@ def found(solution: Solution, objective: int | float, **stats: Any) -> Result:
                   stats=stats)
 
 
+def stopped(deadline: Deadline, how: str) -> dict[str, str]:
+    """The ``stopped`` stat of a heuristic cut short by ``deadline``, else nothing.
+
+    ``how`` says what the heuristic did with what it had not reached.
+    """
+    return {"stopped": f"the limit passed while it ran: {how}"} if deadline.expired() else {}
+
+
 def timed(run: Any, name: str, instance: Any, params: SolveParams,
           deadline: Deadline) -> Result:
     """Run a native solver and stamp its result with its name and the time it took."""

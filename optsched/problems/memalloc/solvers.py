@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from optsched.backends.native import found
+from optsched.backends.native import found, stopped
 from optsched.compiled import LOADING, IntArray
 from optsched.deadline import Deadline
 from optsched.errors import NotSupportedError
@@ -18,9 +18,8 @@ from optsched.problems.memalloc.instance import MemallocInstance
 from optsched.problems.memalloc.solution import make
 from optsched.result import Result, Status
 
-STOPPED = ("the limit passed while it ran: the buffers it had not reached go above the "
-           "others, one after another")
-"""The ``stopped`` stat of an allocator cut short by its deadline."""
+STOPPED = "the buffers it had not reached go above the others, one after another"
+"""What an allocator cut short by its deadline did with the rest (``native.stopped``)."""
 MAX_EXACT_BUFFERS = 4000
 """Most buffers ``auto`` gives the exact search; larger instances go to the LNS (the
 search's structure grows with the overlapping pairs, tens of millions on such traces)."""
@@ -69,8 +68,7 @@ def _allocator(name: str) -> NativeRun[MemallocInstance]:
 
     def run(instance: MemallocInstance, params: SolveParams, deadline: Deadline) -> Result:
         offsets = allocate(instance, deadline=deadline)
-        stopped = {"stopped": STOPPED} if deadline.expired() else {}
-        return answer(instance, offsets, **stopped)
+        return answer(instance, offsets, **stopped(deadline, STOPPED))
 
     return _greedy(run)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Protocol
 
-from optsched.backends.native import found
+from optsched.backends.native import found, stopped
 from optsched.deadline import Deadline, OutOfTimeError
 from optsched.family import Kind, NativeRun, NativeSolver
 from optsched.options import Option, OptionSet
@@ -21,8 +21,8 @@ from optsched.result import Result
 CHECK_S_PER_POD = 5e-6
 """Seconds per pod kept from a greedy rule's time for the two checks of its answer, its
 objective and ``solve()``'s verification (0.37 s each for 150,000 pods)."""
-STOPPED = "the limit passed while it ran: the pods it had not reached stay as they were"
-"""The ``stopped`` stat of a greedy rule cut short by its deadline."""
+STOPPED = "the pods it had not reached stay as they were"
+"""What a greedy rule cut short by its deadline did with the rest (``native.stopped``)."""
 
 
 class Placement(Protocol):
@@ -229,7 +229,7 @@ def _scheduler(preemption: bool, name: str) -> NativeRun[PodsInstance]:
                                    version=version, timed=timed), instance, deadline)
         return found(solution, _objective(instance, solution), rule=name, order=order,
                      random_ties=seed is not None, kube_version=version, timed=timed,
-                     **_stopped(deadline))
+                     **stopped(deadline, STOPPED))
 
     return run
 
@@ -238,7 +238,8 @@ def _rule(rule: Placement, name: str) -> NativeRun[PodsInstance]:
     def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Result:
         deadline = _checked(deadline, instance)
         solution = _placed(rule, instance, deadline)
-        return found(solution, _objective(instance, solution), rule=name, **_stopped(deadline))
+        return found(solution, _objective(instance, solution), rule=name,
+                     **stopped(deadline, STOPPED))
 
     return run
 
@@ -261,10 +262,6 @@ def _checked(deadline: Deadline, instance: PodsInstance) -> Deadline:
                     deadline.found)
 
 
-def _stopped(deadline: Deadline) -> dict[str, str]:
-    return {"stopped": STOPPED} if deadline.expired() else {}
-
-
 def _objective(instance: PodsInstance, solution: PodsSolution) -> int:
     value = evaluate(instance, solution).objective
     assert value is not None
@@ -274,7 +271,7 @@ def _objective(instance: PodsInstance, solution: PodsSolution) -> int:
 def _best(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Result:
     deadline = _checked(deadline, instance)
     solution, value, name = best_greedy(instance, deadline)
-    return found(solution, value, rule=name, **_stopped(deadline))
+    return found(solution, value, rule=name, **stopped(deadline, STOPPED))
 
 
 def table() -> dict[str, NativeSolver[PodsInstance]]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from optsched.backends.native import found
+from optsched.backends.native import found, stopped
 from optsched.compiled import LOADING
 from optsched.deadline import Deadline
 from optsched.errors import NotSupportedError
@@ -23,8 +23,8 @@ from optsched.problems.smtt.solution import SmttSolution
 from optsched.problems.smtt.ssdp import solver as ssdp
 from optsched.result import Result, Status
 
-STOPPED = "the limit passed while it ran: the jobs it had not reached follow in its order so far"
-"""The ``stopped`` stat of a rule cut short by its deadline."""
+STOPPED = "the jobs it had not reached follow in its order so far"
+"""What a rule cut short by its deadline did with the rest (``native.stopped``)."""
 DYNASEARCH_KICKS = 1000
 """Default of option ``kicks``: equals ``dynasearch.KICKS``, which is imported only when
 used (it loads numba)."""
@@ -37,8 +37,8 @@ DYNASEARCH = OptionSet((Option("kicks", int, DYNASEARCH_KICKS,
 def _rule(rule: Rule, name: str) -> NativeRun[SmttInstance]:
     def run(instance: SmttInstance, params: SolveParams, deadline: Deadline) -> Result:
         seq = rule(instance, deadline=deadline)
-        stopped = {"stopped": STOPPED} if deadline.expired() else {}
-        return found(SmttSolution(tuple(seq)), cost(instance, seq), rule=name, **stopped)
+        return found(SmttSolution(tuple(seq)), cost(instance, seq), rule=name,
+                     **stopped(deadline, STOPPED))
 
     return run
 
