@@ -54,29 +54,27 @@ def _hierarchical(instance: MoeInstance) -> None:
                                                 "nodes")
 
 
-def _exflow(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> Result:
-    return answer(instance, baselines.exflow(instance, deadline))
+Search = Callable[[MoeInstance, SolveParams, Deadline], np.ndarray]
 
 
-def _moetuner(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> Result:
-    return answer(instance, baselines.moetuner(instance, params, deadline))
-
-
-def _lns(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> Result:
-    """moe-lns, stopping early enough for the checks that follow it.
+def _within_checks(search: Search) -> NativeRun[MoeInstance]:
+    """``search`` (moetuner, exflow, moe-lns), stopping early enough for the checks after it.
 
     Pricing a placement once (:func:`.evaluate`) shows what the check of the
     answer and ``solve()``'s verification will take; the search ends that
     long (three times over, at least 0.1 s) before the deadline.
     """
-    started = time.perf_counter()
-    lower_bound(instance)  # cached: the verification will not pay for it again
-    evaluate(instance, trivial(instance))
-    reserve = 3 * (time.perf_counter() - started) + 0.1
-    left = deadline.remaining()
-    inner = deadline if left is None else Deadline(max(0.0, left - reserve), deadline.stop,
-                                                     deadline.found)
-    return answer(instance, lns.run(instance, params, inner), reserve_s=round(reserve, 3))
+    def run(instance: MoeInstance, params: SolveParams, deadline: Deadline) -> Result:
+        started = time.perf_counter()
+        lower_bound(instance)  # cached: the verification will not pay for it again
+        evaluate(instance, trivial(instance))
+        reserve = 3 * (time.perf_counter() - started) + 0.1
+        left = deadline.remaining()
+        inner = deadline if left is None else Deadline(max(0.0, left - reserve),
+                                                         deadline.stop, deadline.found)
+        return answer(instance, search(instance, params, inner), reserve_s=round(reserve, 3))
+
+    return run
 
 
 def table() -> dict[str, NativeSolver[MoeInstance]]:
@@ -94,12 +92,15 @@ def table() -> dict[str, NativeSolver[MoeInstance]]:
                                           "hierarchical policy (groups kept on a node)",
                                           supports=_hierarchical),
         "eplb-global": NativeSolver(_eplb("global"), h, "DeepSeek EPLB's global policy"),
-        "moetuner": NativeSolver(_moetuner, h, "MoETuner's two stages (balanced clusters, "
-                                 "then clusters to GPUs by the worst pair), CP-SAT each"),
-        "exflow": NativeSolver(_exflow, h, "ExFlow-style affinity grouping: fewest GPU "
-                               "changes between layers, equal experts per GPU"),
-        "moe-lns": NativeSolver(_lns, h, "balance, then swaps and exact per-layer "
-                                "re-placement on the whole objective (caps and moves held)",
+        "moetuner": NativeSolver(_within_checks(baselines.moetuner), h,
+                                 "MoETuner's two stages (balanced clusters, then clusters to "
+                                 "GPUs by the worst pair), CP-SAT each"),
+        "exflow": NativeSolver(_within_checks(lambda i, _, d: baselines.exflow(i, d)), h,
+                               "ExFlow-style affinity grouping: fewest GPU changes between "
+                               "layers, equal experts per GPU"),
+        "moe-lns": NativeSolver(_within_checks(lns.run), h,
+                                "balance, then swaps and exact per-layer re-placement on the "
+                                "whole objective (caps and moves held)",
                                 lns.OPTIONS),
     }
 
