@@ -19,7 +19,13 @@ from optsched.threads import PROCESS, ThreadBudget
 from optsched.watchdog import GRACE_S, STOP_WAIT_S, bounded
 
 HINT_SHARE = 0.1
-"""Most of the time limit a computed hint may take before the exact solver starts."""
+"""Share of the time limit a computed hint may take before the exact solver starts, unless
+the family expects it to need more (:attr:`Family.hint_seconds`, :func:`hint_share`)."""
+HINT_MAX_SHARE = 0.5
+"""Most of the time limit a computed hint may take when the family expects it to need more
+than :data:`HINT_SHARE`: the exact solver keeps at least the other half."""
+HINT_MARGIN = 1.5
+"""The hint's share covers this many times its expected time (a busy machine)."""
 HINT_GRACE_S = 0.05
 """Seconds the hint may run past a stop request (and, at least, past its share) before the
 solve goes on without it; past its share it may run as long again."""
@@ -220,6 +226,20 @@ def _fall_back(family: Family[Any, Any], instance: Any, result: Result, hint: Re
                                             stats=stats))
 
 
+def hint_share(family: Family[Any, Any], instance: Any, left: float | None) -> float:
+    """The share of the time ``left`` that the computed hint of ``instance`` may take.
+
+    :data:`HINT_SHARE`, or :data:`HINT_MARGIN` times the family's expected time of the
+    hint (:attr:`Family.hint_seconds`) when that is more, at most :data:`HINT_MAX_SHARE`.
+    A hint cut short is often worse than no search at all (pods at cluster scale: the
+    pods it has not reached stay pending), and it is the exact solver's fallback.
+    """
+    if not left or family.hint_seconds is None:
+        return HINT_SHARE
+    return min(HINT_MAX_SHARE, max(HINT_SHARE, HINT_MARGIN * family.hint_seconds(instance)
+                                   / left))
+
+
 def _hint(family: Family[Any, Any], instance: Any, params: SolveParams, deadline: Deadline,
           stats: dict[str, Any]) -> Result | None:
     """The family's heuristic solution, verified, as hint, upper bound and fallback."""
@@ -237,7 +257,8 @@ def _hint(family: Family[Any, Any], instance: Any, params: SolveParams, deadline
     else:
         name, options = family.hint_of(instance)
         own = replace(params, options=dict(options), model={})  # not the exact solver's
-        part = deadline.part(HINT_SHARE, own_stop=True)
+        part = deadline.part(hint_share(family, instance, deadline.remaining()),
+                             own_stop=True)
         part.found = None  # the hint is told once verified, as the hint
         run = solvers(family)[name].run
         grace = max(HINT_GRACE_S, part.time_limit or 0.0)  # up to twice its share

@@ -233,3 +233,46 @@ def test_an_objective_past_a_float_is_verified_exactly() -> None:
                    objective=None, bound=2**1100 - 2)
     checked = verify(family_of(inst), inst, claim)
     assert checked.objective == 2**1100 - 1 and checked.bound == 2**1100 - 2
+
+
+@pytest.mark.parametrize(("expected", "left", "share"), [
+    (None, 10.0, 0.1),  # no estimate: HINT_SHARE
+    (0.2, None, 0.1),  # no limit
+    (0.2, 10.0, 0.1),  # 1.5 * 0.2 / 10 = 0.03: at least HINT_SHARE
+    (0.2, 1.0, 0.3),  # 1.5 * 0.2 / 1 = 0.3
+    (1.0, 1.0, 0.5),  # 1.5: at most HINT_MAX_SHARE
+])
+def test_the_hint_share_follows_the_family_estimate(expected: float | None, left: float | None,
+                                                    share: float) -> None:
+    """The hint's share of the time left is 1.5 times its expected time, within 0.1-0.5."""
+    from optsched.registry import get_family
+    from optsched.solve import hint_share
+
+    family = dataclasses.replace(get_family("smtt"), hint_seconds=(
+        None if expected is None else lambda instance: expected))
+    assert hint_share(family, EXAMPLE, left) == pytest.approx(share)
+
+
+@pytest.mark.parametrize(("expected", "limit"), [(None, 0.5), (1.0, 1.5)])
+def test_the_hint_gets_its_expected_time(monkeypatch: pytest.MonkeyPatch,
+                                         expected: float | None, limit: float) -> None:
+    """A stand-in hint solver records its deadline: with a 5 s limit, a tenth (0.5 s)
+    without an estimate; 1.5 s (1.5 times 1 s) when smtt says its hint takes 1 s."""
+    from optsched.deadline import Deadline
+    from optsched.registry import registry
+
+    seen: list[float | None] = []
+
+    def run(instance: Any, params: SolveParams, deadline: Deadline) -> Result:
+        seen.append(deadline.time_limit)
+        return Result(status=Status.FEASIBLE, solver="dynasearch",
+                      solution=SmttSolution((2, 1, 0)), objective=8)
+
+    table = solvers("smtt")
+    monkeypatch.setitem(table, "dynasearch", dataclasses.replace(table["dynasearch"], run=run))
+    family = registry().families["smtt"]
+    monkeypatch.setitem(registry().families, "smtt", dataclasses.replace(
+        family, hint_seconds=None if expected is None else lambda instance: expected))
+    result = solve(EXAMPLE, "cpsat", PARAMS)
+    assert result.objective == 8 and seen[0] is not None
+    assert limit - 0.05 < seen[0] <= limit

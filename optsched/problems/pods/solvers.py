@@ -92,7 +92,9 @@ SCHEDULER_OPTIONS = OptionSet((
 
 LNS_OPTIONS = OptionSet((
     Option("start", float, 0.3, "share of the time CP-SAT has on the whole model first (its "
-                                "bound is the result's)", low=0.0, high=1.0),
+                                "bound is the result's; unless 0, at least 0.5 s when the time "
+                                "allows)",
+           low=0.0, high=1.0),
     Option("nodes", int, 6, "nodes freed per neighbourhood (grown after a proven one, "
                              "shrunk after one that ran out of time)", low=1, high=100_000),
     Option("slice", float, 0.08, "most seconds one neighbourhood's CP-SAT may take",
@@ -137,12 +139,13 @@ scenarios at 32 nodes within 1 s (``benchmarks/README.md``)."""
 
 
 SECONDS_PER_PAIR = 4e-7
-"""Time expected per pod and node to build the count structure and start the search: four
-times the slowest build measured (0.08-0.10 us on the plugin benchmark's large states, 2.5
-to 5.4 million pods x nodes in 0.21-0.55 s). On those six states at limits of 1 to 2.5 s
-(idle machine), 2e-7 gave ``pods-lns`` the solve where it beat ``best-greedy`` in 29 of 30
-cases, 4e-7 in 23; but on a busy machine 2e-7 gave it a state whose structure was then not
-built in time (plugin, 2000 ms: the cluster as it is, where ``best-greedy`` places pods)."""
+"""Time expected per class and node to build the count structure and start the search, the
+classes counted as :func:`model_pairs` does: four times the slowest build measured (0.08-0.10
+us per pod and node on the plugin benchmark's large states, where running pods make the
+classes, 2.5 to 5.4 million pods x nodes in 0.21-0.55 s). On those six states at limits of 1
+to 2.5 s (idle machine), 2e-7 gave ``pods-lns`` the solve where it beat ``best-greedy`` in 29
+of 30 cases, 4e-7 in 23; but on a busy machine 2e-7 gave it a state whose structure was then
+not built in time (plugin, 2000 ms: the cluster as it is, where ``best-greedy`` places pods)."""
 
 
 BUILD_SHARE = 0.5
@@ -150,17 +153,32 @@ BUILD_SHARE = 0.5
 ``pods-lns`` the solve; beyond, the greedy rules have the whole time."""
 
 
+def model_pairs(instance: PodsInstance) -> int:
+    """The count model's pairs as ``auto`` expects them: classes times nodes.
+
+    A running pod is counted as a class of its own (its home node makes its class), the
+    pending groups once per request and priority: the model merges pending pods of one spec,
+    so 25,000 pending pods of the Alibaba trace on 1,000 nodes make 162 classes and 156,000
+    pairs (built in 0.12 s), where pods x nodes is 25 million.
+    """
+    running = sum(g.replicas for g in instance.groups if g.node is not None)
+    specs = {(g.priority, tuple(sorted(g.requests.items())), g.anti_affinity)
+             for g in instance.groups if g.node is None}
+    return (running + len(specs)) * len(instance.nodes)
+
+
 def choose(instance: PodsInstance, params: SolveParams) -> tuple[str, str]:
     """CP-SAT below 50,000 pods x nodes, pods-lns to 20 million if it has time, else best-greedy.
 
     The line above is what ``optsched families`` shows; the limits are
     :data:`MIN_LNS_PAIRS` and :data:`MAX_EXACT_PAIRS`, and ``pods-lns`` needs the
-    count structure built (:data:`SECONDS_PER_PAIR`) within :data:`BUILD_SHARE` of
-    the time limit. Either needs scale-fit (:func:`scale.seconds`) to fit in the
-    hint's share of the limit (``solve.HINT_SHARE``): their hint is their fallback,
-    and without one they answer with the cluster as it is.
+    count structure built (:data:`SECONDS_PER_PAIR` per :func:`model_pairs`) within
+    :data:`BUILD_SHARE` of the time limit. Either needs scale-fit (:func:`scale.seconds`),
+    with the hint's margin, to fit in the most of the limit a hint may have
+    (``solve.HINT_MAX_SHARE``): their hint is their fallback, and one cut short leaves
+    the pods it has not reached pending.
     """
-    from optsched.solve import HINT_SHARE
+    from optsched.solve import HINT_MARGIN, HINT_MAX_SHARE
 
     pairs = instance.pod_count * len(instance.nodes)
     where = f"{instance.pod_count} pods on {len(instance.nodes)} nodes"
@@ -168,11 +186,11 @@ def choose(instance: PodsInstance, params: SolveParams) -> tuple[str, str]:
     if pairs > MAX_EXACT_PAIRS:
         return "best-greedy", f"{where}: {greedy}"
     limit = params.time_limit
-    if limit is not None and scale.seconds(instance) > HINT_SHARE * limit:
+    if limit is not None and HINT_MARGIN * scale.seconds(instance) > HINT_MAX_SHARE * limit:
         return "best-greedy", (f"{where}: scale-fit, an exact solver's hint, would not end "
                                f"in its share of {limit:g} s; {greedy}")
     if pairs >= MIN_LNS_PAIRS:
-        if limit is not None and SECONDS_PER_PAIR * pairs > BUILD_SHARE * limit:
+        if limit is not None and SECONDS_PER_PAIR * model_pairs(instance) > BUILD_SHARE * limit:
             return "best-greedy", (f"{where}: the count model would take more than half of "
                                    f"{limit:g} s to build; {greedy}")
         return "pods-lns", f"{where}: CP-SAT, then its search over nodes"

@@ -199,3 +199,25 @@ def test_a_neighbourhood_leaves_out_the_classes_the_other_nodes_hold() -> None:
     result = evaluate(instance, decode(counts, search.x))
     assert result.objective == 0 and not result.violations
     assert np.all(search.x[counts.pair_node != n2] == x[counts.pair_node != n2])
+
+
+@pytest.mark.parametrize(("limit", "first"), [(10.0, 3.0), (1.0, 0.5), (0.4, 0.4)])
+def test_the_first_phase_has_half_a_second_when_the_time_allows(
+        monkeypatch: pytest.MonkeyPatch, limit: float, first: float) -> None:
+    """The whole model's deadline: 0.3 of 10 s (3 s); of 1 s, 0.3 would be 0.3 s, so
+    FIRST_MIN_S (0.5 s); of 0.4 s, all of it (then no search follows)."""
+    from optsched.deadline import Deadline
+    from optsched.problems.pods.counts import cp, lns
+
+    seen: list[float | None] = []
+    build_on = cp.build_on
+
+    def recorded(counts: object, params: SolveParams, deadline: Deadline,
+                 started: float) -> object:
+        seen.append(deadline.time_limit)
+        return build_on(counts, params, deadline, started)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cp, "build_on", recorded)
+    lns.run(ex.fragmented(), SolveParams(time_limit=limit, workers=1, seed=0),
+            Deadline(limit))
+    assert seen[0] is not None and first - 0.02 < seen[0] <= first

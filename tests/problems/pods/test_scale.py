@@ -62,36 +62,54 @@ def test_auto_takes_the_greedy_rules_beyond_the_exact_size(
 
 def test_auto_leaves_pods_lns_when_its_model_would_take_half_the_time(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same 6 pairs with pods-lns from 6 pairs and a build priced at 1 s per pair:
-    6 s, more than half of a 10 s limit (5 s), so best-greedy has the time (the
-    placement of the test above); at 12 s or more, or without a limit, pods-lns."""
+    """The same 6 pairs with pods-lns from 6 pairs and a build priced at 1 s per model pair:
+    p1 and p2 share a spec, so the model has 2 classes x 2 nodes = 4 pairs, 4 s, more than
+    half of a 6 s limit (3 s), and best-greedy has the time (the placement of the test
+    above); at 8 s or more, or without a limit, pods-lns."""
     from optsched import SolveParams, solve
     from optsched.problems.pods import solvers
 
     inst = three_pods()
+    assert solvers.model_pairs(inst) == 4
     monkeypatch.setattr(solvers, "MIN_LNS_PAIRS", 6)
     monkeypatch.setattr(solvers, "SECONDS_PER_PAIR", 1.0)
-    result = solve(inst, "auto", SolveParams(time_limit=10))
+    result = solve(inst, "auto", SolveParams(time_limit=6))
     assert result.solver == "best-greedy" and result.verified
     assert placed_by_priority(inst, result.solution) == [2, 0]  # type: ignore[arg-type]
-    assert solvers.choose(inst, SolveParams(time_limit=12))[0] == "pods-lns"
+    assert solvers.choose(inst, SolveParams(time_limit=8))[0] == "pods-lns"
     assert solvers.choose(inst, SolveParams())[0] == "pods-lns"
+
+
+def test_model_pairs_count_running_pods_and_pending_specs() -> None:
+    """Running pods r1, r2 (one group of 2 on a) are a class each; pending p1 and p2 share
+    a spec (1 cpu, priority 0), p3 has its own (2 cpu): (2 + 2) classes x 3 nodes = 12,
+    where pods x nodes is 5 x 3 = 15."""
+    from optsched.problems.pods.solvers import model_pairs
+
+    inst = instance([node("a", cpu="8"), node("b", cpu="8"), node("c", cpu="8")],
+                    [pod("r", "1", node="a", replicas=2), pod("p1", "1"), pod("p2", "1"),
+                     pod("p3", "2")])
+    assert model_pairs(inst) == 12
 
 
 def test_auto_leaves_the_exact_solvers_when_their_hint_would_not_end(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """scale-fit priced at 0.5 s: more than the hint's share (0.1) of a 4 s limit
-    (0.4 s), so best-greedy has the whole time (an exact solver would start from the
-    cluster as it is); at 6 s (0.6 s share) cpsat, the family's default."""
+    """scale-fit priced at 2 s: with the hint's margin (1.5) 3 s, more than the most a
+    hint may have (half) of a 4 s limit (2 s), so best-greedy has the whole time (an exact
+    solver would start from a hint cut short); at 6 s (3 s) cpsat, the family's default.
+    Priced at 0.5 s (0.75 s with the margin, within 2 s), cpsat at 4 s: while the hint had
+    a tenth of the limit whatever it needed (0.4 s), that went to best-greedy."""
     from optsched import SolveParams, solve
     from optsched.problems.pods import scale, solvers
 
     inst = three_pods()
-    monkeypatch.setattr(scale, "seconds", lambda instance: 0.5)
+    monkeypatch.setattr(scale, "seconds", lambda instance: 2.0)
     result = solve(inst, "auto", SolveParams(time_limit=4))
     assert result.solver == "best-greedy" and result.verified
     assert placed_by_priority(inst, result.solution) == [2, 0]  # type: ignore[arg-type]
     assert solvers.choose(inst, SolveParams(time_limit=6))[0] == "cpsat"
+    monkeypatch.setattr(scale, "seconds", lambda instance: 0.5)
+    assert solvers.choose(inst, SolveParams(time_limit=4))[0] == "cpsat"
 
 
 def test_its_time_is_counted_for_the_pending_pods() -> None:

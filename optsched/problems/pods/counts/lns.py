@@ -38,6 +38,13 @@ benchmark's large states (five priorities: a wide objective) one worker with lev
 proves a two-node neighbourhood in about 0.15 s where level 1 has not in 2 s, and the
 search places more pods in the same time; on the Alibaba snapshots it is level
 (``docs/methods/pods-count-model.md``)."""
+FIRST_MIN_S = 0.5
+"""Fewest seconds the first phase (drop-and-pack, then CP-SAT on the whole model) has when
+the time left allows, whatever ``-o start`` says (unless 0: no first phase). At 1 s on
+Alibaba snapshots of 300 nodes and 5,000 pods, its share of 0.3 left drop-and-pack under
+0.04 s, which improved nothing, and the answer was barely better than the greedy hint; 0.6
+of the time did better than ``cpsat`` (``benchmarks/README.md``, "pods between the grid and
+cluster scale")."""
 NEIGHBOURHOOD_LIMIT = 2**53
 """Largest weighted objective of one neighbourhood when the whole one is too wide (staged):
 as :data:`.cp.OBJECTIVE_LIMIT`, but of the digits' changes within the neighbourhood."""
@@ -48,7 +55,11 @@ def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Resu
     options = LNS_OPTIONS.resolve(params.options)
     # CP-SAT's own defaults in the first phase, after drop-and-pack's share
     plain = replace(params, options={}, model={"pack": float(options["pack"])})
-    first = deadline.part(float(options["start"]))
+    left = deadline.remaining()
+    share = float(options["start"])
+    if share and left:  # 0: no first phase, the search starts from the hint
+        share = max(share, min(1.0, FIRST_MIN_S / left))
+    first = deadline.part(share)
     try:
         counts = build_counts(instance, deadline)
     except OutOfTimeError:  # solve() answers with the hint it verified
