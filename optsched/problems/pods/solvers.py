@@ -125,8 +125,10 @@ nodes, where the default scheduler's simulation takes 0.014 s)."""
 
 
 MAX_EXACT_PAIRS = 20_000_000
-"""Most pods x nodes ``auto`` gives CP-SAT; beyond, its model and its reserve for the
-checks take the whole time (150,000 pods on 5,000 nodes: 750 million pairs)."""
+"""Most pairs of the count model (:func:`model_pairs`) for which ``auto`` gives an exact
+solver the solve; beyond, its model and its reserve for the checks take the whole time.
+(150,000 pending pods on 5,000 nodes of the Alibaba trace make 810,000: ``pods-lns`` then
+needs scale-fit's 33 s estimate, with the hint's margin, in half the limit: from 99 s.)"""
 
 
 MIN_LNS_PAIRS = 50_000
@@ -168,10 +170,11 @@ def model_pairs(instance: PodsInstance) -> int:
 
 
 def choose(instance: PodsInstance, params: SolveParams) -> tuple[str, str]:
-    """CP-SAT below 50,000 pods x nodes, pods-lns to 20 million if it has time, else best-greedy.
+    """CP-SAT below 50,000 pods x nodes, pods-lns if its hint and model fit, else best-greedy.
 
     The line above is what ``optsched families`` shows; the limits are
-    :data:`MIN_LNS_PAIRS` and :data:`MAX_EXACT_PAIRS`, and ``pods-lns`` needs the
+    :data:`MIN_LNS_PAIRS` (pods x nodes) and :data:`MAX_EXACT_PAIRS` (the model's pairs,
+    :func:`model_pairs`), and ``pods-lns`` needs the
     count structure built (:data:`SECONDS_PER_PAIR` per :func:`model_pairs`) within
     :data:`BUILD_SHARE` of the time limit. Either needs scale-fit (:func:`scale.seconds`),
     with the hint's margin, to fit in the most of the limit a hint may have
@@ -183,14 +186,15 @@ def choose(instance: PodsInstance, params: SolveParams) -> tuple[str, str]:
     pairs = instance.pod_count * len(instance.nodes)
     where = f"{instance.pod_count} pods on {len(instance.nodes)} nodes"
     greedy = "the greedy rules that end in time, scale-fit first"
-    if pairs > MAX_EXACT_PAIRS:
+    model = model_pairs(instance)
+    if model > MAX_EXACT_PAIRS:
         return "best-greedy", f"{where}: {greedy}"
     limit = params.time_limit
     if limit is not None and HINT_MARGIN * scale.seconds(instance) > HINT_MAX_SHARE * limit:
         return "best-greedy", (f"{where}: scale-fit, an exact solver's hint, would not end "
                                f"in its share of {limit:g} s; {greedy}")
     if pairs >= MIN_LNS_PAIRS:
-        if limit is not None and SECONDS_PER_PAIR * model_pairs(instance) > BUILD_SHARE * limit:
+        if limit is not None and SECONDS_PER_PAIR * model > BUILD_SHARE * limit:
             return "best-greedy", (f"{where}: the count model would take more than half of "
                                    f"{limit:g} s to build; {greedy}")
         return "pods-lns", f"{where}: CP-SAT, then its search over nodes"

@@ -45,7 +45,8 @@ def test_always_valid_on_generated_clusters(seed: int) -> None:
 def test_auto_takes_the_greedy_rules_beyond_the_exact_size(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """3 pods on 2 nodes are 6 pairs: cpsat; with pods-lns from 6 pairs, pods-lns; with
-    the exact limit at 5, best-greedy, whose scale-fit places p1 and p2 (see the first
+    the exact limit at 5 still pods-lns (the model has 2 classes x 2 nodes = 4 pairs: p1
+    and p2 share a spec), at 3 best-greedy, whose scale-fit places p1 and p2 (see the first
     test)."""
     from optsched import SolveParams, solve
     from optsched.problems.pods import solvers
@@ -55,6 +56,8 @@ def test_auto_takes_the_greedy_rules_beyond_the_exact_size(
     monkeypatch.setattr(solvers, "MIN_LNS_PAIRS", 6)
     assert solve(inst, "auto", SolveParams(time_limit=5)).solver == "pods-lns"
     monkeypatch.setattr(solvers, "MAX_EXACT_PAIRS", 5)
+    assert solvers.choose(inst, SolveParams(time_limit=5))[0] == "pods-lns"
+    monkeypatch.setattr(solvers, "MAX_EXACT_PAIRS", 3)
     result = solve(inst, "auto", SolveParams(time_limit=5))
     assert result.solver == "best-greedy" and result.verified
     assert placed_by_priority(inst, result.solution) == [2, 0]  # type: ignore[arg-type]
