@@ -231,3 +231,18 @@ def test_a_bad_share_is_refused_by_name() -> None:
                                   ("highs", SolveParams(model={"pack": 0.5}), "model.pack")):
         with pytest.raises(InputError, match=field):
             solve(instance, solver, params)
+
+
+def test_no_cp_sat_once_the_build_used_the_time() -> None:
+    """The same build, then a deadline already passed: CP-SAT is not even loaded (on a
+    model of 155,000 pairs loading took 0.2 s past the limit), and the packed solution (0)
+    is the answer."""
+    from optsched.backends import cpsat
+    from optsched.problems.pods.counts import cp
+
+    instance = perfect_fit()
+    params = SolveParams(workers=1, seed=0, hint=first_fit(instance))
+    form = cp.build(instance, params, Deadline(5.0))
+    result = cpsat.run(form, "cpsat", params, Deadline(0.0))
+    assert result.objective == 0 and "solver_wall_s" not in result.stats
+    assert "limit passed" in result.stats["known"]
