@@ -226,6 +226,15 @@ def _fall_back(family: Family[Any, Any], instance: Any, result: Result, hint: Re
                                             stats=stats))
 
 
+def hint_fits(expected: float, left: float) -> bool:
+    """Whether a hint expected to take ``expected`` seconds fits in ``left`` seconds.
+
+    With :data:`HINT_MARGIN`, within the most of the time a hint may have
+    (:data:`HINT_MAX_SHARE`).
+    """
+    return HINT_MARGIN * expected <= HINT_MAX_SHARE * left
+
+
 def hint_share(family: Family[Any, Any], instance: Any, left: float | None) -> float:
     """The share of the time ``left`` that the computed hint of ``instance`` may take.
 

@@ -178,10 +178,10 @@ def choose(instance: PodsInstance, params: SolveParams) -> tuple[str, str]:
     count structure built (:data:`SECONDS_PER_PAIR` per :func:`model_pairs`) within
     :data:`BUILD_SHARE` of the time limit. Either needs scale-fit (:func:`scale.seconds`),
     with the hint's margin, to fit in the most of the limit a hint may have
-    (``solve.HINT_MAX_SHARE``): their hint is their fallback, and one cut short leaves
-    the pods it has not reached pending.
+    (``solve.hint_fits``): their hint is their fallback, and one cut short leaves the
+    pods it has not reached pending.
     """
-    from optsched.solve import HINT_MARGIN, HINT_MAX_SHARE
+    from optsched.solve import hint_fits
 
     pairs = instance.pod_count * len(instance.nodes)
     where = f"{instance.pod_count} pods on {len(instance.nodes)} nodes"
@@ -190,7 +190,7 @@ def choose(instance: PodsInstance, params: SolveParams) -> tuple[str, str]:
     if model > MAX_EXACT_PAIRS:
         return "best-greedy", f"{where}: {greedy}"
     limit = params.time_limit
-    if limit is not None and HINT_MARGIN * scale.seconds(instance) > HINT_MAX_SHARE * limit:
+    if limit is not None and not hint_fits(scale.seconds(instance), limit):
         return "best-greedy", (f"{where}: scale-fit, an exact solver's hint, would not end "
                                f"in its share of {limit:g} s; {greedy}")
     if pairs >= MIN_LNS_PAIRS:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from optsched.compiled import FloatArray, IntArray
-from optsched.deadline import Deadline
+from optsched.deadline import Deadline, while_time
 from optsched.problems.smtt.bounds import wspt_order
 from optsched.problems.smtt.instance import SmttInstance
 
@@ -120,10 +120,7 @@ def atc_best(instance: SmttInstance, deadline: Deadline | None = None,
     Once ``deadline`` passes, the look-aheads not tried yet are left out.
     """
     tried = [atc(instance, ks[0], deadline)]
-    for k in ks[1:]:
-        if deadline is not None and deadline.expired():
-            break
-        tried.append(atc(instance, k, deadline))
+    tried += [atc(instance, k, deadline) for k in while_time(ks[1:], deadline)]
     return min(tried, key=lambda seq: cost(instance, seq))
 
 
@@ -158,9 +155,7 @@ def eddc(instance: SmttInstance, deadline: Deadline | None = None) -> list[int]:
     p, d = instance.processing_times, instance.due_dates
     seq = spt(instance)
     completion = list(np.cumsum([p[j] for j in seq]))
-    for i in range(1, len(seq)):
-        if deadline is not None and deadline.expired():
-            break  # the rest stays in SPT order
+    for i in while_time(range(1, len(seq)), deadline):  # cut short: the rest in SPT order
         k = i
         while k > 0:
             job, ahead = seq[k], seq[k - 1]
