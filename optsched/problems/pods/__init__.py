@@ -28,9 +28,9 @@ def _milp() -> Build[PodsInstance, MilpFormulation]:
 
 
 def _warm() -> None:
-    from optsched.problems.pods.counts import pack
+    from optsched.problems.pods.counts import kernels
 
-    pack.load()
+    kernels.load()
 
 
 def _grid_pods(values: Mapping[str, Any]) -> int:

@@ -91,16 +91,16 @@ SCHEDULER_OPTIONS = OptionSet((
 
 
 LNS_OPTIONS = OptionSet((
-    Option("start", float, 0.3, "share of the time CP-SAT has on the whole model first (its "
+    Option("start", float, 0.2, "share of the time CP-SAT has on the whole model first (its "
                                 "bound is the result's; unless 0, at least 0.5 s when the time "
-                                "allows)",
+                                "allows, with drop-and-pack's share)",
            low=0.0, high=1.0),
     Option("nodes", int, 6, "nodes freed per neighbourhood (grown after a proven one, "
                              "shrunk after one that ran out of time)", low=1, high=100_000),
     Option("slice", float, 0.08, "most seconds one neighbourhood's CP-SAT may take",
            low=0.01, high=3600.0),
-    Option("pack", float, 0.6, "most of the first phase that drop-and-pack may spend "
-                               "improving the hint (cpsat's -m pack); 0: off",
+    Option("pack", float, 0.4, "share of the time drop-and-pack may spend improving the "
+                               "hint before CP-SAT's share (start; cpsat's -m pack); 0: off",
            low=0.0, high=1.0),
 ))
 """The options of ``pods-lns`` (``-o``)."""
@@ -134,8 +134,8 @@ needs scale-fit's 33 s estimate, with the hint's margin, in half the limit: from
 MIN_LNS_PAIRS = 50_000
 """Fewest pods x nodes for which ``auto`` takes ``pods-lns``. On the 15 Alibaba snapshots
 (100 nodes x 1,000 pods) at 10 s it was better than CP-SAT alone on all 15; with
-drop-and-pack in both since, it is level on the default list (984 pending pods over 10
-snapshots each) and better on 3 of the 5 ``gpuspec33`` snapshots, level on 2. On the
+drop-and-pack in both since, it is level on the default list (956 pending pods over 10
+snapshots against 952) and better on 4 of the 5 ``gpuspec33`` snapshots, level on 1. On the
 paper's grid (at most 32 nodes x 256 pods, 8,192) ``cpsat`` proves 45 of the 48
 scenarios at 32 nodes within 1 s (``benchmarks/README.md``)."""
 

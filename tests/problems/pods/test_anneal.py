@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optsched.deadline import Deadline
-from optsched.problems.pods.counts import pack, pack_kernel
+from optsched.problems.pods.counts import kernels, pack, pack_kernel
 from optsched.problems.pods.counts.objective import value
 from optsched.problems.pods.counts.structure import build_counts
 from optsched.problems.pods.counts.symmetry import hint_counts
@@ -21,17 +21,17 @@ from ...conftest import extra
 from .test_pack import perfect_fit
 
 
-def _c() -> pack.Kernel:
+def _c() -> kernels.Kernel:
     """The C kernel; skips without it, unless CI requires it (:func:`extra`)."""
     module = extra("optsched.problems.pods.counts._anneal")
     return module.anneal  # type: ignore[no-any-return]
 
 
-def _numba() -> pack.Kernel:
+def _numba() -> kernels.Kernel:
     return pack_kernel.anneal
 
 
-KERNELS: dict[str, Callable[[], pack.Kernel]] = {"c": _c, "numba": _numba}
+KERNELS: dict[str, Callable[[], kernels.Kernel]] = {"c": _c, "numba": _numba}
 
 
 def _state(cpu: list[int], capacity: list[int], start: list[int], key: list[int] | None = None
@@ -61,7 +61,7 @@ def _run(kernel: str, state: dict[str, Any], iterations: int = 100_000, seed: in
     return _call(KERNELS[kernel](), state, iterations, 2.0, seed)
 
 
-def _call(anneal: pack.Kernel, s: dict[str, Any], iterations: int, temperature: float,
+def _call(anneal: kernels.Kernel, s: dict[str, Any], iterations: int, temperature: float,
           seed: int) -> tuple[int, int]:
     return anneal(s["node"], s["klass"], s["load"], s["cap"], s["need"], s["weight"], s["key"],
                   s["kload"], s["eligible"], s["ptr"], s["targets"], iterations, temperature,
@@ -152,8 +152,8 @@ def test_the_search_runs_on_numba_without_the_extension(monkeypatch: pytest.Monk
                                                         ) -> None:
     """Without the C extension (no compiler at install) drop-and-pack runs numba's
     kernel and still packs :func:`perfect_fit` from first fit's 1 to 0."""
-    monkeypatch.setattr(pack, "_native", lambda: None)
-    assert pack.kernel() is pack_kernel.anneal
+    monkeypatch.setattr(kernels, "_native", lambda: None)
+    assert kernels.kernel() is pack_kernel.anneal
     instance = perfect_fit()
     counts = build_counts(instance)
     x = hint_counts(counts, first_fit(instance), "none")

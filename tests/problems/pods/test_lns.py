@@ -150,7 +150,7 @@ def test_a_stop_reaches_a_neighbourhood_in_flight() -> None:
     threading.Timer(3.0, stop.set).start()
     started = time.perf_counter()
     result = solve(instance, "pods-lns", SolveParams(
-        time_limit=60, workers=1, seed=0, options={"start": 0.02, "slice": 30.0,
+        time_limit=60, workers=1, seed=0, options={"start": 0.02, "pack": 0.0, "slice": 30.0,
                                                    "nodes": 100}), stop=stop)
     assert result.verified and time.perf_counter() - started < 4.0
     # its own answer: a neighbourhood that ignored the stop would be left behind by the
@@ -201,11 +201,12 @@ def test_a_neighbourhood_leaves_out_the_classes_the_other_nodes_hold() -> None:
     assert np.all(search.x[counts.pair_node != n2] == x[counts.pair_node != n2])
 
 
-@pytest.mark.parametrize(("limit", "first"), [(10.0, 3.0), (1.0, 0.5), (0.4, 0.4)])
+@pytest.mark.parametrize(("limit", "first"), [(10.0, 2.0), (1.0, 0.5), (0.4, 0.4)])
 def test_the_first_phase_has_half_a_second_when_the_time_allows(
         monkeypatch: pytest.MonkeyPatch, limit: float, first: float) -> None:
-    """The whole model's deadline: 0.3 of 10 s (3 s); of 1 s, 0.3 would be 0.3 s, so
-    FIRST_MIN_S (0.5 s); of 0.4 s, all of it (then no search follows)."""
+    """No hint, so no drop-and-pack: the whole model's deadline is 0.2 of 10 s (2 s); of
+    1 s, 0.2 would be 0.2 s, so FIRST_MIN_S (0.5 s); of 0.4 s, all of it (then no search
+    follows)."""
     from optsched.deadline import Deadline
     from optsched.problems.pods.counts import cp, lns
 
@@ -221,3 +222,28 @@ def test_the_first_phase_has_half_a_second_when_the_time_allows(
     lns.run(ex.fragmented(), SolveParams(time_limit=limit, workers=1, seed=0),
             Deadline(limit))
     assert seen[0] is not None and first - 0.02 < seen[0] <= first
+
+
+def test_drop_and_pack_has_its_share_before_the_whole_model(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a hint that drop-and-pack can improve (first fit on ``fragmented``), the first
+    phase is ``start`` + ``pack`` of the time, 0.2 + 0.4 = 0.6 of 10 s (6 s), and
+    drop-and-pack has 0.4 / 0.6 = 2/3 of it (4 s); CP-SAT the rest (2 s)."""
+    from optsched.deadline import Deadline
+    from optsched.problems.pods.counts import cp, lns
+    from optsched.problems.pods.greedy import first_fit
+
+    seen: list[tuple[float | None, float]] = []
+    build_on = cp.build_on
+
+    def recorded(counts: object, params: SolveParams, deadline: Deadline,
+                 started: float) -> object:
+        seen.append((deadline.time_limit, float(params.model["pack"])))
+        return build_on(counts, params, deadline, started)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cp, "build_on", recorded)
+    instance = ex.fragmented()
+    lns.run(instance, SolveParams(time_limit=10, workers=1, seed=0, hint=first_fit(instance)),
+            Deadline(10))
+    (first, share), = seen
+    assert first is not None and 5.98 < first <= 6.0 and share == pytest.approx(2 / 3)

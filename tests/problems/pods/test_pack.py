@@ -246,3 +246,32 @@ def test_no_cp_sat_once_the_build_used_the_time() -> None:
     result = cpsat.run(form, "cpsat", params, Deadline(0.0))
     assert result.objective == 0 and "solver_wall_s" not in result.stats
     assert "limit passed" in result.stats["known"]
+
+
+def test_the_ladder_of_proposals() -> None:
+    """Incumbent 115, highest failure 105 (Alibaba snapshot 0's LP bound and a plan
+    found): before any failure, and every fourth attempt, the best the master allows
+    (None); odd attempts halfway, 105 + (115 - 105) // 2 = 110; the others one better
+    than the incumbent, 114. With the failure at 114, halfway would be 114 + max(1, 0) =
+    115, the incumbent itself, which nothing beats: the rung is 114 instead (the old
+    rule proposed only the best from there on)."""
+    assert pack.floor(1, None, 115) is None
+    assert pack.floor(4, 105, 115) is None
+    assert pack.floor(1, 105, 115) == 110
+    assert pack.floor(2, 105, 115) == 114
+    assert pack.floor(3, 114, 115) == 114
+
+
+def test_lanes_share_their_best() -> None:
+    """Two lanes on :func:`perfect_fit` from first fit (1): the optimum 0, verified; the
+    shared best keeps the lower of two offers and tells the listener once per gain."""
+    instance = perfect_fit()
+    counts, x = _first_fit(instance)
+    found = pack.Packer(counts, seed=0).improve(x, Deadline(5.0), lanes=2)
+    checked = evaluate(instance, decode(counts, found))
+    assert not checked.violations and checked.objective == 0
+    heard: list[object] = []
+    best = pack._Best(x, 1, Deadline(5.0, found=lambda _s, v, _b: heard.append(v)))
+    best.offer(found, 0, counts)
+    best.offer(x, 1, counts)
+    assert best.get()[1] == 0 and best.get()[0] is found and heard == [0]

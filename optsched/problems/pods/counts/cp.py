@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -181,8 +181,8 @@ def build_on(counts: Counts, params: SolveParams, deadline: Deadline,
     hint = params.hint
     packed: PodsSolution | None = None  # the hint improved by drop-and-pack
     share = float(CP_OPTIONS.resolve(params.model)["pack"])
-    if isinstance(hint, PodsSolution) and share > 0 and counts.top <= OBJECTIVE_LIMIT:
-        packed = _packed(counts, hint, deadline, share, params.seed, stats)
+    if packs(hint, counts, share):
+        packed = _packed(counts, hint, deadline, share, params, stats)
         if packed is not None:
             hint = packed
     if isinstance(hint, PodsSolution):
@@ -225,14 +225,27 @@ def build_on(counts: Counts, params: SolveParams, deadline: Deadline,
                          known_objective=stats.get("pack_objective"))
 
 
-def _packed(counts: Counts, hint: PodsSolution, deadline: Deadline, share: float, seed: int,
-            stats: dict[str, Any]) -> PodsSolution | None:
-    """The hint improved by drop-and-pack (:mod:`.pack`) in ``share`` of the time (or None)."""
+def packs(hint: object, counts: Counts, share: float) -> TypeGuard[PodsSolution]:
+    """True when drop-and-pack improves ``hint`` before CP-SAT, given ``share`` of the time.
+
+    It needs a hint, a share, an objective of one weighted sum and a structure it suits
+    (:func:`.pack.usable`).
+    """
+    return (isinstance(hint, PodsSolution) and share > 0 and counts.top <= OBJECTIVE_LIMIT
+            and pack.usable(counts))
+
+
+def _packed(counts: Counts, hint: PodsSolution, deadline: Deadline, share: float,
+            params: SolveParams, stats: dict[str, Any]) -> PodsSolution | None:
+    """The hint improved by drop-and-pack (:mod:`.pack`) in ``share`` of the time (or None).
+
+    It runs one search per thread of the solve (CP-SAT starts after it).
+    """
     start = hint_counts(counts, hint, "none")
-    if start is None or not pack.usable(counts):
+    if start is None:
         return None
     began = time.perf_counter()
-    found = pack.Packer(counts, seed).improve(start, deadline, share)
+    found = pack.Packer(counts, params.seed).improve(start, deadline, share, params.threads)
     stats["pack_s"] = round(time.perf_counter() - began, 4)
     if found is start:  # improve() returns its start unless it found strictly better
         return None

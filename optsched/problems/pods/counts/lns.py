@@ -53,24 +53,27 @@ as :data:`.cp.OBJECTIVE_LIMIT`, but of the digits' changes within the neighbourh
 def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Result:
     """CP-SAT on the whole model for a share of the time, then the search over nodes."""
     options = LNS_OPTIONS.resolve(params.options)
-    # CP-SAT's own defaults in the first phase, after drop-and-pack's share
-    plain = replace(params, options={}, model={"pack": float(options["pack"])})
-    left = deadline.remaining()
-    share = float(options["start"])
-    if share and left:  # 0: no first phase, the search starts from the hint
-        share = max(share, min(1.0, FIRST_MIN_S / left))
-    first = deadline.part(share)
+    started = time.perf_counter()
     try:
         counts = build_counts(instance, deadline)
     except OutOfTimeError:  # solve() answers with the hint it verified
         return Result(status=Status.NO_SOLUTION, solver="pods-lns",
                       stats={"build": "the limit came before the count structure was built"})
+    whole, packing = float(options["start"]), float(options["pack"])
+    if not (whole and cp.packs(params.hint, counts, packing)):
+        packing = 0.0
+    share = min(1.0, whole + packing)
+    if share and (left := deadline.remaining()):  # 0: no first phase, the search starts
+        share = max(share, min(1.0, FIRST_MIN_S / left))  # from the hint
+    first = deadline.part(share)
+    # drop-and-pack's part of the first phase, then CP-SAT with its own defaults
+    plain = replace(params, options={}, model={"pack": packing / share if share else 0.0})
     form: cpsat.CpFormulation | None = None
     if counts.top > cp.OBJECTIVE_LIMIT:  # CP-SAT would solve it staged: seldom in time
         why = "the objective is too wide for one weighted sum: no whole model"
     else:
         try:
-            form = cp.build_on(counts, plain, first, first.start)
+            form = cp.build_on(counts, plain, first, started)
         except OutOfTimeError:  # the whole model takes more than its share
             why = "the whole model was not built in its share of the time"
     if form is None:

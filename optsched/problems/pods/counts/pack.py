@@ -13,15 +13,16 @@ result's bound is the exact solver's.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 
-from optsched.compiled import LOADING, BoolArray, FloatArray, IntArray
+from optsched.compiled import BoolArray, FloatArray, IntArray
 from optsched.deadline import Deadline
+from optsched.problems.pods.counts.kernels import kernel, ready
 from optsched.problems.pods.counts.master import Master
 from optsched.problems.pods.counts.objective import value
 from optsched.problems.pods.counts.structure import Counts
@@ -30,9 +31,12 @@ from optsched.problems.pods.quantity import MAX_AMOUNT
 
 CHUNK = 20_000
 """Moves per kernel call (about a millisecond): the deadline is checked between calls."""
-HOT, COLD, CYCLE = 50.0, 2.0, 20
-"""Temperatures (a typical pod's request is 1,000) cooled geometrically over CYCLE calls,
-then again from HOT."""
+HOT, COLD = 50.0, 2.0
+"""Temperatures (a typical pod's request is 1,000): each proposal's annealing cools
+geometrically from HOT to COLD over its time. Cooling over 20 calls (about 20 ms) and
+again from HOT, as before, left 969-971 pods pending on the 10 default Alibaba snapshots
+where this leaves 955-956 (drop-and-pack alone, 4 s, two lanes, seeds 0 and 1;
+``docs/methods/pods-count-model.md``)."""
 MAX_CELLS = 5_000_000
 """Most classes x nodes (the eligibility table) for which the search runs."""
 SPEND = 0.1
@@ -40,6 +44,45 @@ SPEND = 0.1
 for each later one)."""
 NO_LIMIT_S = 10.0
 """Seconds the search takes when the solve has no time limit."""
+
+
+def floor(attempt: int, failed: int | None, incumbent: int) -> int | None:
+    """The least objective of the next proposal (None: the best the master allows).
+
+    The best until a proposal fails, and then every fourth attempt; otherwise a value
+    halfway between the highest failure and the incumbent's (odd attempts) or the
+    incumbent's less one: smaller improvements, which pack more easily. On the Alibaba
+    snapshots the best proposal is the LP bound's, which never packed; a ladder that
+    alternated only between it and the halfway value spent most of the time on it, and
+    once the halfway value met the incumbent (a failure one below it) proposed nothing
+    else (``docs/methods/pods-count-model.md``, "Drop and pack").
+    """
+    if failed is None or attempt % 4 == 0:
+        return None
+    if attempt % 2:
+        return min(incumbent - 1, failed + max(1, (incumbent - failed) // 2))
+    return incumbent - 1
+
+
+class _Best:
+    """The best counts the lanes have found, and their value (shared under a lock)."""
+
+    def __init__(self, x: IntArray, value: int, deadline: Deadline) -> None:
+        self.x, self.value, self.deadline = x, value, deadline
+        self.lock = threading.Lock()
+
+    def get(self) -> tuple[IntArray, int]:
+        """The best counts and their value."""
+        with self.lock:
+            return self.x, self.value
+
+    def offer(self, x: IntArray, found: int, counts: Counts) -> None:
+        """Keep ``x`` if its value ``found`` is lower; report it to the deadline's listener."""
+        with self.lock:
+            if found < self.value:
+                self.x, self.value = x, found
+                if self.deadline.listening:
+                    self.deadline.report(decode(counts, x), found)
 
 
 @dataclass
@@ -78,48 +121,58 @@ class Packer:
         self.moves = 0
         self.pending_node, self.cap, self.reach = self._pending_nodes()
 
-    def improve(self, x: IntArray, deadline: Deadline, share: float = 1.0) -> IntArray:
+    def improve(self, x: IntArray, deadline: Deadline, share: float = 1.0,
+                lanes: int = 1) -> IntArray:
         """Better counts than ``x`` found within ``share`` of the time ``deadline`` leaves.
 
         The kernel is loaded first (:func:`ready`), and only when the master has a
         proposal (the share is taken of what is left then); without a time limit the
-        search takes :data:`NO_LIMIT_S`. Proposals alternate between the best objective the master
-        allows and, once a proposal failed, a value halfway between the highest value
-        that failed and the incumbent's: a smaller improvement that packs more easily.
-        Returns ``x`` itself when nothing better was found.
+        search takes :data:`NO_LIMIT_S`. ``lanes`` searches run side by side (threads:
+        the annealing and CP-SAT release the interpreter), each with its own master,
+        seeds and place on the ladder of proposals (:func:`floor`), all starting from the
+        best counts any of them has found. Returns ``x`` itself when nothing better was
+        found.
         """
-        best, best_value = x, value(self.counts, x)
-        key = self.master.value(x)
-        proposal = self.master.propose(key, deadline, None)
-        if proposal is None or not ready(deadline):
-            return best
+        first = self.master.propose(self.master.value(x), deadline, None)
+        if first is None or not ready(deadline):
+            return x
         search = (Deadline(NO_LIMIT_S * share, deadline.stop, deadline.found)
                   if deadline.time_limit is None else deadline.part(share))
+        best = _Best(x, value(self.counts, x), search)
         started = time.perf_counter()
+        if lanes <= 1:
+            self._lane(self.master, 0, first, best, search, started)
+        else:
+            masters = [self.master] + [Master(self.counts) for _ in range(lanes - 1)]
+            with ThreadPoolExecutor(lanes) as pool:
+                for done in [pool.submit(self._lane, master, lane, first, best, search, started)
+                             for lane, master in enumerate(masters)]:
+                    done.result()
+        return best.x
+
+    def _lane(self, master: Master, lane: int, proposal: tuple[IntArray, int] | None,
+              best: _Best, search: Deadline, started: float) -> None:
+        """One search: propose, pack, exclude, until the time is up or nothing is left."""
         failed: int | None = None  # the highest objective of a proposal not packed
         attempt = 0
         while proposal is not None and (left := search.remaining() or 0.0) > 0.01:
             target, level = proposal
             attempt += 1
             spend = SPEND + 0.1 * (time.perf_counter() - started)
-            found, packed = self._pack(best, target, Deadline(min(spend, left), search.stop),
-                                       attempt)
-            self.master.exclude(target)
+            x, _ = best.get()
+            found, packed = self._pack(x, target, Deadline(min(spend, left), search.stop),
+                                       lane * 1_000_003 + attempt)
+            master.exclude(target)
             if not packed:
                 failed = level if failed is None else max(failed, level)
-            if (found_value := value(self.counts, found)) < best_value:
-                best, best_value, key = found, found_value, self.master.value(found)
-                if failed is not None and failed >= key:
-                    failed = None  # beaten since: that failure says nothing more
-                if search.listening:
-                    search.report(decode(self.counts, best), best_value)
-            floor = None
-            if failed is not None and attempt % 2:
-                floor = failed + max(1, (key - failed) // 2)
-            proposal = self.master.propose(key, search, floor)
-            if proposal is None and floor is not None:
-                proposal = self.master.propose(key, search, None)
-        return best
+            best.offer(found, value(self.counts, found), self.counts)
+            key = master.value(best.get()[0])
+            if failed is not None and failed >= key:
+                failed = None  # beaten since: that failure says nothing more
+            low = floor(attempt + lane, failed, key)
+            proposal = master.propose(key, search, low)
+            if proposal is None and low is not None:
+                proposal = master.propose(key, search, None)
 
     def _pack(self, x: IntArray, target: IntArray, deadline: Deadline, seed: int
               ) -> tuple[IntArray, bool]:
@@ -127,9 +180,10 @@ class Packer:
         anneal = kernel()
         counts = self.counts
         pods = self._with_pending(self._start(x, target), target)
+        span = deadline.time_limit or SPEND
         step = 0
         while True:  # one call at least: the first may have waited for the kernel's import
-            temperature = HOT * (COLD / HOT) ** ((step % CYCLE) / (CYCLE - 1))
+            temperature = HOT * (COLD / HOT) ** min(1.0, deadline.elapsed() / span)
             bad, tried = anneal(
                 pods.node, pods.klass, pods.load, self.cap, counts.need, self.weight,
                 self.key, pods.kload, self.reach, self.ptr, counts.pair_node, CHUNK,
@@ -216,26 +270,34 @@ class Packer:
             if (pods.load[n] > cap[n]).any() or (pods.kload[n] > 1).any():
                 return False
         short = counts.sizes - placed  # pending now, per class
+        added: list[tuple[int, int]] = []  # (class, node) of pods beyond the search's
         for c in np.lexsort((self.size, -self.cost)).tolist():
+            if short[c] <= 0:
+                continue
             nodes = counts.pair_node[self.ptr[c]:self.ptr[c + 1]]
             k = int(self.key[c])
-            for _ in range(int(short[c])):
-                room = counts.capacity[nodes] - pods.load[nodes] - counts.need[c]
-                ok = (room >= 0).all(axis=1)
-                if k >= 0:
-                    ok &= pods.kload[nodes, k] == 0
-                if not ok.any():
+            fits = (counts.capacity[nodes] - pods.load[nodes] >= counts.need[c]).all(axis=1)
+            if k >= 0:
+                fits &= pods.kload[nodes, k] == 0
+            free = np.flatnonzero((pods.klass == c) & (pods.node < 0)).tolist()
+            for i in range(int(short[c])):  # only the chosen node's room changes
+                hits = np.flatnonzero(fits)
+                if not len(hits):
                     break
-                spot = int(nodes[np.flatnonzero(ok)[0]])
+                spot = int(nodes[j := int(hits[0])])
                 pods.load[spot] += counts.need[c]
                 if k >= 0:
                     pods.kload[spot, k] += 1
-                free = np.flatnonzero((pods.klass == c) & (pods.node < 0))
-                if len(free):
-                    pods.node[free[0]] = spot
+                fits[j] = bool((counts.capacity[spot] - pods.load[spot] >= counts.need[c]).all()
+                               and (k < 0 or pods.kload[spot, k] == 0))
+                if i < len(free):
+                    pods.node[free[i]] = spot
                 else:
-                    pods.klass = np.append(pods.klass, c)
-                    pods.node = np.append(pods.node, spot)
+                    added.append((c, spot))
+        if added:
+            more = np.array(added, dtype=np.int64)
+            pods.klass = np.concatenate([pods.klass, more[:, 0]])
+            pods.node = np.concatenate([pods.node, more[:, 1]])
         return True
 
     def _start(self, x: IntArray, target: IntArray) -> _Pods:
@@ -259,11 +321,13 @@ class Packer:
                 np.subtract.at(load, drop, counts.need[c])
             else:
                 spots = counts.pair_node[pairs]
+                room = ((counts.capacity[spots] - load[spots]) / scale[spots]).min(axis=1)
                 extra = []
-                for _ in range(want - len(have)):
-                    room = ((counts.capacity[spots] - load[spots]) / scale[spots]).min(axis=1)
-                    extra.append(int(spots[int(np.argmax(room))]))
-                    load[extra[-1]] += counts.need[c]
+                for _ in range(want - len(have)):  # only the chosen node's room changes
+                    j = int(np.argmax(room))
+                    extra.append(n := int(spots[j]))
+                    load[n] += counts.need[c]
+                    room[j] = ((counts.capacity[n] - load[n]) / scale[n]).min()
                 keep = np.concatenate([have, np.array(extra, dtype=np.int64)])
             classes.append(np.full(len(keep), c, dtype=np.int64))
             nodes.append(np.asarray(keep, dtype=np.int64))
@@ -297,53 +361,6 @@ class Packer:
         on = node >= 0
         np.add.at(x, self.pair_of[pods.klass[on], node[on]], 1)
         return x
-
-
-Kernel = Callable[[IntArray, IntArray, IntArray, IntArray, IntArray, FloatArray, IntArray,
-                   IntArray, BoolArray, IntArray, IntArray, int, float, int], tuple[int, int]]
-"""The annealing's signature (:func:`.pack_kernel.anneal` documents it)."""
-
-
-def kernel() -> Kernel:
-    """The annealing: the C extension ``_anneal`` when the install built it, else numba's.
-
-    Both run the same search (:mod:`.pack_kernel`). The C one exists for fresh
-    processes: it imports in about a millisecond, where numba and its cached kernel
-    take about 0.9 s, most of a 1 s limit. Without a C compiler at install the
-    extension is not built (``setup.py``) and numba's kernel is used.
-    """
-    native = _native()
-    if native is not None:
-        return native
-    from optsched.problems.pods.counts import pack_kernel
-
-    return pack_kernel.anneal
-
-
-@cache
-def _native() -> Kernel | None:
-    """The C extension's annealing, or None when it was not built."""
-    try:
-        from optsched.problems.pods.counts._anneal import anneal
-    except ImportError:
-        return None
-    return anneal
-
-
-def ready(deadline: Deadline) -> bool:
-    """True when the annealing can run now: the C one always, numba's once loaded.
-
-    numba's is loaded in this call when enough time is left (:data:`LOADING`).
-    """
-    return _native() is not None or LOADING.ready("pods-pack", load, deadline)
-
-
-def load() -> None:
-    """Load the kernel (numba's is compiled or read from its cache) with a run on a tiny state."""
-    zero, square = np.zeros(1, dtype=np.int64), np.ones((1, 1), dtype=np.int64)
-    kernel()(zero, zero, square, square, square, np.ones(2), zero - 1,
-             np.zeros((1, 0), dtype=np.int64), np.ones((1, 1), dtype=np.bool_),
-             np.array([0, 1], dtype=np.int64), zero, 10, 1.0, 0)
 
 
 def usable(counts: Counts) -> bool:

@@ -8,7 +8,7 @@ class, or swapping two pods' nodes) to bring the overflow, the weighted sum of
 ``max(load - cap, 0)`` and ``max(kload - 1, 0)``, to zero.
 
 ``_anneal.c`` runs the same search in C and is used instead when the install built it
-(:func:`.pack.kernel`); a change to one belongs in the other (``test_anneal.py`` runs
+(:func:`.kernels.kernel`); a change to one belongs in the other (``test_anneal.py`` runs
 both).
 """
 
