@@ -271,7 +271,7 @@ def test_lanes_share_their_best() -> None:
     checked = evaluate(instance, decode(counts, found))
     assert not checked.violations and checked.objective == 0
     heard: list[object] = []
-    best = pack._Best(x, 1, Deadline(5.0, found=lambda _s, v, _b: heard.append(v)))
-    best.offer(found, 0, counts)
-    best.offer(x, 1, counts)
+    best = pack._Best(counts, x, Deadline(5.0, found=lambda _s, v, _b: heard.append(v)))
+    best.offer(found)
+    best.offer(x)
     assert best.get()[1] == 0 and best.get()[0] is found and heard == [0]

@@ -53,7 +53,7 @@ as :data:`.cp.OBJECTIVE_LIMIT`, but of the digits' changes within the neighbourh
 def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Result:
     """CP-SAT on the whole model for a share of the time, then the search over nodes."""
     options = LNS_OPTIONS.resolve(params.options)
-    started = time.perf_counter()
+    began = time.perf_counter()
     try:
         counts = build_counts(instance, deadline)
     except OutOfTimeError:  # solve() answers with the hint it verified
@@ -73,7 +73,7 @@ def run(instance: PodsInstance, params: SolveParams, deadline: Deadline) -> Resu
         why = "the objective is too wide for one weighted sum: no whole model"
     else:
         try:
-            form = cp.build_on(counts, plain, first, started)
+            form = cp.build_on(counts, plain, first, began)
         except OutOfTimeError:  # the whole model takes more than its share
             why = "the whole model was not built in its share of the time"
     if form is None:

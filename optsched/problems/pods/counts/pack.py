@@ -4,7 +4,7 @@ The method and its measurements: ``docs/methods/pods-count-model.md`` ("Drop and
 pack"). A small CP-SAT model over the classes' placed counts (the *master*,
 :mod:`.master`) proposes the best placed vector that the nodes' summed capacities allow
 and that beats the incumbent, leaving pending, among those of equal objective, the pods
-that free the most capacity. Simulated annealing (:func:`kernel`) then looks for
+that free the most capacity. Simulated annealing (:func:`.kernels.kernel`) then looks for
 nodes for exactly those pods, starting from the incumbent's. A packing found is a new
 incumbent; a proposal that could not be packed in its time is excluded (the master must
 then place fewer pods of some class) and the next is tried. Nothing here is a bound: the
@@ -67,8 +67,9 @@ def floor(attempt: int, failed: int | None, incumbent: int) -> int | None:
 class _Best:
     """The best counts the lanes have found, and their value (shared under a lock)."""
 
-    def __init__(self, x: IntArray, value: int, deadline: Deadline) -> None:
-        self.x, self.value, self.deadline = x, value, deadline
+    def __init__(self, counts: Counts, x: IntArray, deadline: Deadline) -> None:
+        self.counts, self.deadline = counts, deadline
+        self.x, self.value = x, value(counts, x)
         self.lock = threading.Lock()
 
     def get(self) -> tuple[IntArray, int]:
@@ -76,13 +77,14 @@ class _Best:
         with self.lock:
             return self.x, self.value
 
-    def offer(self, x: IntArray, found: int, counts: Counts) -> None:
-        """Keep ``x`` if its value ``found`` is lower; report it to the deadline's listener."""
+    def offer(self, x: IntArray) -> None:
+        """Keep ``x`` if its value is lower; report it to the deadline's listener."""
+        found = value(self.counts, x)
         with self.lock:
             if found < self.value:
                 self.x, self.value = x, found
                 if self.deadline.listening:
-                    self.deadline.report(decode(counts, x), found)
+                    self.deadline.report(decode(self.counts, x), found)
 
 
 @dataclass
@@ -138,16 +140,18 @@ class Packer:
             return x
         search = (Deadline(NO_LIMIT_S * share, deadline.stop, deadline.found)
                   if deadline.time_limit is None else deadline.part(share))
-        best = _Best(x, value(self.counts, x), search)
+        best = _Best(self.counts, x, search)
         started = time.perf_counter()
+
+        def lane(i: int) -> None:
+            master = self.master if i == 0 else Master(self.counts)
+            self._lane(master, i, first, best, search, started)
+
         if lanes <= 1:
-            self._lane(self.master, 0, first, best, search, started)
+            lane(0)
         else:
-            masters = [self.master] + [Master(self.counts) for _ in range(lanes - 1)]
             with ThreadPoolExecutor(lanes) as pool:
-                for done in [pool.submit(self._lane, master, lane, first, best, search, started)
-                             for lane, master in enumerate(masters)]:
-                    done.result()
+                list(pool.map(lane, range(lanes)))
         return best.x
 
     def _lane(self, master: Master, lane: int, proposal: tuple[IntArray, int] | None,
@@ -165,7 +169,7 @@ class Packer:
             master.exclude(target)
             if not packed:
                 failed = level if failed is None else max(failed, level)
-            best.offer(found, value(self.counts, found), self.counts)
+            best.offer(found)
             key = master.value(best.get()[0])
             if failed is not None and failed >= key:
                 failed = None  # beaten since: that failure says nothing more
