@@ -15,10 +15,13 @@ Run (after ``optsched bench benchmarks/suites/pods-alibaba.toml --out DIR``)::
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from optsched.bench.store import read_results
+from optsched.errors import InputError
 
 TARGET_PCT = 1.0
 """Issue 28's target: a proven gap of at most 1 %."""
@@ -40,10 +43,28 @@ def placed_gap(row: dict[str, Any]) -> float | None:
 def pending_gap(row: dict[str, Any]) -> float | None:
     """The row's proven gap on the objective itself, in percent."""
     bound = row.get("bound")
-    if bound is None or not row.get("verified"):
+    if bound is None or row.get("objective") is None or not row.get("verified"):
         return None
     objective = float(row["objective"])
     return 100.0 * (objective - float(bound)) / max(objective, 1.0)
+
+
+def _line(row: dict[str, Any], where: str) -> tuple[str, str, float | None] | None:
+    """The row's solver, its table line and its gap on placed (None: no gap to show).
+
+    Raises InputError, naming ``where``, for a row that is not a pods result.
+    """
+    try:
+        on_pending, on_placed = pending_gap(row), placed_gap(row)
+        if on_pending is None:
+            return None
+        solver = str(row["solver"])
+        text = (f"| {row['instance']} | {solver} | {row['objective']:,} / {row['bound']:,} | "
+                f"{on_pending:.1f} % | {'-' if on_placed is None else f'{on_placed:.2f} %'} |")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(where, f"is not a pods result row ({type(exc).__name__}: {exc})"
+                         ) from None
+    return solver, text, on_placed
 
 
 def main() -> None:
@@ -51,20 +72,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a bench run's results.jsonl")
     args = parser.parse_args()
-    lines = args.results.read_text().splitlines()
-    rows = [json.loads(line) for line in lines[1:] if line.strip()]  # the first: the header
+    try:
+        read = read_results(args.results)
+        lines = [_line(row, f"{args.results}:{number}")
+                 for row, number in zip(read.rows, read.line_numbers, strict=True)]
+    except InputError as exc:  # one line, as optsched's commands give
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     met: dict[str, list[bool]] = defaultdict(list)
     print("| instance | solver | objective / bound | gap on pending | gap on placed |")
     print("|---|---|---|---|---|")
-    for row in sorted(rows, key=lambda r: (r["instance"], r["solver"])):
-        on_pending, on_placed = pending_gap(row), placed_gap(row)
-        if on_pending is None:
-            continue
-        print(f"| {row['instance']} | {row['solver']} | {row['objective']:,} / "
-              f"{row['bound']:,} | {on_pending:.1f} % | "
-              f"{'-' if on_placed is None else f'{on_placed:.2f} %'} |")
+    for solver, text, on_placed in sorted((line for line in lines if line is not None),
+                                          key=lambda line: line[1]):
+        print(text)
         if on_placed is not None:
-            met[row["solver"]].append(on_placed <= TARGET_PCT)
+            met[solver].append(on_placed <= TARGET_PCT)
     for solver, hits in sorted(met.items()):
         print(f"{solver}: gap on placed at most {TARGET_PCT:g} % on {sum(hits)} of "
               f"{len(hits)} rows that have that reading")
