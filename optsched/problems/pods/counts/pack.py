@@ -7,8 +7,9 @@ and that beats the incumbent, leaving pending, among those of equal objective, t
 that free the most capacity. Simulated annealing (:func:`.kernels.kernel`) then looks for
 nodes for exactly those pods, starting from the incumbent's. A packing found is a new
 incumbent; a proposal that could not be packed in its time is excluded (the master must
-then place fewer pods of some class) and the next is tried. Nothing here is a bound: the
-result's bound is the exact solver's.
+then place fewer pods of some class) and the next is tried. At the end the nodes the
+annealing left within capacity are recombined (:mod:`.recombine`). Nothing here is a
+bound: the result's bound is the exact solver's.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from optsched.deadline import Deadline
 from optsched.problems.pods.counts.kernels import kernel, ready
 from optsched.problems.pods.counts.master import Master
 from optsched.problems.pods.counts.objective import value
+from optsched.problems.pods.counts.recombine import Patterns, suits
 from optsched.problems.pods.counts.structure import Counts
 from optsched.problems.pods.counts.symmetry import decode
 from optsched.problems.pods.quantity import MAX_AMOUNT
@@ -44,6 +46,9 @@ SPEND = 0.1
 for each later one)."""
 NO_LIMIT_S = 10.0
 """Seconds the search takes when the solve has no time limit."""
+RECOMBINE = 0.5
+"""Share of the search's time left, after the lanes, to the recombination of the nodes
+they saw (:mod:`.recombine`), where it applies."""
 
 
 def floor(attempt: int, failed: int | None, incumbent: int) -> int | None:
@@ -122,6 +127,7 @@ class Packer:
         self.size = (need / np.maximum(counts.capacity.max(axis=0), 1)).max(axis=1)
         self.moves = 0
         self.pending_node, self.cap, self.reach = self._pending_nodes()
+        self.patterns = Patterns(counts, self.cost, self.pair_of) if suits(counts) else None
 
     def improve(self, x: IntArray, deadline: Deadline, share: float = 1.0,
                 lanes: int = 1) -> IntArray:
@@ -132,8 +138,10 @@ class Packer:
         search takes :data:`NO_LIMIT_S`. ``lanes`` searches run side by side (threads:
         the annealing and CP-SAT release the interpreter), each with its own master,
         seeds and place on the ladder of proposals (:func:`floor`), all starting from the
-        best counts any of them has found. Returns ``x`` itself when nothing better was
-        found.
+        best counts any of them has found. Where the nodes' patterns are kept
+        (:func:`.recombine.suits`), the lanes stop at :data:`RECOMBINE` of the time before
+        the end and the best combination of the patterns they saw has the rest. Returns
+        ``x`` itself when nothing better was found.
         """
         first = self.master.propose(self.master.value(x), deadline, None)
         if first is None or not ready(deadline):
@@ -142,16 +150,22 @@ class Packer:
                   if deadline.time_limit is None else deadline.part(share))
         best = _Best(self.counts, x, search)
         started = time.perf_counter()
+        patterns = self.patterns
+        ending = search if patterns is None else search.part(1 - RECOMBINE)
 
         def lane(i: int) -> None:
             master = self.master if i == 0 else Master(self.counts)
-            self._lane(master, i, first, best, search, started)
+            self._lane(master, i, first, best, ending, started)
 
         if lanes <= 1:
             lane(0)
         else:
             with ThreadPoolExecutor(lanes) as pool:
                 list(pool.map(lane, range(lanes)))
+        if patterns is not None and self.master.value(best.get()[0]) > first[1]:
+            found = patterns.best(best.get()[0], search, lanes, self.seed)
+            if found is not None:
+                best.offer(found)
         return best.x
 
     def _lane(self, master: Master, lane: int, proposal: tuple[IntArray, int] | None,
@@ -194,6 +208,9 @@ class Packer:
                 temperature, (self.seed * 1_000_003 + seed * 7919 + step) % 2**31)
             self.moves += tried
             step += 1
+            if self.patterns is not None and (self.patterns.every_call or bad == 0
+                                              or deadline.expired()):
+                self.patterns.add_state(pods.node, pods.klass, pods.load, pods.kload)
             if bad == 0 or deadline.expired():
                 break
         n_nodes = len(counts.capacity)
