@@ -119,3 +119,36 @@ def test_only_the_fullest_patterns_of_a_type_enter_the_model(
     patterns.add_state(*_state(counts, [[big, small, small], [small]]))
     found = patterns.best(x, Deadline(5.0), 1, 0)
     assert found is not None and value(counts, found) == 0
+
+
+def test_the_recombination_has_the_time_the_lanes_leave(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """:func:`perfect_fit` with an annealing that never packs (a stand-in kernel): the
+    master's only better proposal (all six placed, objective 0) fails, the lanes have
+    nothing left to propose, and the recombination is called once, with the rest of the
+    1 s search (at least the half kept for it)."""
+    calls: list[float] = []
+
+    def never(*args: object) -> tuple[int, int]:
+        return 1, 0
+
+    def record(self: Patterns, x: np.ndarray, deadline: Deadline, threads: int,
+               seed: int) -> None:
+        calls.append(deadline.remaining() or 0.0)
+
+    monkeypatch.setattr(pack, "kernel", lambda: never)
+    monkeypatch.setattr(Patterns, "best", record)
+    counts, _, x = _patterns(perfect_fit())
+    pack.Packer(counts, seed=0).improve(x, Deadline(1.0))
+    assert len(calls) == 1 and 0.5 <= calls[0] <= 1.0
+
+
+def test_no_recombination_once_the_lanes_meet_the_bound(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """:func:`perfect_fit`: the annealing packs all six (objective 0, the master's best),
+    so nothing is left for the recombination to improve and it is not called."""
+    calls: list[int] = []
+    monkeypatch.setattr(Patterns, "best", lambda *args: calls.append(1))
+    counts, _, x = _patterns(perfect_fit())
+    assert value(counts, pack.Packer(counts, seed=0).improve(x, Deadline(5.0))) == 0
+    assert not calls

@@ -106,6 +106,9 @@ class Patterns:
         returned only when that weight beats ``x``'s (the caller compares the whole
         objective, moves included).
         """
+        left = deadline.remaining()
+        if left is not None and left <= 0:
+            return None
         self.add_counts(x)
         mine = self._table(x)
         own = {self._key(j, mine[j]) for j in np.flatnonzero(mine.sum(axis=1)).tolist()}
@@ -143,13 +146,11 @@ class Patterns:
             proto.solution_hint.vars.extend(range(len(table)))
             proto.solution_hint.values.extend(hint.tolist())
         left = deadline.remaining()
-        if left is not None and left <= 0:
-            return None
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = threads
         solver.parameters.random_seed = seed
         if left is not None:
-            solver.parameters.max_time_in_seconds = left
+            solver.parameters.max_time_in_seconds = max(left, 0.0)
         status = solve_model(solver, model, deadline)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or (
                 -solver.objective_value <= start):
