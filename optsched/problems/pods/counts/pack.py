@@ -162,8 +162,9 @@ class Packer:
         else:
             with ThreadPoolExecutor(lanes) as pool:
                 list(pool.map(lane, range(lanes)))
-        if patterns is not None and self.master.value(best.get()[0]) > first[1]:
-            found = patterns.best(best.get()[0], search, lanes, self.seed)
+        current, _ = best.get()
+        if patterns is not None and self.master.value(current) > first[1]:
+            found = patterns.best(current, search, lanes, self.seed)
             if found is not None:
                 best.offer(found)
         return best.x
@@ -208,10 +209,10 @@ class Packer:
                 temperature, (self.seed * 1_000_003 + seed * 7919 + step) % 2**31)
             self.moves += tried
             step += 1
-            if self.patterns is not None and (self.patterns.every_call or bad == 0
-                                              or deadline.expired()):
+            done = bad == 0 or deadline.expired()
+            if self.patterns is not None and (done or self.patterns.every_call):
                 self.patterns.add_state(pods.node, pods.klass, pods.load, pods.kload)
-            if bad == 0 or deadline.expired():
+            if done:
                 break
         n_nodes = len(counts.capacity)
         pods = _Pods(pods.klass, np.where(pods.node < n_nodes, pods.node, -1),

@@ -75,11 +75,6 @@ class Patterns:
                           & (kload[:n] <= 1).all(axis=1) & (table <= self.most).all(axis=1))
         self._keep(table, fits)
 
-    def add_counts(self, x: IntArray) -> None:
-        """Keep the patterns of a plan's per-pair counts (a valid plan: every node fits)."""
-        table = self._table(x)
-        self._keep(table, np.ones(self.n_nodes, dtype=np.bool_))
-
     def _table(self, x: IntArray) -> IntArray:
         """Pods per node and class of per-pair counts ``x``."""
         table = np.zeros((self.n_nodes, self.n_cls), dtype=np.int64)
@@ -110,9 +105,10 @@ class Patterns:
         left = deadline.remaining()
         if left is not None and left <= 0:
             return None
-        self.add_counts(x)
-        mine = self._table(x)
-        own = {self._key(j, mine[j]) for j in np.flatnonzero(mine.sum(axis=1)).tolist()}
+        mine = self._table(x)  # x is a valid plan: every node of it fits
+        self._keep(mine, np.ones(self.n_nodes, dtype=np.bool_))
+        held = [self._key(j, mine[j]) for j in np.flatnonzero(mine.sum(axis=1)).tolist()]
+        own = set(held)
         with self.lock:
             keys = list(self.seen)
             kept = list(self.seen.values())
@@ -140,10 +136,9 @@ class Patterns:
         proto.objective.vars.extend(range(len(table)))
         proto.objective.coeffs.extend((-gain).tolist())
         start = int(mine.sum(axis=0) @ self.gain)
-        held = [index.get(self._key(j, mine[j]))
-                for j in np.flatnonzero(mine.sum(axis=1)).tolist()]
-        if None not in held:  # beyond MAX_PATTERNS, x's own may be missing
-            hint = np.bincount(np.array(held, dtype=np.int64), minlength=len(table))
+        if all(key in index for key in held):  # beyond MAX_PATTERNS, x's own may be missing
+            hint = np.bincount(np.array([index[key] for key in held], dtype=np.int64),
+                               minlength=len(table))
             proto.solution_hint.vars.extend(range(len(table)))
             proto.solution_hint.values.extend(hint.tolist())
         left = deadline.remaining()
