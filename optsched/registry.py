@@ -64,6 +64,9 @@ class SolverSpec:
     supports: Callable[[Any], None] | None = None
     packages: tuple[str, ...] = ()
     install: str = ""
+    load: Callable[[], object] | None = None
+    """Imports what the solver runs (a backend: its formulation's module and modeling
+    library), for a caller to do before a time limit starts; None: nothing to import."""
 
     def installed(self) -> bool:
         """True when every package the solver needs can be imported."""
@@ -222,7 +225,7 @@ def _backend(family: AnyFamily, backend: Backend) -> SolverSpec:
 
     return SolverSpec(family.name, backend.name, Kind.EXACT, backend.summary, run,
                       backend.options, model.options, model.supports, backend.packages,
-                      INSTALL)
+                      INSTALL, model.load)
 
 
 def _native(family: AnyFamily, name: str, native: NativeSolver[Any]) -> SolverSpec:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from optsched.io import file_stem, read_instances, result_to_json, write_result
 from optsched.params import SolveParams
 from optsched.registry import AUTO, family_of
 from optsched.result import Result
-from optsched.solve import prepare
+from optsched.solve import Request, prepare
 from optsched.solve import solve as solve_instance
 from optsched.threads import available_cores
 
@@ -29,7 +31,8 @@ EXIT_NO_SOLUTION = 3
 @click.option("--solver", "-s", default=AUTO, show_default=True,
               help="Solver name (see `optsched solvers`); auto picks the family's default.")
 @click.option("--time-limit", "-t", type=float, default=None,
-              help="Seconds per instance, hint and model building included. Default: none.")
+              help="Seconds per instance, hint and model building included (a backend's "
+                   "library is imported once, before the first). Default: none.")
 @click.option("--workers", "-w", type=int, default=None,
               help="Solver threads. Default: the cores available.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
@@ -75,17 +78,23 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
         if folder is not None:
             ensure_folder(folder, flag)
     todo, bad = [], 0
+    loads: dict[str, Callable[[], object]] = {}  # what the solvers run, to import first
     for path in files:
         try:
             found = read_instances(path, family_name)
             for instance in found:
-                _check(instance, solver, params, compare, export)
+                spec = _check(instance, solver, params, compare, export).spec
+                if spec.load is not None:
+                    loads[spec.label] = spec.load
         except InputError as exc:
             bad += 1
             _report(exc.within(str(path)) if not exc.field.startswith(str(path)) else exc,
                     path, as_json)
             continue
         todo += found
+    for load in loads.values():  # once, not within the first instance's limit
+        with contextlib.suppress(ImportError):  # the solve then says what is missing
+            load()
     code = 0
     written: set[Path] = set()
     for instance in todo:
@@ -108,13 +117,15 @@ def solve(files: tuple[Path, ...], solver: str, time_limit: float | None, worker
 
 
 def _check(instance: Instance, solver: str, params: SolveParams, compare: bool,
-           export: Path | None) -> None:
+           export: Path | None) -> Request:
     """Everything about solving ``instance`` that can be checked before solving it."""
-    family = prepare(instance, solver, params).family  # solver, options, support
+    request = prepare(instance, solver, params)  # solver, options, support
+    family = request.family
     for flag, wanted, hook in (("--compare", compare, family.compare),
                                ("--export", export, family.export)):
         if wanted and hook is None:
             raise InputError(flag, f"the {family.name} family has nothing to offer here")
+    return request
 
 
 def _report(error: InputError, path: Path, as_json: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,6 +66,42 @@ def test_exit_3_when_nothing_is_found(tmp_path: Path, capsys: pytest.CaptureFixt
     assert res.code == 3 and "no_solution" in res.out
     res = run(capsys, "solve", a, "--solver", "cpsat")
     assert res.code == 0 and "fallback" in res.out
+
+
+def test_a_backend_is_imported_before_the_first_instance(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two smtt files: with ``cpsat`` its formulation (and OR-Tools) is imported once,
+    before either is solved, so no instance's limit pays for it; with ``wspt`` (native)
+    nothing is; a library that cannot be imported leaves the solve to say so."""
+    import optsched.cli.solve as cli_solve
+
+    events: list[str] = []
+    table = solvers("smtt")
+    monkeypatch.setitem(table, "cpsat", dataclasses.replace(
+        table["cpsat"], load=lambda: events.append("load")))
+    real = cli_solve.solve_instance  # type: ignore[attr-defined]
+
+    def solve(*args: Any, **kwargs: Any) -> Result:
+        events.append("solve")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli_solve, "solve_instance", solve)
+    a = write_json(tmp_path / "a.json", EXAMPLE)
+    b = write_json(tmp_path / "b.json", EXAMPLE)
+    assert run(capsys, "solve", a, b, "-s", "cpsat", "-t", "5", "-w", "1").code == 0
+    assert events == ["load", "solve", "solve"]
+    events.clear()
+    assert run(capsys, "solve", a, "-s", "wspt").code == 0
+    assert events == ["solve"]
+
+    def missing() -> object:
+        raise ImportError("no such library")
+
+    monkeypatch.setitem(table, "cpsat", dataclasses.replace(table["cpsat"], load=missing))
+    events.clear()
+    assert run(capsys, "solve", a, "-s", "cpsat", "-t", "5", "-w", "1").code == 0
+    assert events == ["solve"]
 
 
 def test_validate_good_solution_and_result_file(tmp_path: Path,

@@ -75,22 +75,36 @@ def scale_fit(instance: PodsInstance, deadline: Deadline | None = None) -> PodsS
     for _, _, name, _, _ in pending:
         assignment[name] = None
     masks: dict[object, np.ndarray] = {}
+    run: tuple[object, ...] | None = None  # the pods alike in a row share their candidates
+    candidates = np.zeros(0, dtype=np.int64)
+    left = np.zeros(0)
     for _, _, name, group, need in while_time(pending, deadline):
         signature = node_filter_signature(group)
-        mask = masks.get(signature)
-        if mask is None:
-            mask = np.array([group.can_start_on(n) for n in nodes])
-            masks[signature] = mask
-        fits = mask & np.all(free >= need, axis=1)
-        if group.anti_affinity is not None and keys.get(group.anti_affinity):
-            fits[list(keys[group.anti_affinity])] = False
-        candidates = np.flatnonzero(fits)
+        alike = (signature, need.tobytes(), group.anti_affinity)
+        if alike != run:  # the nodes it fits and the room each would keep, computed anew
+            run = alike
+            mask = masks.get(signature)
+            if mask is None:
+                mask = np.array([group.can_start_on(n) for n in nodes])
+                masks[signature] = mask
+            fits = mask & np.all(free >= need, axis=1)
+            if group.anti_affinity is not None and keys.get(group.anti_affinity):
+                fits[list(keys[group.anti_affinity])] = False
+            candidates = np.flatnonzero(fits)
+            left = ((free[candidates] - need) * inverse).sum(axis=1)
         if candidates.size == 0:
             continue
-        left = ((free[candidates] - need) * inverse).sum(axis=1)
-        j = int(candidates[int(np.argmin(left))])
+        i = int(np.argmin(left))
+        if left[i] == np.inf:  # no candidate left
+            continue
+        j = int(candidates[i])
         free[j] -= need
         assignment[name] = nodes[j].name
         if group.anti_affinity is not None:
             keys.setdefault(group.anti_affinity, set()).add(j)
+            left[i] = np.inf
+        elif np.all(free[j] >= need):  # only this node's room changed
+            left[i] = ((free[j] - need) * inverse).sum()
+        else:
+            left[i] = np.inf
     return make(instance, assignment)

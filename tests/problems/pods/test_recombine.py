@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -152,3 +155,60 @@ def test_no_recombination_once_the_lanes_meet_the_bound(monkeypatch: pytest.Monk
     counts, _, x = _patterns(perfect_fit())
     assert value(counts, pack.Packer(counts, seed=0).improve(x, Deadline(5.0))) == 0
     assert not calls
+
+
+class _Stops:
+    """A stand-in for CP-SAT's solver: records ``stop_search``."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+
+    def stop_search(self) -> None:
+        self.stopped.set()
+
+
+def test_the_model_stops_when_it_finds_nothing_better_for_a_while() -> None:
+    """The watch stops the solver ``seconds`` after its start when no solution beats the
+    incumbent's objective (10), and a better one (9) starts it again: equal (10) does not."""
+    solver = _Stops()
+    with recombine._Patience(solver, 10, 0.2) as watch:  # type: ignore[arg-type]
+        watch.found(10)
+        assert solver.stopped.wait(1.0)
+    solver = _Stops()
+    with recombine._Patience(solver, 10, 0.3) as watch:  # type: ignore[arg-type]
+        time.sleep(0.2)
+        watch.found(9)  # the watch starts again: 0.3 s from now
+        assert not solver.stopped.wait(0.2)
+        assert solver.stopped.wait(1.0)
+    solver = _Stops()
+    with recombine._Patience(solver, 10, None) as watch:  # type: ignore[arg-type]
+        watch.found(9)
+    assert not solver.stopped.wait(0.1)  # no time limit: never stopped, no timer left
+
+
+def test_the_lanes_go_on_when_the_recombination_gives_up_early(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """:func:`perfect_fit` (first fit's objective 1, the master's best proposal 0) with
+    stand-ins: a lane that only waits for its deadline, and a recombination that gives
+    up at once. The lanes stop at half of the 1 s search, the recombination is called,
+    and the lanes then search again until the end."""
+    events: list[tuple[str, float]] = []
+
+    def waits(self: pack.Packer, master: object, i: int, proposal: object, best: object,
+              search: Deadline, started: float) -> None:
+        events.append(("lane", search.remaining() or 0.0))
+        while not search.expired():
+            time.sleep(0.01)
+
+    def gives_up(self: Patterns, x: np.ndarray, deadline: Deadline, threads: int,
+                 seed: int) -> None:
+        events.append(("recombine", deadline.remaining() or 0.0))
+
+    monkeypatch.setattr(pack.Packer, "_lane", waits)
+    monkeypatch.setattr(Patterns, "best", gives_up)
+    counts, _, x = _patterns(perfect_fit())
+    pack.Packer(counts, seed=0).improve(x, Deadline(1.0))
+    assert [name for name, _ in events] == ["lane", "recombine", "lane"]
+    first, recombination, again = (left for _, left in events)
+    assert 0.4 <= first <= 0.5  # the lanes' half
+    assert 0.4 <= again <= recombination <= 0.5  # the rest, all of it left to the lanes

@@ -28,6 +28,18 @@ def test_best_fit_by_priority_then_size() -> None:
     assert placed_by_priority(inst, solution) == [2, 0]
 
 
+def test_alike_pods_in_a_row_fill_the_best_fit_then_move_on() -> None:
+    """Nodes a (5 cpu) and b (3 cpu); four alike 1-cpu pods p0-p3: each goes where it
+    leaves the least room, b (2, 1, 0 left) three times, then a (b is full). With an
+    anti-affinity key (one per node) the same four take b, then a, and two stay pending."""
+    nodes = [node("a", cpu="5"), node("b", cpu="3")]
+    inst = instance(nodes, [pod(f"p{i}", "1") for i in range(4)])
+    assert dict(scale_fit(inst).assignment) == {"p0": "b", "p1": "b", "p2": "b", "p3": "a"}
+    keyed = instance(nodes, [pod(f"p{i}", "1", anti_affinity="web") for i in range(4)])
+    assert dict(scale_fit(keyed).assignment) == {"p0": "b", "p1": "a", "p2": None,
+                                                 "p3": None}
+
+
 def test_running_pods_stay_and_filters_hold() -> None:
     """old runs on a (3 of 4 cpu); new (2 cpu) does not fit a and b is cordoned: pending."""
     inst = instance([node("a", cpu="4"), node("b", cpu="4", unschedulable=True)],

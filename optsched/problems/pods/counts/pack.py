@@ -140,8 +140,9 @@ class Packer:
         seeds and place on the ladder of proposals (:func:`floor`), all starting from the
         best counts any of them has found. Where the nodes' patterns are kept
         (:func:`.recombine.suits`), the lanes stop at :data:`RECOMBINE` of the time before
-        the end and the best combination of the patterns they saw has the rest. Returns
-        ``x`` itself when nothing better was found.
+        the end and the best combination of the patterns they saw has the rest; when it
+        gives up early (:data:`.recombine.PATIENCE`) the lanes go on. Returns ``x``
+        itself when nothing better was found.
         """
         first = self.master.propose(self.master.value(x), deadline, None)
         if first is None or not ready(deadline):
@@ -151,22 +152,26 @@ class Packer:
         best = _Best(self.counts, x, search)
         started = time.perf_counter()
         patterns = self.patterns
-        ending = search if patterns is None else search.part(1 - RECOMBINE)
+        masters = [self.master] + [Master(self.counts) for _ in range(1, lanes)]
 
-        def lane(i: int) -> None:
-            master = self.master if i == 0 else Master(self.counts)
-            self._lane(master, i, first, best, ending, started)
-
-        if lanes <= 1:
-            lane(0)
-        else:
+        def run(until: Deadline, proposal: tuple[IntArray, int]) -> None:
+            if lanes <= 1:
+                self._lane(masters[0], 0, proposal, best, until, started)
+                return
             with ThreadPoolExecutor(lanes) as pool:
-                list(pool.map(lane, range(lanes)))
+                list(pool.map(lambda i: self._lane(masters[i], i, proposal, best, until,
+                                                   started), range(lanes)))
+
+        run(search if patterns is None else search.part(1 - RECOMBINE), first)
         current, _ = best.get()
         if patterns is not None and self.master.value(current) > first[1]:
             found = patterns.best(current, search, lanes, self.seed)
             if found is not None:
                 best.offer(found)
+            if (search.remaining() or 0.0) > 0.01:  # the recombination gave up early
+                again = self.master.propose(self.master.value(best.get()[0]), search, None)
+                if again is not None:
+                    run(search, again)
         return best.x
 
     def _lane(self, master: Master, lane: int, proposal: tuple[IntArray, int] | None,

@@ -33,6 +33,12 @@ MAX_PATTERNS = 20_000
 """Most patterns kept (memory and the model's size); later ones are dropped."""
 PER_TYPE = 300
 """Patterns of each node type in the model: the fullest (:meth:`Patterns._fullest`)."""
+PATIENCE, PATIENCE_MIN_S = 0.25, 0.3
+"""The model stops once the larger of ``PATIENCE`` of its time and ``PATIENCE_MIN_S``
+seconds has passed without a better plan than the incumbent or its own last (the lanes
+then take the rest). On the grid at 32 nodes it finds its better plan 0.1-0.2 s after it
+starts; on the 10 default Alibaba snapshots it never finds one, and its half of
+drop-and-pack's 4 s cost 10 pending pods of 960 there (``docs/methods/pods-count-model.md``)."""
 EVERY_CALL_CELLS = 20_000
 """Most classes x nodes for which the patterns are taken after every annealing call
 (about a millisecond each); beyond, only at the end of each proposal."""
@@ -98,9 +104,10 @@ class Patterns:
     def best(self, x: IntArray, deadline: Deadline, threads: int, seed: int) -> IntArray | None:
         """The best plan made of the patterns seen, hinted with ``x``; None if none better.
 
-        The model maximises the weight placed within ``deadline``; its answer is
-        returned only when that weight beats ``x``'s (the caller compares the whole
-        objective, moves included).
+        The model maximises the weight placed within ``deadline``, and stops early when
+        it finds no better plan for a while (:data:`PATIENCE`); its answer is returned
+        only when that weight beats ``x``'s (the caller compares the whole objective,
+        moves included).
         """
         left = deadline.remaining()
         if left is not None and left <= 0:
@@ -147,7 +154,9 @@ class Patterns:
         solver.parameters.random_seed = seed
         if left is not None:
             solver.parameters.max_time_in_seconds = max(left, 0.0)
-        status = solve_model(solver, model, deadline)
+        wait = None if left is None else max(PATIENCE * left, PATIENCE_MIN_S)
+        with _Patience(solver, -start, wait) as patience:
+            status = solve_model(solver, model, deadline, patience)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or (
                 -solver.objective_value <= start):
             return None
@@ -195,6 +204,50 @@ class Patterns:
             classes = np.flatnonzero(row)
             x[self.pair_of[classes, n]] = row[classes]
         return x
+
+
+class _Patience(cp_model.CpSolverSolutionCallback):
+    """Stops ``solver`` when ``seconds`` pass without a solution below the last (or ``start``).
+
+    A context manager: the watch begins on entry and ends on exit; ``seconds`` None
+    never stops it.
+    """
+
+    def __init__(self, solver: cp_model.CpSolver, start: int, seconds: float | None) -> None:
+        super().__init__()
+        self.solver, self.best = solver, start
+        self.seconds: float | None = seconds
+        self.lock = threading.Lock()
+        self.timer: threading.Timer | None = None
+
+    def __enter__(self) -> _Patience:
+        self._restart()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = None
+            self.seconds = None  # a late callback starts no timer
+
+    def _restart(self) -> None:
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+            if self.seconds is not None:
+                self.timer = threading.Timer(self.seconds, self.solver.stop_search)
+                self.timer.daemon = True
+                self.timer.start()
+
+    def on_solution_callback(self) -> None:
+        self.found(round(self.objective_value))
+
+    def found(self, objective: int) -> None:
+        """A solution of ``objective``: the watch starts again if it beats the best."""
+        if objective < self.best:
+            self.best = objective
+            self._restart()
 
 
 def _linear(proto: object, variables: IntArray, coeffs: IntArray, lb: int, ub: int) -> None:
