@@ -304,9 +304,10 @@ class Family(Generic[I, S]):
     hint_options: Mapping[str, Any] = field(default_factory=dict)
     """Options of ``hint_solver`` when it makes a hint (e.g. a short search)."""
     hint_seconds: Callable[[I], float] | None = None
-    """Expected seconds of the hint's first complete answer on an instance (pods: scale-fit
-    and its check). ``solve()`` gives the hint that time, with a margin, up to half the
-    limit (:func:`optsched.solve.hint_share`); without it the hint has a tenth."""
+    """Expected seconds of the hint's answer on an instance (pods: scale-fit and its check,
+    then the greedy rules best-greedy runs first). ``solve()`` gives the hint that time, with
+    a margin, up to half the limit (:func:`optsched.solve.hint_share`); without it the hint
+    has a tenth."""
     trivial: Callable[[I], S] | None = None
     """A solution that needs no search (smtt: the jobs in index order; pods: the cluster as
     it is), the answer of last resort when nothing was found in time."""

@@ -6,7 +6,7 @@ from typing import Any
 from optsched.backends.cpsat import CpFormulation
 from optsched.backends.milp import MilpFormulation
 from optsched.family import Build, Family, Generator, Model, OutsideFormat
-from optsched.problems.pods import alibaba, formats, generate, output, samples, scale, solvers
+from optsched.problems.pods import alibaba, formats, generate, output, samples, solvers
 from optsched.problems.pods.bounds import lower_bound
 from optsched.problems.pods.counts.structure import CP_OPTIONS, MODEL_OPTIONS
 from optsched.problems.pods.evaluate import evaluate
@@ -54,7 +54,7 @@ FAMILY: Family[PodsInstance, PodsSolution] = Family(
     lower_bound=lower_bound,
     solvers=solvers.table(),
     hint_solver="best-greedy",
-    hint_seconds=scale.seconds,
+    hint_seconds=solvers.hint_seconds,
     default_solver="cpsat",
     choose=solvers.choose,
     samples=samples.samples,

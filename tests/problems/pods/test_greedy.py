@@ -154,6 +154,23 @@ def test_best_greedy_reports_each_improvement() -> None:
     assert all(a > b for a, b in itertools.pairwise(heard))
 
 
+def test_the_exact_solvers_hint_has_the_time_of_the_first_rules() -> None:
+    """A paper-grid scenario, 128 pods on 32 nodes (4,096 pairs), at 0.2 s.
+
+    Scale-fit is expected to take 20 us x 128 + 0.04 us x 128 x 32 = 0.0027 s, which with
+    the 1.5 margin is less than the hint's tenth. The first rules add 1.5 us x 4,096 per
+    rule, move-to-fit twice: 6 x 0.0061 = 0.0369 s, so 0.0396 s in all, and the hint has
+    1.5 x 0.0396 = 0.0594 s, a share of 0.297. At 1 s the tenth covers that.
+    """
+    from optsched.problems.pods import FAMILY
+    from optsched.solve import hint_share
+
+    inst = scenario(32, 4, 1, 1.05, 1, 0)
+    assert (inst.pod_count, len(inst.nodes)) == (128, 32)
+    assert hint_share(FAMILY, inst, 0.2) == pytest.approx(0.297, abs=5e-4)
+    assert hint_share(FAMILY, inst, 1.0) == pytest.approx(0.1)
+
+
 def test_scheduler_solvers_and_their_options() -> None:
     """The default solvers read order and random_ties; anything else is refused by name."""
     inst = instance([node("n1"), node("n2")],
