@@ -155,6 +155,9 @@ class NativeSolver(Generic[I]):
     supports: Supports[I] | None = None
     """Refuses, before any work, an instance the solver cannot solve (e.g. smtt-bb and
     weights); the conformance suite accepts a refusal only when this gives it."""
+    load: Callable[[], object] | None = None
+    """Imports the modules the solver runs when they are heavy (pods-lns: its CP-SAT
+    models), for a caller to do before a time limit starts; None: nothing worth it."""
 
 
 @dataclass(frozen=True)

@@ -234,7 +234,7 @@ def _native(family: AnyFamily, name: str, native: NativeSolver[Any]) -> SolverSp
         return timed(native.run, name, instance, params, deadline)
 
     return SolverSpec(family.name, name, native.kind, native.summary, run,
-                      lambda: native.options, NONE, native.supports)
+                      lambda: native.options, NONE, native.supports, load=native.load)
 
 
 def families() -> Mapping[str, AnyFamily]:

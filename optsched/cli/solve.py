@@ -31,8 +31,8 @@ EXIT_NO_SOLUTION = 3
 @click.option("--solver", "-s", default=AUTO, show_default=True,
               help="Solver name (see `optsched solvers`); auto picks the family's default.")
 @click.option("--time-limit", "-t", type=float, default=None,
-              help="Seconds per instance, hint and model building included (a backend's "
-                   "library is imported once, before the first). Default: none.")
+              help="Seconds per instance, hint and model building included (the solver's "
+                   "modeling library is imported once, before the first). Default: none.")
 @click.option("--workers", "-w", type=int, default=None,
               help="Solver threads. Default: the cores available.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
