@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -154,10 +155,13 @@ class PodsInstance:
         move = 1
         evict = movable + 1
         weight = evict * (movable + 1)
+        pods = Counter[int]()
+        for g in self.groups:
+            pods[g.priority] += g.replicas
         levels: list[int] = []
         for priority in reversed(self.priorities):
             levels.append(weight)
-            weight *= 1 + sum(g.replicas for g in self.groups if g.priority == priority)
+            weight *= 1 + pods[priority]
         return tuple(reversed(levels)), evict, move
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,8 +18,10 @@ from optsched.problems.pods.plugin.answer import (
     EXACT_MIN_S,
     GREEDY_MIN_S,
     INVALID,
+    PLAN_GRACE_S,
     RESERVE_S,
     answer,
+    as_is,
     refusal,
     respond,
     solve_request,
@@ -27,5 +29,6 @@ from optsched.problems.pods.plugin.answer import (
 )
 from optsched.problems.pods.plugin.request import DEFAULT_TIMEOUT_MS, Pod, Request, read
 
-__all__ = ["DEFAULT_TIMEOUT_MS", "EXACT_MIN_S", "GREEDY_MIN_S", "INVALID", "RESERVE_S", "Pod",
-           "Request", "answer", "read", "refusal", "respond", "solve_request", "time_left"]
+__all__ = ["DEFAULT_TIMEOUT_MS", "EXACT_MIN_S", "GREEDY_MIN_S", "INVALID", "PLAN_GRACE_S",
+           "RESERVE_S", "Pod", "Request", "answer", "as_is", "read", "refusal", "respond",
+           "solve_request", "time_left"]

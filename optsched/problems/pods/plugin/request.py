@@ -51,7 +51,7 @@ class LateError(Exception):
     """``timeout_ms`` passed while the input was read (:func:`read` with ``started``)."""
 
 
-CHECK_EVERY = 4096
+CHECK_EVERY = 1024
 """Pods read between two looks at the clock."""
 BUILD_S_PER_POD = 6e-6
 """Expected seconds per pod to build the pods instance once read: twice the 3.1 us

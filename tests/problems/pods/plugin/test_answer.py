@@ -152,16 +152,19 @@ def test_the_greedy_rules_may_use_the_reserve() -> None:
 
 
 def test_a_timeout_shorter_than_the_start_up_still_gets_a_plan() -> None:
-    """timeout_ms 1, and the process started 0.3 s ago: the greedy rules still get
-    GREEDY_MIN_S and place both pending pods of the example (no ``still ran`` error),
-    answering less than a second late."""
+    """timeout_ms 1, and the process started 0.15 s ago (within READ_GRACE_S, 0.2 s): the
+    greedy rules still get GREEDY_MIN_S and place both pending pods of the example (no
+    ``still ran`` error), answering less than a second late. Started 0.3 s ago, the
+    input is read too late for a plan: UNKNOWN, at once."""
     request = copy.deepcopy(CONTRACT)
     request["solver_input"]["timeout_ms"] = 1
-    started = time.monotonic() - 0.3
+    started = time.monotonic() - 0.15
     out = plugin.answer(request, started)
     where = check(request, out)
     assert where["u3"] is not None and where["u9"] is not None and "error" not in out
-    assert time.monotonic() - started < 0.3 + plugin.GREEDY_MIN_S + 0.5
+    assert time.monotonic() - started < 0.15 + plugin.GREEDY_MIN_S + 0.5
+    late = plugin.answer(request, time.monotonic() - 0.3)
+    assert late["status"] == "UNKNOWN" and late["placements"] == []
 
 
 def test_the_instance_is_the_one_the_json_reader_builds() -> None:
@@ -222,7 +225,7 @@ def test_a_pending_protected_pod_is_placed() -> None:
 
 def test_an_input_read_past_its_timeout_gets_no_plan() -> None:
     """5,000 pending pods, the process started 10 s before a 1,000 ms limit: the read
-    stops at its first look at the clock (pod 4,096) and the answer is UNKNOWN (which
+    stops at its first look at the clock (pod 1,024) and the answer is UNKNOWN (which
     the plugin ignores) with no plan, at once."""
     pods = [{"uid": f"p{i}", "req_cpu_m": 1} for i in range(5000)]
     request = {"solver_input": {"nodes": [{"name": "n1", "cap_cpu_m": 10}], "pods": pods,
@@ -230,7 +233,7 @@ def test_an_input_read_past_its_timeout_gets_no_plan() -> None:
     began = time.monotonic()
     out = plugin.answer(request, began - 10)
     assert out["status"] == "UNKNOWN" and out["placements"] == []
-    assert out["error"].startswith("timeout_ms passed after 4096 of 5000 pods were read")
+    assert out["error"].startswith("timeout_ms passed after 1024 of 5000 pods were read")
     assert time.monotonic() - began < 1.0
 
 
@@ -303,6 +306,79 @@ def test_a_solve_that_ignores_its_limit_is_not_waited_for(
     while not asked and time.monotonic() < ends:
         time.sleep(0.01)
     assert asked == [True]
+
+
+def test_a_first_plan_after_timeout_ms_is_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in solver that reports its first plan (u3 and u9 on n2) 0.1 s after a
+    500 ms timeout_ms, then runs on until asked to stop: the answer waits for that plan
+    (up to PLAN_GRACE_S, 0.35 s past timeout_ms) and gives it, not the cluster as it is."""
+    module = importlib.import_module("optsched.solve")
+    started = time.monotonic()
+
+    def slow(instance: Any, *_args: Any, stop: Any = None, on_progress: Any = None,
+             **_kwargs: Any) -> Result:
+        time.sleep(max(0.0, started + 0.6 - time.monotonic()))
+        where = {g.name: g.node for g in instance.groups}
+        where.update(u3="n2", u9="n2")
+        on_progress(Result(status=Status.FEASIBLE, solver="slow",
+                           solution=PodsSolution(where, (), ()), objective=0))
+        ends = time.monotonic() + 20
+        while not stop.is_set() and time.monotonic() < ends:
+            time.sleep(0.01)
+        return Result(status=Status.NO_SOLUTION, solver="slow")
+
+    monkeypatch.setattr(module, "solve", slow)
+    request = copy.deepcopy(CONTRACT)
+    request["solver_input"]["timeout_ms"] = 500
+    out = plugin.answer(request, started)
+    assert 0.6 <= time.monotonic() - started < 0.5 + plugin.PLAN_GRACE_S + 0.1
+    assert {(p["uid"], p["node"]) for p in out["placements"]} == {("u3", "n2"), ("u9", "n2")}
+    check(request, out)
+
+
+def test_no_plan_when_scale_fit_would_end_too_late(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scale-fit, the first of the greedy rules, expected to take 10 s where 5 s are left:
+    the answer is UNKNOWN at once (the plugin ignores it), not the cluster as it is
+    after the wait (20,000 pods on 1,000 nodes at timeout_ms 1000 were answered 0.5 s
+    late that way)."""
+    from optsched.problems.pods import scale
+
+    monkeypatch.setattr(scale, "seconds", lambda instance: 10.0)
+    started = time.monotonic()
+    out = plugin.answer(CONTRACT, started)  # timeout_ms 5000
+    assert time.monotonic() - started < 1.0
+    assert out["status"] == "UNKNOWN" and out["placements"] == [] == out["evictions"]
+    assert "before scale-fit placed the 4 pods read" in out["error"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_cluster_as_it_is_scores_as_the_checker_scores_it(seed: int) -> None:
+    """The answer's value of the cluster as it is (pending pods times their level's
+    weight) equals the checker's, on random states: 4 nodes of 4000m and 8 GiB, 12 pods
+    of 3 priorities with requests of 300-1500m, each running (where it fits) or pending,
+    some protected. On CONTRACT: u3 and u9 pending at priority 100, level 1 of 3, whose
+    weight is (1 + 1 eviction)(1 + 1) x (1 + 1 pod at priority 10) = 8: 16."""
+    import random
+
+    from optsched.problems.pods.evaluate import evaluate
+
+    assert plugin.as_is(plugin.read(CONTRACT))[1] == 16
+    rng = random.Random(seed)
+    nodes = [{"name": f"n{j}", "cap_cpu_m": 4000, "cap_mem_bytes": 8 * GIB} for j in range(4)]
+    free = {n["name"]: 4000 for n in nodes}
+    pods = []
+    for i in range(12):
+        cpu = rng.randint(300, 1500)
+        pod: dict[str, Any] = {"uid": f"p{i}", "req_cpu_m": cpu, "req_mem_bytes": GIB,
+                               "priority": rng.choice([0, 10, 1000])}
+        node = rng.choice([*free, None])
+        if node is not None and free[node] >= cpu:
+            free[node] -= cpu
+            pod.update(node=node, protected=rng.random() < 0.3)
+        pods.append(pod)
+    request = plugin.read({"solver_input": {"nodes": nodes, "pods": pods}})
+    solution, value = plugin.as_is(request)
+    assert value == evaluate(request.instance, solution).objective
 
 
 def run(text: str) -> subprocess.CompletedProcess[str]:
