@@ -64,3 +64,27 @@ print(in_order(inst, np.arange(3)).tolist(), "numba" in sys.modules)
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[0,", "4,", "6]", "True"]
+
+
+def test_solving_one_family_imports_only_its_package() -> None:
+    """A fresh process that solves a pods instance imports the pods package and no other
+    family's (the plugin's script: memalloc, moe, parplan and smtt took 0.1-0.2 s), and
+    its family and solver table are the ones the registry lists once every family is
+    found."""
+    code = """
+import sys
+from optsched import solve
+from optsched.problems.pods.samples import fragmented
+from optsched.registry import family_of, registry, solvers
+instance = fragmented()
+result = solve(instance, "best-greedy")
+families = sorted(m.split(".")[2] for m in sys.modules
+                  if m.startswith("optsched.problems.") and m.count(".") == 2)
+table = solvers(family_of(instance))
+print(result.status.value, families, table is registry().solvers["pods"],
+      family_of(instance) is registry().families["pods"])
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["feasible", "['pods']", "True", "True"]
