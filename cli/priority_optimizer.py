@@ -19,9 +19,38 @@ import sys  # noqa: E402
 sys.dont_write_bytecode = False
 
 
+def _without_pandas() -> None:
+    """Let OR-Tools' CP-SAT module import without pandas (0.3-0.36 s of each start).
+
+    ``ortools.sat.python.cp_model`` imports pandas for its helpers over pandas indexes
+    and series and, at import, names only ``pandas.Index`` and ``pandas.Series``; this
+    process passes it neither. A module whose two classes nothing is an instance of
+    stands in for pandas (unless pandas is already imported); any other name asked of it
+    imports pandas itself, which then replaces it. With it, 39 of 40 generated states
+    were answered with their optimum at ``timeout_ms`` 1000 instead of 24.
+    """
+    import importlib
+    import types
+
+    if "pandas" in sys.modules:
+        return
+    stand_in = types.ModuleType("pandas", "stand-in: this process never uses pandas")
+    stand_in.Index = type("Index", (), {})  # type: ignore[attr-defined]
+    stand_in.Series = type("Series", (), {})  # type: ignore[attr-defined]
+
+    def real(name: str) -> object:
+        if sys.modules.get("pandas") is stand_in:
+            del sys.modules["pandas"]
+        return getattr(importlib.import_module("pandas"), name)
+
+    stand_in.__getattr__ = real  # type: ignore[method-assign]
+    sys.modules["pandas"] = stand_in
+
+
 def main() -> int:
     """Answer one request; a broken input or a crash is a status, never a traceback."""
     try:
+        _without_pandas()
         from optsched.errors import InputError
         from optsched.problems.pods.plugin import answer, refusal
         from optsched.reading import read_text

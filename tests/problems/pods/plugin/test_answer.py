@@ -459,3 +459,31 @@ def test_the_script_answers_the_example() -> None:
     out = json.loads(done.stdout)
     check(CONTRACT, out)
     assert out["status"] == "OPTIMAL" and len(out["placements"]) == 2
+
+
+def test_the_script_runs_cp_sat_with_a_stand_in_for_pandas() -> None:
+    """In a fresh process the script's stand-in for pandas lets CP-SAT's module import and
+    solve (x + y >= 3 over [0, 10], minimise x + 2y: x = 3, y = 0, value 3) without pandas
+    itself; asking the stand-in for anything else (``DataFrame``) imports pandas, which
+    replaces it. The contract's example, answered by the script: OPTIMAL, no error."""
+    code = f"""
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("script", {str(SCRIPT)!r})
+script = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(script)
+script._without_pandas()
+from ortools.sat.python import cp_model
+m = cp_model.CpModel(); x = m.new_int_var(0, 10, "x"); y = m.new_int_var(0, 10, "y")
+m.add(x + y >= 3); m.minimize(x + 2 * y)
+s = cp_model.CpSolver(); s.parameters.num_workers = 1
+real = lambda: "__file__" in vars(sys.modules["pandas"])
+print(s.solve(m) == cp_model.OPTIMAL, s.objective_value, real())
+import pandas
+print(pandas.DataFrame.__name__, real())
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "3.0", "False", "DataFrame", "True"]
+    out = json.loads(run(json.dumps(CONTRACT)).stdout)
+    assert out["status"] == "OPTIMAL" and "error" not in out
