@@ -103,7 +103,7 @@ def solve_request(request: Request, started: float) -> dict[str, Any]:
     from optsched.result import Result
     from optsched.solve import solve
 
-    family_of(request.instance)  # finding the families (0.15 s) before the limit is set
+    family_of(request.instance)  # the pods family and its solvers, before the limit is set
     now = as_is(request)  # before the solve: the answer then has less to do
     if time.monotonic() + scale.seconds(request.instance) > (started + request.timeout_s
                                                             + PLAN_GRACE_S):
