@@ -208,9 +208,19 @@ def hint_seconds(instance: PodsInstance) -> float:
     the grid at 0.2 s (128 pods, 32 nodes) a hint given scale-fit's time alone left 16
     pods pending where move-to-fit leaves 12.
     """
-    size = instance.pod_count * len(instance.nodes)
-    return scale.seconds(instance) + sum(SLOWER.get(name, 1.0) * SECONDS_PER_POD_NODE * size
-                                         for name in FIRST)
+    return sum(_rule_seconds(instance, name) for name in ("scale-fit", *FIRST))
+
+
+def _rule_seconds(instance: PodsInstance, name: str) -> float:
+    """The expected time of the greedy rule ``name`` on ``instance``.
+
+    :data:`SECONDS_PER_POD_NODE` per pod and node, times :data:`SLOWER` for some;
+    scale-fit's is :func:`scale.seconds`.
+    """
+    if name == "scale-fit":
+        return scale.seconds(instance)
+    return SLOWER.get(name, 1.0) * SECONDS_PER_POD_NODE * instance.pod_count * len(
+        instance.nodes)
 
 
 def best_greedy(instance: PodsInstance, deadline: Deadline | None = None
@@ -228,11 +238,9 @@ def best_greedy(instance: PodsInstance, deadline: Deadline | None = None
     scored = []
     order = ["scale-fit", *FIRST, *(name for name in GREEDY if name not in (*FIRST,
                                                                             "scale-fit"))]
-    size = instance.pod_count * len(instance.nodes)
     for name in order:
         left = None if deadline is None else deadline.remaining()
-        need = (scale.seconds(instance) if name == "scale-fit"
-                else SLOWER.get(name, 1.0) * SECONDS_PER_POD_NODE * size)
+        need = _rule_seconds(instance, name)
         if name != "scale-fit" and left is not None and (
                 need > left or (name not in FIRST and left <= 0)):
             continue
