@@ -14,10 +14,9 @@ import re
 import stat
 import sys
 import tomllib
+from functools import cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from optsched.errors import InputError
 
@@ -100,8 +99,11 @@ def _no_constant(text: str) -> Any:
 
 def parse_yaml_all(text: str, where: str, error: type[InputError] = InputError) -> list[Any]:
     """Every document of a YAML stream (safe types only), with bounded aliases and depth."""
+    import yaml  # here: 27 ms of every start that reads no YAML (the plugin script's)
+
     try:
-        return [doc for doc in yaml.load_all(text, Loader=_BoundedLoader) if doc is not None]
+        return [doc for doc in yaml.load_all(text, Loader=_bounded_loader())
+                if doc is not None]
     except RecursionError:
         raise error(where, f"nests deeper than {MAX_DEPTH} levels") from None
     except yaml.YAMLError as exc:
@@ -111,26 +113,31 @@ def parse_yaml_all(text: str, where: str, error: type[InputError] = InputError) 
         raise error(where, f"is not valid YAML: {problem}{at}") from None
 
 
-class _BoundedLoader(yaml.SafeLoader):
+@cache
+def _bounded_loader() -> type[Any]:
     """PyYAML's safe loader, refusing more than :data:`MAX_ALIASES` aliases or deep nesting."""
+    import yaml
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._aliases = 0
-        self._depth = 0
+    class BoundedLoader(yaml.SafeLoader):
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self._aliases = 0
+            self._depth = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases")
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                self._aliases += 1
+                if self._aliases > MAX_ALIASES:
+                    raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases")
+            self._depth += 1
+            try:
+                if self._depth > MAX_DEPTH:
+                    raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels")
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+    return BoundedLoader
 
 
 def parse_toml(text: str, where: str, error: type[InputError] = InputError) -> dict[str, Any]:

@@ -19,7 +19,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib.metadata import entry_points
 from typing import Any
 
 from optsched.backends import BACKENDS, INSTALL, Backend
@@ -122,6 +121,17 @@ def reset() -> None:
     """Forget the families found, so that the next use discovers them again (tests)."""
     registry.cache_clear()
     _package.cache_clear()
+
+
+def entry_points(group: str) -> Any:
+    """The installed entry points of ``group``.
+
+    importlib.metadata is imported here: 40 ms of every start that never asks for them
+    (the plugin script's).
+    """
+    from importlib.metadata import entry_points as installed
+
+    return installed(group=group)
 
 
 def _discover() -> list[tuple[str, AnyFamily, dict[str, SolverSpec]]]:

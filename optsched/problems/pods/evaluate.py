@@ -18,13 +18,19 @@ from optsched.problems.pods.solution import PodsSolution
 
 def violations(instance: PodsInstance, solution: PodsSolution) -> list[str]:
     """List every constraint the assignment breaks (empty when feasible)."""
+    return _check(instance, solution)[0]
+
+
+def _check(instance: PodsInstance, solution: PodsSolution
+           ) -> tuple[list[str], list[str], list[str]]:
+    """The constraints the assignment breaks, and the running pods it evicts and moves."""
     found: list[str] = []
     nodes = {n.name: n for n in instance.nodes}
     pods = {pod: g for g in instance.groups for pod in g.pod_names}
     assignment = solution.assignment
     found += [f"pod {p} is not in the instance" for p in assignment if p not in pods]
     found += [f"pod {p} has no entry in the assignment" for p in pods if p not in assignment]
-    load: dict[str, Counter[str]] = defaultdict(Counter)
+    load: dict[str, dict[str, int]] = {}
     keys: dict[tuple[str, str], list[str]] = defaultdict(list)
     for pod, group in pods.items():
         node = assignment.get(pod)
@@ -41,7 +47,11 @@ def violations(instance: PodsInstance, solution: PodsSolution) -> list[str]:
             if not group.can_start_on(nodes[node]):
                 found.append(f"pod {pod} may not be placed on {node} (unschedulable, "
                              "selector, affinity or taint)")
-        load[node].update(instance.requests(group))
+        used = load.get(node)
+        if used is None:
+            used = load[node] = {}
+        for resource, amount in instance.requests(group).items():
+            used[resource] = used.get(resource, 0) + amount
         if group.anti_affinity is not None:
             keys[(node, group.anti_affinity)].append(pod)
     for name, used in load.items():
@@ -61,7 +71,7 @@ def violations(instance: PodsInstance, solution: PodsSolution) -> list[str]:
     if sorted(solution.moved) != sorted(moved):
         found.append(f"the moved list {sorted(solution.moved)[:5]} differs from the "
                      f"assignment's {moved[:5]}")
-    return found
+    return found, evicted, moved
 
 
 def changes(instance: PodsInstance, solution: PodsSolution) -> tuple[list[str], list[str]]:
@@ -82,8 +92,10 @@ def changes(instance: PodsInstance, solution: PodsSolution) -> tuple[list[str], 
 
 def placed_by_priority(instance: PodsInstance, solution: PodsSolution) -> list[int]:
     """Placed pods per priority level, highest priority first."""
-    placed = Counter(g.priority for g in instance.groups for pod in g.pod_names
-                     if solution.assignment.get(pod) is not None)
+    assignment = solution.assignment
+    placed: Counter[int] = Counter()
+    for g in instance.groups:
+        placed[g.priority] += sum(1 for pod in g.pod_names if assignment.get(pod) is not None)
     return [placed[p] for p in instance.priorities]
 
 
@@ -96,13 +108,14 @@ def evaluate(instance: PodsInstance, solution: PodsSolution) -> Evaluation:
     The metrics name the pods no node could take even when empty
     (``never_placeable``): they are pending in every solution.
     """
-    found = violations(instance, solution)
+    found, evicted, moved = _check(instance, solution)
     if found:
         return Evaluation(objective=None, violations=tuple(found))
     placed = placed_by_priority(instance, solution)
-    totals = Counter(g.priority for g in instance.groups for _ in g.pod_names)
+    totals: Counter[int] = Counter()
+    for g in instance.groups:
+        totals[g.priority] += len(g.pod_names)
     unplaced = [totals[p] - k for p, k in zip(instance.priorities, placed, strict=True)]
-    evicted, moved = changes(instance, solution)
     levels, evict, move = instance.weights
     objective = (sum(w * u for w, u in zip(levels, unplaced, strict=True))
                  + evict * len(evicted) + move * len(moved))

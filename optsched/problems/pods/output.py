@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from optsched.errors import InputError
 from optsched.fields import excerpt, require_keys, require_str
 from optsched.problems.pods.evaluate import placed_by_priority
@@ -93,6 +91,8 @@ def manifests(instance: PodsInstance, solution: PodsSolution) -> str:
         if node is not None and pod not in running:
             docs.append({"apiVersion": "v1", "kind": "Binding", "metadata": _meta(pod),
                          "target": {"apiVersion": "v1", "kind": "Node", "name": node}})
+    import yaml  # here: not every start writes YAML
+
     return yaml.safe_dump_all(docs, sort_keys=False) if docs else ""
 
 

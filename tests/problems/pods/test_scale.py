@@ -40,6 +40,29 @@ def test_alike_pods_in_a_row_fill_the_best_fit_then_move_on() -> None:
                                                  "p3": None}
 
 
+def test_a_placement_changes_its_node_for_every_kind() -> None:
+    """Nodes a (4 cpu) and b (5 cpu); p1 (2 cpu) then p2 (3 cpu), one priority. p1 leaves
+    2 on a or 3 on b: a. p2 would have left 1 on a before, but a now has 2 free: it does
+    not fit there any more, and takes b (2 left)."""
+    inst = instance([node("a", cpu="4"), node("b", cpu="5")],
+                    [pod("p1", "2"), pod("p2", "3")])
+    assert dict(scale_fit(inst).assignment) == {"p1": "a", "p2": "b"}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_rooms_kept_or_computed_per_pod_place_alike(monkeypatch: pytest.MonkeyPatch,
+                                                          seed: int) -> None:
+    """With no kind kept (``MAX_KINDS`` 0) every pod's row is computed when it is placed;
+    the placements are the same as with the table, on generated scenarios."""
+    from optsched.problems.pods import scale
+
+    inst = scenario(nodes=8, pods_per_node=6, priorities=3, load=1.05, seed=seed, k=0)
+    kept = dict(scale_fit(inst).assignment)
+    monkeypatch.setattr(scale, "MAX_KINDS", 0)
+    assert dict(scale_fit(inst).assignment) == kept
+    assert sum(node is not None for node in kept.values()) > 0
+
+
 def test_running_pods_stay_and_filters_hold() -> None:
     """old runs on a (3 of 4 cpu); new (2 cpu) does not fit a and b is cordoned: pending."""
     inst = instance([node("a", cpu="4"), node("b", cpu="4", unschedulable=True)],
@@ -129,13 +152,13 @@ def test_auto_leaves_the_exact_solvers_when_their_hint_would_not_end(
 
 def test_its_time_is_counted_for_the_pending_pods() -> None:
     """scale-fit walks the nodes for pending pods only: 2 nodes, 3 running pods and 1
-    pending give 4e-8 * 1 * 2 + 2e-5 * 4 = 8.008e-5 s (not 4e-8 * 4 * 2 + ...)."""
+    pending give 2e-9 * 1 * 2 + 3e-5 * 4 = 1.20004e-4 s (not 2e-9 * 4 * 2 + ...)."""
     from optsched.problems.pods.scale import seconds
 
     inst = instance([node("a", cpu="4"), node("b", cpu="4")],
                     [pod("r1", "1", node="a"), pod("r2", "1", node="a"),
                      pod("r3", "1", node="b"), pod("new", "1")])
-    assert seconds(inst) == pytest.approx(4e-8 * 2 + 2e-5 * 4)
+    assert seconds(inst) == pytest.approx(1.20004e-4, rel=1e-9)
 
 
 def test_a_full_cluster_with_few_pending_pods_gets_scale_fit(
