@@ -40,13 +40,14 @@ def require_keys(
     error: type[InputError] = InstanceError,
 ) -> Mapping[str, Any]:
     """Check that ``obj`` is an object with exactly the allowed keys."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):  # dict: no ABC check
         raise error(where, f"must be a JSON object, got {type_name(obj)}")
     missing = [k for k in required if k not in obj]
     if missing:
         raise error(_join(where, missing[0]), "is missing")
-    unknown = sorted(k for k in obj if k not in required and k not in optional)
-    if unknown:
+    unknown = [k for k in obj if k not in required and k not in optional]
+    if unknown:  # sorted only then: 150,000 pods' sorts of nothing took 0.5 s
+        unknown.sort(key=str)
         allowed = ", ".join(sorted([*required, *optional]))
         raise error(_join(where, str(unknown[0])), f"is not a known key (allowed: {allowed})")
     return obj

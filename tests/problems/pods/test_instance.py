@@ -81,3 +81,17 @@ def test_matching_rules() -> None:
                                           "values": ["x", "y"]}]])])
     ok = {g.name: [n.name for n in inst.nodes if g.can_start_on(n)] for g in inst.groups}
     assert ok == {"sel": ["c"], "tol": ["a", "b", "c"], "aff": ["a"]}
+
+
+def test_pod_names_are_made_once_and_not_carried_by_replace() -> None:
+    """Three replicas of ``web`` are web-0, web-1 and web-2, the same tuple on each read;
+    a copy with one replica is named ``web`` alone."""
+    from dataclasses import replace
+
+    from optsched.problems.pods.objects import PodGroup
+
+    group = PodGroup(name="web", requests={"cpu": 100}, replicas=3)
+    assert group.pod_names == ("web-0", "web-1", "web-2")
+    assert group.pod_names is group.pod_names
+    assert replace(group, replicas=1).pod_names == ("web",)
+    assert group == PodGroup(name="web", requests={"cpu": 100}, replicas=3)

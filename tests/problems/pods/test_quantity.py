@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import pytest
@@ -91,6 +92,20 @@ def test_requests_round_up() -> None:
 def test_extended_resources_are_whole() -> None:
     with pytest.raises(InstanceError, match=r"^f: nvidia.com/gpu must be a whole number"):
         amount("nvidia.com/gpu", "1.5", "f")
+
+
+def test_remembered_texts_read_alike_and_failures_name_each_field() -> None:
+    """A text read twice gives the same amount (1.5Gi = 1,610,612,736 bytes; 250m of cpu
+    = 250, via its fraction: "0.25" = 250 millicores). A bad text fails each time and
+    names the field of that call; one longer than the remembered texts still reads."""
+    for _ in range(2):
+        assert amount("memory", "1.5Gi", "a") == 1_610_612_736
+        assert amount("cpu", "0.25", "a") == 250
+    for field in ("pods[0].requests.gpu", "pods[1].requests.gpu"):
+        with pytest.raises(InstanceError, match=rf"^{re.escape(field)}: nvidia.com/gpu must"):
+            amount("nvidia.com/gpu", "1.5", field)
+    long = "0" * 40 + "3Ki"
+    assert amount("memory", long, "a") == 3072
 
 
 @pytest.mark.parametrize(("resource", "value", "text"), [
