@@ -112,8 +112,9 @@ def test_every_backend_holds_a_short_limit(loaded: None, solver: str, limit: flo
 
 @pytest.mark.parametrize("solver", ["cpsat", "smtt-ssdp", "auto"])
 def test_the_first_solve_of_a_fresh_install(tmp_path: Path, solver: str) -> None:
-    """No compiled code on disk yet (an empty numba cache): ``-t 1`` still holds, with a
-    verified answer; the process starts, reads and prints in about half a second more."""
+    """No compiled code on disk yet (an empty numba cache): ``-t 1`` still holds for the
+    solve call (compiling included), with a verified answer; the process starts (numba
+    and SciPy load before the limit: 0.8 s), reads and prints in 1.2-1.5 s more."""
     path = tmp_path / "x.json"
     write_instance(generate_one(), path)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
@@ -124,11 +125,14 @@ def test_the_first_solve_of_a_fresh_install(tmp_path: Path, solver: str) -> None
     wall = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
     row = json.loads(done.stdout)
-    assert row["verified"] and wall < 1.0 + 1.0 + STARTUP_S, (wall, row["stats"])
+    assert row["verified"] and row["stats"]["call_s"] < 1.0 + 1.0, row["stats"]
+    assert wall < row["stats"]["call_s"] + STARTUP_S, (wall, row["stats"])
 
 
-STARTUP_S = 1.5
-"""Allowance for starting Python and importing optsched on a busy test machine."""
+STARTUP_S = 2.0
+"""Allowance for starting Python, importing optsched and the solver's libraries, reading
+and printing, on a busy test machine (1.2-1.5 s measured on an idle one; 1.5 s was once
+exceeded in CI: a 3.52 s process around a 1.7 s call)."""
 
 
 def generate_one() -> SmttInstance:
