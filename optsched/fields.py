@@ -9,7 +9,7 @@ from __future__ import annotations
 import numbers
 import reprlib
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeGuard, TypeVar, cast
 
 from optsched.errors import InputError, InstanceError
 
@@ -32,6 +32,11 @@ def is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def is_mapping(value: object) -> TypeGuard[Mapping[Any, Any]]:
+    """True for a mapping (a JSON object is a dict)."""
+    return type(value) is dict or isinstance(value, Mapping)  # a dict: no abstract check
+
+
 def require_keys(
     obj: object,
     where: str,
@@ -40,7 +45,7 @@ def require_keys(
     error: type[InputError] = InstanceError,
 ) -> Mapping[str, Any]:
     """Check that ``obj`` is an object with exactly the allowed keys."""
-    if type(obj) is not dict and not isinstance(obj, Mapping):  # dict: no ABC check
+    if not is_mapping(obj):
         raise error(where, f"must be a JSON object, got {type_name(obj)}")
     missing = [k for k in required if k not in obj]
     if missing:

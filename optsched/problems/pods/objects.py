@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optsched.errors import InstanceError
-from optsched.fields import excerpt, or_default, require_keys, require_str, type_name
+from optsched.fields import (
+    excerpt,
+    is_mapping,
+    or_default,
+    require_keys,
+    require_str,
+    type_name,
+)
 from optsched.problems.pods.quantity import PODS, amount, format_amount
 from optsched.reading import ascii_int
 
@@ -196,7 +203,7 @@ def _quantities(amounts: Mapping[str, int]) -> dict[str, str]:
 
 def read_resources(obj: object, where: str) -> dict[str, int]:
     """A ``{resource: quantity}`` object as integer amounts."""
-    if type(obj) is not dict and not isinstance(obj, Mapping):  # dict: no ABC check
+    if not is_mapping(obj):
         raise InstanceError(where, f"must be an object of resource quantities, "
                                    f"got {type_name(obj)}")
     return {require_str(k, f"{where} key"): amount(k, v, f"{where}.{k}") for k, v in obj.items()}
@@ -204,7 +211,7 @@ def read_resources(obj: object, where: str) -> dict[str, int]:
 
 def read_labels(obj: object, where: str) -> dict[str, str]:
     """A ``{key: value}`` object of strings."""
-    if type(obj) is not dict and not isinstance(obj, Mapping):  # dict: no ABC check
+    if not is_mapping(obj):
         raise InstanceError(where, f"must be an object of strings, got {type_name(obj)}")
     if not obj:
         return {}

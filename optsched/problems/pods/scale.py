@@ -99,14 +99,13 @@ def scale_fit(instance: PodsInstance, deadline: Deadline | None = None) -> PodsS
         return as_it_is(instance)
     for j, spec, replicas in running:
         free[j] -= np.array(spec, dtype=np.int64) * replicas
-    needs = [np.array(spec, dtype=np.int64) for _, spec in kinds]
     pending.sort(key=lambda item: item[:3])
     for _, _, name, _, _ in pending:
         assignment[name] = None
-    rooms = _Rooms(free, inverse, needs, of_kind)
+    rooms = _Rooms(free, inverse, [spec for _, spec in kinds], of_kind)
     for (kind, key), run in groupby(while_time(pending, deadline), key=itemgetter(3, 4)):
         names = [name for _, _, name, _, _ in run]
-        need = needs[kind]
+        need = rooms.need[kind]
         asks = need > 0
         # best fit keeps a node the best while the pods alike still fit it: one node a step
         while names and (deadline is None or not deadline.expired()):
@@ -142,7 +141,7 @@ class _Rooms:
     kept and a pod's row is computed when it is placed.
     """
 
-    def __init__(self, free: IntArray, inverse: FloatArray, needs: list[IntArray],
+    def __init__(self, free: IntArray, inverse: FloatArray, needs: list[tuple[int, ...]],
                  masks: list[BoolArray]) -> None:
         self.free, self.inverse = free, inverse
         self.need = np.array(needs, dtype=np.int64).reshape(len(needs), free.shape[1])
