@@ -11,8 +11,12 @@ from optsched.params import SolveParams
 from optsched.result import Result, Solution, Status
 
 
-def found(solution: Solution, objective: int | float, **stats: Any) -> Result:
-    """The result of a heuristic: a solution and the objective it claims for it."""
+def found(solution: Solution, objective: int | float | None, **stats: Any) -> Result:
+    """The result of a heuristic: a solution and the objective it claims for it.
+
+    None claims nothing (``solve()``'s check computes it): for a heuristic whose only
+    way to the objective is the family's checker, a check saved.
+    """
     return Result(status=Status.FEASIBLE, solver="", solution=solution, objective=objective,
                   stats=stats)
 

@@ -18,7 +18,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException
 
 from optsched.errors import InputError
 from optsched.io import instance_to_dict
-from optsched.problems.pods import plugin
+from optsched.problems.pods import plugin, scale
 from optsched.problems.pods.solution import from_dict as solution_from_dict
 from optsched.service.runner import Runner
 from optsched.service.store import FINAL, QueueFullError
@@ -38,7 +38,7 @@ def add_route(app: FastAPI, runner: Runner, queue: int, auth: Callable[..., None
             request = plugin.read(body)
         except InputError as exc:
             return plugin.refusal(exc, started)
-        solver, limit = plugin.time_left(request, started)
+        solver, limit = plugin.time_left(request, started, scale.seconds(request.instance))
         params = {"time_limit": limit, "workers": 1, "seed": 0, "options": {}, "model": {}}
         try:
             job, _ = store.submit("pods", solver, instance_to_dict(request.instance), params,

