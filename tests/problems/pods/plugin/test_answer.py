@@ -152,12 +152,11 @@ def test_the_greedy_rules_may_use_the_reserve() -> None:
 
 
 def test_scale_fit_gets_its_plan_s_up_to_the_grace() -> None:
-    """0.4 s left and scale-fit expected to take 0.6 s: it gets 0.6 s (0.2 s past
-    timeout_ms, within PLAN_GRACE_S less RESERVE_S, 0.2 s); expected 2 s, it gets 0.4 +
-    0.2 (the answer's reserve kept). With
+    """0.4 s left and scale-fit expected to take 0.6 s: it runs alone (no time for another
+    rule after it) and gets 0.6 s, 0.2 s past timeout_ms (within PLAN_GRACE_S less
+    RESERVE_S, 0.2 s); expected 2 s, it gets 0.4 + 0.2, the answer's reserve kept. With
     1 s left and 0.9 s expected, 1 - RESERVE_S (0.85 s) is too little for the exact
-    solvers' hint: the greedy rules get the whole second. With 5 s left, auto as before.
-    Where scale-fit would end past timeout_ms it runs alone (no time for another rule)."""
+    solvers' hint: the greedy rules get the whole second. With 5 s left, auto as before."""
     request = plugin.read(CONTRACT)  # timeout_ms 5000
     now = time.monotonic()
     solver, limit = plugin.time_left(request, now - 4.6, plan_s=0.6)
