@@ -122,11 +122,11 @@ def read(obj: object, started: float | None = None, grace: float = 0.0) -> Reque
             raise InputError(f"{where}.protected", f"must be true or false, got "
                                                    f"{type_name(protected)}")
         priority = pod.get("priority", 0)
-        if type(priority) is not int or not -(2**31) <= priority < 2**31:
+        if type(priority) is not int:
             priority = _integer(pod, "priority")
-            if priority is None or not -(2**31) <= priority < 2**31:
-                raise InputError(f"{where}.priority", f"must be a 32-bit integer, got "
-                                                      f"{_shown(pod['priority'])}")
+        if priority is None or not -(2**31) <= priority < 2**31:
+            raise InputError(f"{where}.priority", f"must be a 32-bit integer, got "
+                                                  f"{_shown(pod['priority'])}")
         cpu = pod.get("req_cpu_m", 0)
         if type(cpu) is not int or not 0 <= cpu < MAX_REQUEST:
             cpu = _amount(pod, "req_cpu_m", where)
